@@ -1,0 +1,398 @@
+//! Configuration: a YAML file (Flink's flat `rest.port: 8081` form or the nested
+//! form), then environment overrides (`RASK_PROPERTIES`, `RASK_<KEY>`), then `-D
+//! key=value` arguments. Every key is checked against the registry in [`options`]
+//! and every value against its type when the configuration loads, so a daemon with a
+//! bad configuration refuses to start with a message naming the key and its source.
+
+pub mod options;
+pub mod values;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{FileFormat, Source, Value, ValueKind as RawKind};
+
+pub use options::ConfigOption;
+use options::ValueKind;
+
+/// The name of the configuration file inside a configuration directory.
+pub const CONFIG_FILE_NAME: &str = "rask.yaml";
+/// Environment variable naming the configuration directory (Flink: FLINK_CONF_DIR).
+pub const CONF_DIR_ENV: &str = "RASK_CONF_DIR";
+/// Environment variable holding YAML properties (Flink's docker: FLINK_PROPERTIES).
+pub const PROPERTIES_ENV: &str = "RASK_PROPERTIES";
+
+/// Where a configuration value came from; named in every error about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Default,
+    File(PathBuf),
+    PropertiesEnv,
+    Env(String),
+    DynamicProperty,
+    Programmatic,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Default => write!(f, "the default"),
+            Origin::File(p) => write!(f, "file {}", p.display()),
+            Origin::PropertiesEnv => write!(f, "environment variable {PROPERTIES_ENV}"),
+            Origin::Env(name) => write!(f, "environment variable {name}"),
+            Origin::DynamicProperty => write!(f, "a -D argument"),
+            Origin::Programmatic => write!(f, "the program"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("unknown configuration key '{key}' in {origin}")]
+    UnknownKey { key: String, origin: Origin },
+    #[error("invalid value '{value}' for configuration key '{key}' in {origin}: {reason}")]
+    InvalidValue {
+        key: String,
+        value: String,
+        origin: Origin,
+        reason: String,
+    },
+    #[error("malformed -D argument '{0}': expected key=value")]
+    MalformedDynamicProperty(String),
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    value: String,
+    origin: Origin,
+}
+
+/// A loaded, validated configuration: canonical key -> value (with origin).
+#[derive(Debug, Clone, Default)]
+pub struct Configuration {
+    entries: BTreeMap<&'static str, Entry>,
+}
+
+impl Configuration {
+    /// An empty configuration: every key at its default.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads `file` (a YAML file, or a directory holding `rask.yaml`; when `None`,
+    /// `$RASK_CONF_DIR/rask.yaml` if that variable is set), then the process
+    /// environment, then `dynamic` (`key=value` strings from `-D`).
+    pub fn load(file: Option<&Path>, dynamic: &[String]) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars(), dynamic)
+    }
+
+    /// [`Configuration::load`] with an explicit environment (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        dynamic: &[String],
+    ) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = env.into_iter().collect();
+        let mut conf = Self::new();
+        let path = match file {
+            Some(p) => Some(resolve_file(p)),
+            None => env
+                .get(CONF_DIR_ENV)
+                .map(|dir| Path::new(dir).join(CONFIG_FILE_NAME)),
+        };
+        if let Some(path) = path {
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
+            conf.merge_yaml(&text, Origin::File(path))?;
+        }
+        if let Some(text) = env.get(PROPERTIES_ENV) {
+            conf.merge_yaml(text, Origin::PropertiesEnv)?;
+        }
+        for option in options::ALL {
+            for key in std::iter::once(option.key).chain(option.aliases.iter().copied()) {
+                let name = options::env_var_name(key);
+                if let Some(value) = env.get(&name) {
+                    conf.set_checked(option.key, value, Origin::Env(name))?;
+                }
+            }
+        }
+        for arg in dynamic {
+            let (key, value) = arg
+                .split_once('=')
+                .ok_or_else(|| ConfigError::MalformedDynamicProperty(arg.clone()))?;
+            conf.set_checked(key.trim(), value.trim(), Origin::DynamicProperty)?;
+        }
+        Ok(conf)
+    }
+
+    /// Sets a key from program code (MiniCluster, tests), with the same checks.
+    pub fn set(&mut self, key: &str, value: impl Into<String>) -> Result<(), ConfigError> {
+        self.set_checked(key, &value.into(), Origin::Programmatic)
+    }
+
+    fn set_checked(&mut self, key: &str, value: &str, origin: Origin) -> Result<(), ConfigError> {
+        let option = options::lookup(key).ok_or_else(|| ConfigError::UnknownKey {
+            key: key.to_string(),
+            origin: origin.clone(),
+        })?;
+        check_value(option, value).map_err(|reason| ConfigError::InvalidValue {
+            key: option.key.to_string(),
+            value: value.to_string(),
+            origin: origin.clone(),
+            reason,
+        })?;
+        self.entries.insert(
+            option.key,
+            Entry {
+                value: value.to_string(),
+                origin,
+            },
+        );
+        Ok(())
+    }
+
+    fn merge_yaml(&mut self, text: &str, origin: Origin) -> Result<(), ConfigError> {
+        let parsed = config::Config::builder()
+            .add_source(config::File::from_str(text, FileFormat::Yaml))
+            .build()
+            .map_err(|e| ConfigError::File {
+                path: match &origin {
+                    Origin::File(p) => p.clone(),
+                    _ => PathBuf::from(PROPERTIES_ENV),
+                },
+                reason: e.to_string(),
+            })?;
+        let table = parsed.collect().map_err(|e| ConfigError::File {
+            path: PathBuf::from(origin.to_string()),
+            reason: e.to_string(),
+        })?;
+        let mut flat = Vec::new();
+        for (key, value) in table {
+            flatten(key, value, &mut flat);
+        }
+        for (key, value) in flat {
+            self.set_checked(&key, &value, origin.clone())?;
+        }
+        Ok(())
+    }
+
+    fn raw(&self, option: &ConfigOption) -> Option<(&str, Origin)> {
+        match self.entries.get(option.key) {
+            Some(e) => Some((e.value.as_str(), e.origin.clone())),
+            None => option.default.map(|d| (d, Origin::Default)),
+        }
+    }
+
+    fn parsed<T>(
+        &self,
+        option: &ConfigOption,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let (value, origin) = self.raw(option).ok_or_else(|| ConfigError::InvalidValue {
+            key: option.key.to_string(),
+            value: String::new(),
+            origin: Origin::Default,
+            reason: "no value set and no default".into(),
+        })?;
+        parse(value).map_err(|reason| ConfigError::InvalidValue {
+            key: option.key.to_string(),
+            value: value.to_string(),
+            origin,
+            reason,
+        })
+    }
+
+    /// Where the option's effective value comes from.
+    pub fn origin(&self, option: &ConfigOption) -> Origin {
+        self.raw(option).map(|(_, o)| o).unwrap_or(Origin::Default)
+    }
+
+    /// The value of a string option, `None` when unset and without default.
+    pub fn get_string(&self, option: &ConfigOption) -> Option<String> {
+        self.raw(option).map(|(v, _)| v.to_string())
+    }
+
+    pub fn get_port(&self, option: &ConfigOption) -> Result<u16, ConfigError> {
+        self.parsed(option, values::parse_port)
+    }
+
+    pub fn get_duration(&self, option: &ConfigOption) -> Result<Duration, ConfigError> {
+        self.parsed(option, values::parse_duration)
+    }
+
+    pub fn get_memory_size(&self, option: &ConfigOption) -> Result<u64, ConfigError> {
+        self.parsed(option, values::parse_memory_size)
+    }
+
+    pub fn get_positive_int(&self, option: &ConfigOption) -> Result<u32, ConfigError> {
+        self.parsed(option, values::parse_positive_int)
+    }
+
+    /// Whether the key was set explicitly (not left at its default).
+    pub fn contains(&self, option: &ConfigOption) -> bool {
+        self.entries.contains_key(option.key)
+    }
+
+    /// Every explicitly set key with its value, sorted by key (for `/jobmanager/config`).
+    pub fn entries(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.entries.iter().map(|(k, e)| (*k, e.value.as_str()))
+    }
+
+    /// Every key with its effective value (explicit or default), sorted by key.
+    pub fn effective_entries(&self) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = options::ALL
+            .iter()
+            .filter_map(|o| self.raw(o).map(|(v, _)| (o.key, v.to_string())))
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+/// `--config` may name the file or the directory that holds `rask.yaml`.
+fn resolve_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join(CONFIG_FILE_NAME)
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// Checks `value` against the option's type; the error is the reason.
+pub(crate) fn check_value(option: &ConfigOption, value: &str) -> Result<(), String> {
+    match option.kind {
+        ValueKind::String => Ok(()),
+        ValueKind::Port => values::parse_port(value).map(drop),
+        ValueKind::PositiveInt => values::parse_positive_int(value).map(drop),
+        ValueKind::Duration => values::parse_duration(value).map(drop),
+        ValueKind::MemorySize => values::parse_memory_size(value).map(drop),
+        ValueKind::OneOf(words) => {
+            if words.iter().any(|w| w.eq_ignore_ascii_case(value.trim())) {
+                Ok(())
+            } else {
+                Err(format!("expected one of: {}", words.join(", ")))
+            }
+        }
+    }
+}
+
+/// Flattens nested YAML tables into dotted keys; lists join with `;` as in Flink.
+fn flatten(prefix: String, value: Value, out: &mut Vec<(String, String)>) {
+    match value.kind {
+        RawKind::Table(table) => {
+            for (key, v) in table {
+                flatten(format!("{prefix}.{key}"), v, out);
+            }
+        }
+        RawKind::Array(items) => {
+            let joined = items
+                .into_iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(";");
+            out.push((prefix, joined));
+        }
+        RawKind::Nil => out.push((prefix, String::new())),
+        _ => out.push((prefix, value.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::options::*;
+    use super::*;
+
+    fn write(text: &str) -> (tempdir::Dir, PathBuf) {
+        let dir = tempdir::Dir::new();
+        let path = dir.path().join("rask.yaml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Self {
+                let p = std::env::temp_dir().join(format!("rask-conf-{}", crate::ids::random_hex_id()));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+
+    fn none() -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    #[test]
+    fn flat_and_nested_forms_agree() {
+        let (_d1, flat) = write("rest.port: 9091\ntaskmanager.numberOfTaskSlots: 4\nheartbeat.interval: 500\n");
+        let (_d2, nested) =
+            write("rest:\n  port: 9091\ntaskmanager:\n  numberOfTaskSlots: 4\nheartbeat:\n  interval: 500\n");
+        for path in [flat, nested] {
+            let c = Configuration::load_from(Some(&path), none(), &[]).unwrap();
+            assert_eq!(c.get_port(&REST_PORT).unwrap(), 9091);
+            assert_eq!(c.get_positive_int(&TASKMANAGER_NUM_SLOTS).unwrap(), 4);
+            assert_eq!(c.get_duration(&HEARTBEAT_INTERVAL).unwrap(), Duration::from_millis(500));
+        }
+    }
+
+    #[test]
+    fn directory_env_and_dynamic_layers() {
+        let (dir, _) = write("rest.port: 9091\njobmanager.rpc.port: 7000\nrest.address: a\n");
+        let env = vec![
+            ("RASK_REST_PORT".to_string(), "9092".to_string()),
+            ("RASK_PROPERTIES".to_string(), "rest.address: b\n".to_string()),
+        ];
+        let c = Configuration::load_from(Some(dir.path()), env, &["jobmanager.rpc.port=7001".into()]).unwrap();
+        assert_eq!(c.get_port(&REST_PORT).unwrap(), 9092);
+        assert_eq!(c.get_port(&JOBMANAGER_RPC_PORT).unwrap(), 7001);
+        assert_eq!(c.get_string(&REST_ADDRESS).unwrap(), "b");
+        let conf_dir = vec![(CONF_DIR_ENV.to_string(), dir.path().display().to_string())];
+        let c = Configuration::load_from(None, conf_dir, &[]).unwrap();
+        assert_eq!(c.get_port(&REST_PORT).unwrap(), 9091);
+    }
+
+    #[test]
+    fn errors_name_key_value_and_file() {
+        let (_d, path) = write("rest.port: abc\n");
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("'rest.port'") && e.contains("'abc'") && e.contains(&path.display().to_string()), "{e}");
+
+        let (_d, path) = write("heartbeat:\n  timeout: -5\n");
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("'heartbeat.timeout'") && e.contains("negative"), "{e}");
+
+        let (_d, path) = write("rest.prot: 8081\n");
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("unknown configuration key 'rest.prot'") && e.contains("rask.yaml"), "{e}");
+
+        let e = Configuration::load_from(None, none(), &["rest.port".into()]).unwrap_err().to_string();
+        assert!(e.contains("malformed -D argument"), "{e}");
+
+        let missing = Path::new("/definitely/not/here.yaml");
+        let e = Configuration::load_from(Some(missing), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("/definitely/not/here.yaml"), "{e}");
+    }
+
+    #[test]
+    fn alias_and_case() {
+        let c = Configuration::load_from(None, none(), &["cluster.id=prod".into(), "TaskManager.NumberOfTaskSlots=3".into()]).unwrap();
+        assert_eq!(c.get_string(&CLUSTER_ID).unwrap(), "prod");
+        assert_eq!(c.get_positive_int(&TASKMANAGER_NUM_SLOTS).unwrap(), 3);
+    }
+}

@@ -1,0 +1,139 @@
+//! The registry of every configuration key Rask understands, with Flink's names,
+//! types, defaults and descriptions. A key not listed here is rejected at start.
+
+/// The type of a configuration value; each is checked when the configuration loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    String,
+    Port,
+    PositiveInt,
+    /// Bare integer = milliseconds, or a number with a unit.
+    Duration,
+    MemorySize,
+    /// One of a fixed set of words (case-insensitive).
+    OneOf(&'static [&'static str]),
+}
+
+/// One configuration key.
+#[derive(Debug)]
+pub struct ConfigOption {
+    pub key: &'static str,
+    /// Older or alternative names that mean the same key.
+    pub aliases: &'static [&'static str],
+    pub kind: ValueKind,
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+macro_rules! option {
+    ($name:ident, $key:literal, $kind:expr, $default:expr, $desc:literal $(, aliases = [$($alias:literal),*])?) => {
+        pub const $name: ConfigOption = ConfigOption {
+            key: $key,
+            aliases: &[$($($alias),*)?],
+            kind: $kind,
+            default: $default,
+            description: $desc,
+        };
+    };
+}
+
+use ValueKind::*;
+
+option!(JOBMANAGER_RPC_ADDRESS, "jobmanager.rpc.address", String, Some("localhost"),
+    "Host of the JobManager's gRPC endpoint (ResourceManager), where TaskManagers connect; the JobManager binds to it.");
+option!(JOBMANAGER_RPC_PORT, "jobmanager.rpc.port", Port, Some("6123"),
+    "Port of the JobManager's gRPC endpoint.");
+option!(REST_ADDRESS, "rest.address", String, Some("localhost"),
+    "Host clients use to reach the REST endpoint.");
+option!(REST_BIND_ADDRESS, "rest.bind-address", String, None,
+    "Address the REST endpoint binds to; defaults to rest.address.");
+option!(REST_PORT, "rest.port", Port, Some("8081"),
+    "Port of the REST endpoint (0 = any free port).");
+option!(HEARTBEAT_INTERVAL, "heartbeat.interval", Duration, Some("10000"),
+    "Time between heartbeat requests from the JobManager to each TaskManager (ms, or with a unit).");
+option!(HEARTBEAT_TIMEOUT, "heartbeat.timeout", Duration, Some("50000"),
+    "Time without a heartbeat after which the peer is declared lost (ms, or with a unit). A dropped connection is detected at once.");
+option!(CLUSTER_ID, "high-availability.cluster-id", String, Some("default"),
+    "Id of the cluster; TaskManagers of another cluster are refused.", aliases = ["cluster.id"]);
+option!(CLUSTER_REGISTRATION_INITIAL_TIMEOUT, "cluster.registration.initial-timeout", Duration, Some("100"),
+    "First back-off of a TaskManager retrying to reach the JobManager (ms); it doubles after each failure.");
+option!(CLUSTER_REGISTRATION_MAX_TIMEOUT, "cluster.registration.max-timeout", Duration, Some("30000"),
+    "Largest back-off between a TaskManager's attempts to reach the JobManager (ms).");
+option!(TASKMANAGER_NUM_SLOTS, "taskmanager.numberOfTaskSlots", PositiveInt, Some("1"),
+    "Number of slots a TaskManager offers; CPU is shared between them, memory split evenly.");
+option!(TASKMANAGER_MEMORY_PROCESS_SIZE, "taskmanager.memory.process.size", MemorySize, Some("1728m"),
+    "Memory of the TaskManager process (e.g. 1g, 512m), split evenly into per-slot budgets.");
+option!(TASKMANAGER_HOST, "taskmanager.host", String, Some("localhost"),
+    "Host the TaskManager binds its gRPC endpoint to and advertises to the JobManager.");
+option!(TASKMANAGER_RPC_PORT, "taskmanager.rpc.port", Port, Some("0"),
+    "Port of the TaskManager's gRPC endpoint (0 = any free port).");
+option!(TASKMANAGER_RESOURCE_ID, "taskmanager.resource-id", String, None,
+    "Stable id of the TaskManager; defaults to host:port-<random>.");
+option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"),
+    "Log level when RUST_LOG is not set.");
+
+/// Every key, in the order `rask.yaml` documents them.
+pub const ALL: &[&ConfigOption] = &[
+    &JOBMANAGER_RPC_ADDRESS,
+    &JOBMANAGER_RPC_PORT,
+    &REST_ADDRESS,
+    &REST_BIND_ADDRESS,
+    &REST_PORT,
+    &HEARTBEAT_INTERVAL,
+    &HEARTBEAT_TIMEOUT,
+    &CLUSTER_ID,
+    &CLUSTER_REGISTRATION_INITIAL_TIMEOUT,
+    &CLUSTER_REGISTRATION_MAX_TIMEOUT,
+    &TASKMANAGER_NUM_SLOTS,
+    &TASKMANAGER_MEMORY_PROCESS_SIZE,
+    &TASKMANAGER_HOST,
+    &TASKMANAGER_RPC_PORT,
+    &TASKMANAGER_RESOURCE_ID,
+    &LOG_LEVEL,
+];
+
+/// Finds the option a key (or one of its aliases) names, ignoring ASCII case.
+pub fn lookup(key: &str) -> Option<&'static ConfigOption> {
+    ALL.iter().copied().find(|o| {
+        o.key.eq_ignore_ascii_case(key) || o.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
+    })
+}
+
+/// The environment variable that overrides an option: `RASK_` and the key in upper
+/// case with `.` and `-` turned into `_` (`rest.port` -> `RASK_REST_PORT`).
+pub fn env_var_name(key: &str) -> std::string::String {
+    let mut name = std::string::String::from("RASK_");
+    name.extend(key.chars().map(|c| match c {
+        '.' | '-' => '_',
+        c => c.to_ascii_uppercase(),
+    }));
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_as_their_kind() {
+        for option in ALL {
+            if let Some(default) = option.default {
+                super::super::check_value(option, default)
+                    .unwrap_or_else(|e| panic!("default of {} is invalid: {e}", option.key));
+            }
+        }
+    }
+
+    #[test]
+    fn env_names_are_unique() {
+        let mut names: Vec<std::string::String> = ALL
+            .iter()
+            .flat_map(|o| std::iter::once(o.key).chain(o.aliases.iter().copied()))
+            .map(env_var_name)
+            .collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), n);
+    }
+}

@@ -1,0 +1,13 @@
+//! rask-common: the parts every Rask process shares — the generated gRPC contract,
+//! configuration (Flink's keys), identifiers, leader discovery and logging set-up.
+
+pub mod config;
+pub mod hardware;
+pub mod ids;
+pub mod leader;
+pub mod logging;
+pub mod proto;
+pub mod signals;
+
+/// Rask's version, reported where Flink reports `flink-version`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

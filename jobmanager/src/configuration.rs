@@ -1,0 +1,63 @@
+//! The JobManager's typed view of the configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rask_common::config::{options as o, ConfigError, Configuration};
+
+#[derive(Debug, Clone)]
+pub struct JobManagerConfiguration {
+    /// host:port the ResourceManager gRPC endpoint binds to.
+    pub rpc_bind: String,
+    /// host:port the REST endpoint binds to.
+    pub rest_bind: String,
+    /// Host advertised for REST (rest.address).
+    pub rest_address: String,
+    pub heartbeat_interval: Duration,
+    pub heartbeat_timeout: Duration,
+    pub cluster_id: String,
+    /// The whole configuration, for `/jobmanager/config`.
+    pub raw: Arc<Configuration>,
+}
+
+impl JobManagerConfiguration {
+    pub fn from_configuration(conf: &Configuration) -> Result<Self, ConfigError> {
+        let rpc_host = conf.get_string(&o::JOBMANAGER_RPC_ADDRESS).unwrap_or_default();
+        let rpc_port = conf.get_port(&o::JOBMANAGER_RPC_PORT)?;
+        let rest_address = conf.get_string(&o::REST_ADDRESS).unwrap_or_default();
+        let rest_bind_host = conf
+            .get_string(&o::REST_BIND_ADDRESS)
+            .unwrap_or_else(|| rest_address.clone());
+        let rest_port = conf.get_port(&o::REST_PORT)?;
+        let heartbeat_interval = conf.get_duration(&o::HEARTBEAT_INTERVAL)?;
+        let heartbeat_timeout = conf.get_duration(&o::HEARTBEAT_TIMEOUT)?;
+        if heartbeat_interval.is_zero() {
+            return Err(ConfigError::InvalidValue {
+                key: o::HEARTBEAT_INTERVAL.key.into(),
+                value: "0".into(),
+                origin: conf.origin(&o::HEARTBEAT_INTERVAL),
+                reason: "must be greater than 0".into(),
+            });
+        }
+        if heartbeat_timeout <= heartbeat_interval {
+            return Err(ConfigError::InvalidValue {
+                key: o::HEARTBEAT_TIMEOUT.key.into(),
+                value: conf.get_string(&o::HEARTBEAT_TIMEOUT).unwrap_or_default(),
+                origin: conf.origin(&o::HEARTBEAT_TIMEOUT),
+                reason: format!(
+                    "must be greater than heartbeat.interval ({} ms)",
+                    heartbeat_interval.as_millis()
+                ),
+            });
+        }
+        Ok(Self {
+            rpc_bind: format!("{rpc_host}:{rpc_port}"),
+            rest_bind: format!("{rest_bind_host}:{rest_port}"),
+            rest_address,
+            heartbeat_interval,
+            heartbeat_timeout,
+            cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
+            raw: Arc::new(conf.clone()),
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! rask-jobmanager: the JobManager process as a library — ResourceManager (TaskManager
+//! registry, heartbeats), HA services, REST API and the entrypoint that wires them.
+//! `main.rs` is a thin wrapper; tests and the local MiniCluster run it in-process.
+
+pub mod configuration;
+pub mod entrypoint;
+pub mod ha;
+pub mod resource_manager;
+pub mod rest;
+
+pub use configuration::JobManagerConfiguration;
+pub use entrypoint::{JobManager, JobManagerError};

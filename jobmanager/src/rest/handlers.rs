@@ -1,0 +1,184 @@
+//! REST handlers: each turns a component's answer into Flink's JSON shape.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::Uri;
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::{RestError, RestState};
+use crate::resource_manager::TaskManagerInfo;
+
+const MIB: u64 = 1 << 20;
+
+pub async fn web_config() -> Json<Value> {
+    Json(json!({
+        "refresh-interval": 3000,
+        "timezone-name": "Coordinated Universal Time",
+        "timezone-offset": 0,
+        "flink-version": rask_common::VERSION,
+        "flink-revision": format!("rask {}", rask_common::VERSION),
+        "features": {
+            "web-submit": false,
+            "web-cancel": false,
+            "web-rescale": false,
+            "web-history": false
+        }
+    }))
+}
+
+pub async fn overview(State(state): State<RestState>) -> Json<Value> {
+    let o = state.resource_manager.overview();
+    Json(json!({
+        "taskmanagers": o.taskmanagers,
+        "slots-total": o.slots_total,
+        "slots-available": o.slots_available,
+        // No job can be submitted yet: the Dispatcher arrives with job execution.
+        "jobs-running": 0,
+        "jobs-finished": 0,
+        "jobs-cancelled": 0,
+        "jobs-failed": 0,
+        "flink-version": rask_common::VERSION,
+        "flink-commit": "",
+    }))
+}
+
+fn resource(cores: u32, memory_bytes: u64) -> Value {
+    json!({
+        "cpuCores": f64::from(cores),
+        "taskHeapMemory": 0,
+        "taskOffHeapMemory": 0,
+        "managedMemory": memory_bytes / MIB,
+        "networkMemory": 0,
+        "extendedResources": {}
+    })
+}
+
+fn taskmanager_json(tm: &TaskManagerInfo) -> Value {
+    let slots = tm.slots.len();
+    let free = tm.free_slots();
+    let slot_memory: u64 = tm.slots.iter().map(|s| s.memory_budget_bytes).sum();
+    let free_memory: u64 = tm
+        .slots
+        .iter()
+        .filter(|s| s.allocation_id.is_empty())
+        .map(|s| s.memory_budget_bytes)
+        .sum();
+    let cores = tm.hardware.cpu_cores;
+    json!({
+        "id": tm.resource_id,
+        "path": format!("grpc://{}", tm.rpc_address),
+        "dataPort": tm.data_port,
+        "jmxPort": -1,
+        "timeSinceLastHeartbeat": tm.since_last_heartbeat.as_millis() as u64,
+        "slotsNumber": slots,
+        "freeSlots": free,
+        "assignedTasks": 0,
+        "totalResource": resource(cores, slot_memory),
+        "freeResource": resource(if slots == 0 { 0 } else { cores * free as u32 / slots as u32 }, free_memory),
+        "hardware": {
+            "cpuCores": cores,
+            "physicalMemory": tm.hardware.physical_memory_bytes,
+            "freeMemory": tm.hardware.free_memory_bytes,
+            "managedMemory": slot_memory,
+        },
+        "memoryConfiguration": {
+            "managedMemory": slot_memory,
+            "totalProcessMemory": tm.process_memory_bytes,
+        },
+    })
+}
+
+pub async fn taskmanagers(State(state): State<RestState>) -> Json<Value> {
+    let tms: Vec<Value> = state.resource_manager.taskmanagers().iter().map(taskmanager_json).collect();
+    Json(json!({ "taskmanagers": tms }))
+}
+
+pub async fn taskmanager_detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+    let tm = state
+        .resource_manager
+        .taskmanager(&id)
+        .ok_or_else(|| RestError::not_found(format!("TaskManager {id} does not exist.")))?;
+    let mut body = taskmanager_json(&tm);
+    let slots: Vec<Value> = tm
+        .slots
+        .iter()
+        .map(|s| {
+            json!({
+                "index": s.index,
+                "memoryBudget": s.memory_budget_bytes,
+                "allocationId": if s.allocation_id.is_empty() { Value::Null } else { json!(s.allocation_id) },
+                "jobId": if s.job_id.is_empty() { Value::Null } else { json!(s.job_id) },
+            })
+        })
+        .collect();
+    let allocated: Vec<Value> = tm
+        .slots
+        .iter()
+        .filter(|s| !s.allocation_id.is_empty())
+        .map(|s| json!({ "jobId": s.job_id, "resource": resource(0, s.memory_budget_bytes) }))
+        .collect();
+    body["allocatedSlots"] = json!(allocated);
+    body["slots"] = json!(slots);
+    Ok(Json(body))
+}
+
+pub async fn jobmanager_config(State(state): State<RestState>) -> Json<Value> {
+    let entries: Vec<Value> = state
+        .configuration
+        .raw
+        .effective_entries()
+        .into_iter()
+        .map(|(key, value)| json!({ "key": key, "value": value }))
+        .collect();
+    Json(json!(entries))
+}
+
+/// Flink's metric query: `?get=a,b` returns those values, no parameter lists the ids.
+pub async fn jobmanager_metrics(
+    State(state): State<RestState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, RestError> {
+    let rm = &state.resource_manager;
+    let o = rm.overview();
+    let stats = rm.heartbeat_stats();
+    let ms = |q: f64| stats.quantile(q).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
+    let metrics: Vec<(&str, String)> = vec![
+        ("numRegisteredTaskManagers", o.taskmanagers.to_string()),
+        ("taskSlotsTotal", o.slots_total.to_string()),
+        ("taskSlotsAvailable", o.slots_available.to_string()),
+        ("heartbeatRttSamples", stats.count().to_string()),
+        ("heartbeatRttP50Ms", format!("{:.3}", ms(0.50))),
+        ("heartbeatRttP99Ms", format!("{:.3}", ms(0.99))),
+        ("heartbeatRttMaxMs", format!("{:.3}", ms(1.0))),
+        ("processRssBytes", rask_common::hardware::own_rss_bytes().to_string()),
+        ("uptimeMs", state.started.elapsed().as_millis().to_string()),
+    ];
+    match params.get("get") {
+        None => Ok(Json(json!(metrics.iter().map(|(id, _)| json!({ "id": id })).collect::<Vec<_>>()))),
+        Some(wanted) => {
+            let mut out = Vec::new();
+            for id in wanted.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let (_, value) = metrics
+                    .iter()
+                    .find(|(m, _)| *m == id)
+                    .ok_or_else(|| RestError::bad_request(format!("Unknown metric '{id}'.")))?;
+                out.push(json!({ "id": id, "value": value }));
+            }
+            Ok(Json(json!(out)))
+        }
+    }
+}
+
+pub async fn jobs() -> Json<Value> {
+    Json(json!({ "jobs": [] }))
+}
+
+pub async fn jobs_overview() -> Json<Value> {
+    Json(json!({ "jobs": [] }))
+}
+
+pub async fn not_found(uri: Uri) -> RestError {
+    RestError::not_found(format!("Not found: {}", uri.path()))
+}

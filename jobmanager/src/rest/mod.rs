@@ -1,0 +1,66 @@
+//! The REST API, with Flink's paths and JSON field names so that tools built for
+//! Flink's REST API can drive Rask. Every error is JSON: `{"errors": ["..."]}`.
+
+mod handlers;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::configuration::JobManagerConfiguration;
+use crate::resource_manager::ResourceManager;
+
+/// What the handlers may read. Each component is reached through its own methods.
+#[derive(Clone)]
+pub struct RestState {
+    pub resource_manager: Arc<ResourceManager>,
+    pub configuration: Arc<JobManagerConfiguration>,
+    pub started: Instant,
+}
+
+pub fn router(state: RestState) -> Router {
+    Router::new()
+        .route("/config", get(handlers::web_config))
+        .route("/overview", get(handlers::overview))
+        .route("/taskmanagers", get(handlers::taskmanagers))
+        .route("/taskmanagers/:id", get(handlers::taskmanager_detail))
+        .route("/jobmanager/config", get(handlers::jobmanager_config))
+        .route("/jobmanager/metrics", get(handlers::jobmanager_metrics))
+        .route("/jobs", get(handlers::jobs))
+        .route("/jobs/overview", get(handlers::jobs_overview))
+        .fallback(handlers::not_found)
+        .with_state(state)
+}
+
+/// An error answer in Flink's shape.
+pub struct RestError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl RestError {
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for RestError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "errors": [self.message] }))).into_response()
+    }
+}

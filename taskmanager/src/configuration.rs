@@ -1,0 +1,42 @@
+//! The TaskManager's typed view of the configuration.
+
+use std::time::Duration;
+
+use rask_common::config::{options as o, ConfigError, Configuration};
+
+#[derive(Debug, Clone)]
+pub struct TaskManagerConfiguration {
+    pub num_slots: u32,
+    pub process_memory_bytes: u64,
+    pub host: String,
+    pub rpc_port: u16,
+    pub resource_id: Option<String>,
+    pub cluster_id: String,
+    /// host:port of the JobManager's ResourceManager (jobmanager.rpc.address/port).
+    pub jobmanager_rpc_address: String,
+    /// http://host:port of the JobManager's REST endpoint.
+    pub jobmanager_rest_url: String,
+    pub registration_initial_backoff: Duration,
+    pub registration_max_backoff: Duration,
+}
+
+impl TaskManagerConfiguration {
+    pub fn from_configuration(conf: &Configuration) -> Result<Self, ConfigError> {
+        let jm_host = conf.get_string(&o::JOBMANAGER_RPC_ADDRESS).unwrap_or_default();
+        let jm_port = conf.get_port(&o::JOBMANAGER_RPC_PORT)?;
+        let rest_host = conf.get_string(&o::REST_ADDRESS).unwrap_or_default();
+        let rest_port = conf.get_port(&o::REST_PORT)?;
+        Ok(Self {
+            num_slots: conf.get_positive_int(&o::TASKMANAGER_NUM_SLOTS)?,
+            process_memory_bytes: conf.get_memory_size(&o::TASKMANAGER_MEMORY_PROCESS_SIZE)?,
+            host: conf.get_string(&o::TASKMANAGER_HOST).unwrap_or_default(),
+            rpc_port: conf.get_port(&o::TASKMANAGER_RPC_PORT)?,
+            resource_id: conf.get_string(&o::TASKMANAGER_RESOURCE_ID),
+            cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
+            jobmanager_rpc_address: format!("{jm_host}:{jm_port}"),
+            jobmanager_rest_url: format!("http://{rest_host}:{rest_port}"),
+            registration_initial_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_INITIAL_TIMEOUT)?,
+            registration_max_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_MAX_TIMEOUT)?,
+        })
+    }
+}

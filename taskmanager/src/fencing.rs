@@ -1,0 +1,58 @@
+//! Fencing: the leader token of the JobManager this TaskManager is registered with.
+//! Every command from a JobManager carries its token; a command with any other token
+//! (an old leader that woke up, a JobManager from before a restart) is refused.
+
+use parking_lot::RwLock;
+
+#[derive(Debug, Default)]
+pub struct LeaderFence {
+    token: RwLock<Option<String>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FencingError {
+    #[error("not registered with any JobManager yet; command refused")]
+    NoLeader,
+    #[error("stale leader token '{got}': this TaskManager follows leader '{current}'; command refused")]
+    StaleToken { got: String, current: String },
+}
+
+impl LeaderFence {
+    /// Records the token of the leader a registration was accepted by.
+    pub fn accept_leader(&self, token: &str) {
+        *self.token.write() = Some(token.to_string());
+    }
+
+    /// The current leader's token, if registered.
+    pub fn current(&self) -> Option<String> {
+        self.token.read().clone()
+    }
+
+    /// Ok when `token` is the current leader's.
+    pub fn check(&self, token: &str) -> Result<(), FencingError> {
+        match self.token.read().as_deref() {
+            None => Err(FencingError::NoLeader),
+            Some(current) if current == token => Ok(()),
+            Some(current) => Err(FencingError::StaleToken {
+                got: token.to_string(),
+                current: current.to_string(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_until_registered_and_after_leader_change() {
+        let fence = LeaderFence::default();
+        assert_eq!(fence.check("a"), Err(FencingError::NoLeader));
+        fence.accept_leader("a");
+        assert!(fence.check("a").is_ok());
+        fence.accept_leader("b");
+        assert!(matches!(fence.check("a"), Err(FencingError::StaleToken { .. })));
+        assert!(fence.check("b").is_ok());
+    }
+}

@@ -1,0 +1,214 @@
+//! The TaskManager's session with the leading JobManager's ResourceManager: register,
+//! answer heartbeat requests with the slot report, watch the JobManager's heartbeats,
+//! and on any loss retry with exponential back-off until a JobManager accepts again.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rask_common::leader::LeaderRetrieval;
+use rask_common::proto::resource_manager_client::ResourceManagerClient;
+use rask_common::proto::resource_manager_message::Kind as RmKind;
+use rask_common::proto::task_executor_message::Kind as TeKind;
+use rask_common::proto::{
+    DisconnectTaskExecutor, HardwareDescription, HeartbeatResponse, RegisterTaskExecutor, RegistrationAccepted,
+    TaskExecutorMessage,
+};
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+
+use crate::fencing::LeaderFence;
+use crate::slot_table::SlotTable;
+
+/// What the connection needs to know about its TaskManager.
+pub struct ConnectionContext {
+    pub resource_id: String,
+    pub instance_id: String,
+    pub cluster_id: String,
+    pub rpc_address: String,
+    pub data_port: u32,
+    pub process_memory_bytes: u64,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub leader_retrieval: Arc<dyn LeaderRetrieval>,
+    pub fence: Arc<LeaderFence>,
+    pub slots: Arc<Mutex<SlotTable>>,
+}
+
+/// Why the connection loop ended for good.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("registration refused by the JobManager at {address}: {reason}")]
+    Refused { address: String, reason: String },
+}
+
+/// How one session ended, when it did not end the loop.
+enum SessionEnd {
+    /// Lost or never reached the JobManager: retry after back-off.
+    Lost { registered: bool },
+    /// Shutdown requested; the JobManager was told.
+    Shutdown,
+}
+
+/// Runs until `shutdown` turns true (then deregisters and returns Ok) or the
+/// JobManager refuses the registration (returns the refusal).
+pub async fn run(ctx: ConnectionContext, mut shutdown: watch::Receiver<bool>) -> Result<(), ConnectionError> {
+    let mut backoff = ctx.initial_backoff;
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        match session(&ctx, &mut shutdown).await? {
+            SessionEnd::Shutdown => return Ok(()),
+            SessionEnd::Lost { registered } => {
+                if registered {
+                    backoff = ctx.initial_backoff;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+        backoff = (backoff * 2).min(ctx.max_backoff);
+    }
+}
+
+fn registration(ctx: &ConnectionContext) -> TaskExecutorMessage {
+    let (physical, free) = rask_common::hardware::memory();
+    TaskExecutorMessage {
+        kind: Some(TeKind::Register(RegisterTaskExecutor {
+            resource_id: ctx.resource_id.clone(),
+            instance_id: ctx.instance_id.clone(),
+            cluster_id: ctx.cluster_id.clone(),
+            rpc_address: ctx.rpc_address.clone(),
+            data_port: ctx.data_port,
+            hardware: Some(HardwareDescription {
+                cpu_cores: rask_common::hardware::cpu_cores(),
+                physical_memory_bytes: physical,
+                free_memory_bytes: free,
+            }),
+            process_memory_bytes: ctx.process_memory_bytes,
+            slot_report: Some(ctx.slots.lock().report()),
+        })),
+    }
+}
+
+async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>) -> Result<SessionEnd, ConnectionError> {
+    let lost = SessionEnd::Lost { registered: false };
+    let leader = match ctx.leader_retrieval.leader().await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::warn!("cannot find the JobManager: {e}");
+            return Ok(lost);
+        }
+    };
+    let address = leader.rpc_address;
+    let endpoint = match Endpoint::from_shared(format!("http://{address}")) {
+        Ok(e) => e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true),
+        Err(e) => {
+            tracing::error!("invalid JobManager address {address}: {e}");
+            return Ok(lost);
+        }
+    };
+    let channel = match endpoint.connect().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("JobManager at {address} not reachable: {e}");
+            return Ok(lost);
+        }
+    };
+    let (tx, rx) = mpsc::channel::<TaskExecutorMessage>(8);
+    let _ = tx.send(registration(ctx)).await;
+    let mut inbound = match ResourceManagerClient::new(channel).session(ReceiverStream::new(rx)).await {
+        Ok(r) => r.into_inner(),
+        Err(e) => {
+            tracing::debug!("JobManager at {address} did not open a session: {e}");
+            return Ok(lost);
+        }
+    };
+    let accepted: RegistrationAccepted = match inbound.message().await {
+        Ok(Some(msg)) => match msg.kind {
+            Some(RmKind::Accepted(a)) => a,
+            Some(RmKind::Rejected(r)) => {
+                return Err(ConnectionError::Refused {
+                    address,
+                    reason: r.reason,
+                });
+            }
+            _ => {
+                tracing::warn!("JobManager at {address} answered the registration with an unexpected message");
+                return Ok(lost);
+            }
+        },
+        Ok(None) | Err(_) => return Ok(lost),
+    };
+    ctx.fence.accept_leader(&accepted.leader_token);
+    tracing::info!(
+        "registered at the JobManager at {address} as {} with {} slots",
+        ctx.resource_id,
+        ctx.slots.lock().report().slots.len()
+    );
+    let timeout = Duration::from_millis(accepted.heartbeat_timeout_ms.max(1));
+    let mut last_heartbeat = Instant::now();
+    let mut watchdog = tokio::time::interval(Duration::from_millis(accepted.heartbeat_interval_ms.clamp(10, 1000)));
+    loop {
+        tokio::select! {
+            msg = inbound.message() => match msg {
+                Ok(Some(msg)) => {
+                    if let Some(RmKind::Heartbeat(hb)) = msg.kind {
+                        if hb.leader_token != accepted.leader_token {
+                            tracing::warn!("ignoring a heartbeat with stale leader token {}", hb.leader_token);
+                            continue;
+                        }
+                        last_heartbeat = Instant::now();
+                        let reply = TaskExecutorMessage {
+                            kind: Some(TeKind::Heartbeat(HeartbeatResponse {
+                                seq: hb.seq,
+                                slot_report: Some(ctx.slots.lock().report()),
+                            })),
+                        };
+                        if tx.send(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => {
+                    tracing::warn!("the JobManager at {address} closed the session; reconnecting");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!("lost the connection to the JobManager at {address} ({}); reconnecting", e.message());
+                    break;
+                }
+            },
+            _ = watchdog.tick() => {
+                if last_heartbeat.elapsed() > timeout {
+                    tracing::warn!(
+                        "no heartbeat from the JobManager at {address} for {} ms (heartbeat.timeout); reconnecting",
+                        timeout.as_millis()
+                    );
+                    break;
+                }
+            }
+            _ = shutdown.changed() => {
+                let bye = TaskExecutorMessage {
+                    kind: Some(TeKind::Disconnect(DisconnectTaskExecutor {
+                        reason: "TaskManager is shutting down".into(),
+                    })),
+                };
+                if tx.send(bye).await.is_ok() {
+                    // The JobManager ends the session once it has deregistered us.
+                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                        while let Ok(Some(_)) = inbound.message().await {}
+                    })
+                    .await;
+                }
+                tracing::info!("deregistered from the JobManager at {address}");
+                return Ok(SessionEnd::Shutdown);
+            }
+        }
+    }
+    Ok(SessionEnd::Lost { registered: true })
+}

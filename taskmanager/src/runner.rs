@@ -1,0 +1,137 @@
+//! TaskManagerRunner: starts a TaskManager (TaskExecutor gRPC server plus the session
+//! with the ResourceManager) and stops it, in-process or as the daemon's body.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use rask_common::leader::{LeaderAddress, LeaderRetrieval, StaticLeaderRetrieval};
+use rask_common::proto::task_executor_server::TaskExecutorServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::configuration::TaskManagerConfiguration;
+use crate::fencing::LeaderFence;
+use crate::resource_manager_connection::{self, ConnectionContext, ConnectionError};
+use crate::slot_table::SlotTable;
+use crate::task_executor::TaskExecutorService;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TaskManagerError {
+    #[error("cannot bind the TaskExecutor endpoint to {address}: {source}")]
+    Bind { address: String, source: std::io::Error },
+    #[error(transparent)]
+    Connection(#[from] ConnectionError),
+    #[error("TaskManager task failed: {0}")]
+    Internal(String),
+}
+
+/// A running TaskManager.
+pub struct TaskManager {
+    pub resource_id: String,
+    /// host:port of the TaskExecutor gRPC endpoint.
+    pub rpc_address: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    connection: JoinHandle<Result<(), ConnectionError>>,
+    server: JoinHandle<()>,
+}
+
+impl TaskManager {
+    /// Starts a TaskManager that finds its JobManager at the configured static address.
+    pub async fn start(conf: TaskManagerConfiguration) -> Result<Self, TaskManagerError> {
+        let retrieval = Arc::new(StaticLeaderRetrieval::new(LeaderAddress {
+            rpc_address: conf.jobmanager_rpc_address.clone(),
+            rest_url: conf.jobmanager_rest_url.clone(),
+        }));
+        Self::start_with(conf, retrieval).await
+    }
+
+    /// Starts a TaskManager that finds its JobManager through `leader_retrieval`.
+    pub async fn start_with(
+        conf: TaskManagerConfiguration,
+        leader_retrieval: Arc<dyn LeaderRetrieval>,
+    ) -> Result<Self, TaskManagerError> {
+        let bind = format!("{}:{}", conf.host, conf.rpc_port);
+        let listener = TcpListener::bind(&bind).await.map_err(|source| TaskManagerError::Bind {
+            address: bind.clone(),
+            source,
+        })?;
+        let local = listener.local_addr().map_err(|source| TaskManagerError::Bind {
+            address: bind.clone(),
+            source,
+        })?;
+        let resource_id = conf
+            .resource_id
+            .clone()
+            .unwrap_or_else(|| rask_common::ids::taskmanager_resource_id(&conf.host, local.port()));
+        let fence = Arc::new(LeaderFence::default());
+        let slots = Arc::new(Mutex::new(SlotTable::new(conf.num_slots, conf.process_memory_bytes)));
+        let (shutdown, shutdown_rx) = watch::channel(false);
+
+        let service = TaskExecutorService {
+            fence: fence.clone(),
+            slots: slots.clone(),
+        };
+        let mut server_shutdown = shutdown_rx.clone();
+        let server = tokio::spawn(async move {
+            let result = tonic::transport::Server::builder()
+                .add_service(TaskExecutorServer::new(service))
+                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                    let _ = server_shutdown.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!("TaskExecutor endpoint failed: {e}");
+            }
+        });
+
+        let ctx = ConnectionContext {
+            resource_id: resource_id.clone(),
+            instance_id: rask_common::ids::random_hex_id(),
+            cluster_id: conf.cluster_id.clone(),
+            rpc_address: format!("{}:{}", conf.host, local.port()),
+            data_port: u32::from(local.port()),
+            process_memory_bytes: conf.process_memory_bytes,
+            initial_backoff: conf.registration_initial_backoff,
+            max_backoff: conf.registration_max_backoff,
+            leader_retrieval,
+            fence,
+            slots,
+        };
+        let connection = tokio::spawn(resource_manager_connection::run(ctx, shutdown_rx));
+        tracing::info!(
+            "TaskManager {resource_id} started: {} slots of {} MiB each, TaskExecutor at {local}",
+            conf.num_slots,
+            conf.process_memory_bytes / u64::from(conf.num_slots) >> 20
+        );
+        Ok(Self {
+            resource_id,
+            rpc_address: local,
+            shutdown,
+            connection,
+            server,
+        })
+    }
+
+    /// Waits until the TaskManager stops on its own, which happens only when the
+    /// JobManager refuses its registration.
+    pub async fn wait(&mut self) -> Result<(), TaskManagerError> {
+        match (&mut self.connection).await {
+            Ok(result) => Ok(result?),
+            Err(e) => Err(TaskManagerError::Internal(e.to_string())),
+        }
+    }
+
+    /// Deregisters from the JobManager and stops the TaskExecutor endpoint.
+    pub async fn shutdown(self) -> Result<(), TaskManagerError> {
+        let _ = self.shutdown.send(true);
+        let result = match self.connection.await {
+            Ok(r) => r.map_err(TaskManagerError::from),
+            Err(e) => Err(TaskManagerError::Internal(e.to_string())),
+        };
+        let _ = self.server.await;
+        result
+    }
+}
