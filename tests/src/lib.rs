@@ -1,1 +1,285 @@
-//! placeholder
+//! rask-tests: helpers for end-to-end tests and benchmarks that run Rask as real
+//! processes on loopback — building the binaries, free ports, starting and signalling
+//! daemons, polling the REST API.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The directory holding the `rask*` binaries of the profile this program was built
+/// with. When run under cargo, builds them first so tests always run current code.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let exe = std::env::current_exe().expect("current exe");
+        let mut dir = exe.parent().expect("exe dir").to_path_buf();
+        if dir.ends_with("deps") {
+            dir.pop();
+        }
+        let release = dir.ends_with("release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--quiet", "--manifest-path"])
+            .arg(&manifest)
+            .args(["-p", "rask-jobmanager", "-p", "rask-taskmanager", "-p", "rask-cli", "--bins"]);
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "building the rask binaries failed");
+        dir
+    })
+}
+
+pub fn bin(name: &str) -> PathBuf {
+    bin_dir().join(name)
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
+pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// GET a JSON document; `None` when unreachable or not 2xx.
+pub fn get_json(url: &str) -> Option<Value> {
+    let response = http().get(url).send().ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    response.json().ok()
+}
+
+/// GET returning (status, JSON body) whatever the status.
+pub fn get_status_json(url: &str) -> (u16, Value) {
+    let response = http().get(url).send().expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+fn http() -> &'static reqwest::blocking::Client {
+    static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .expect("client")
+    })
+}
+
+/// A daemon started as a child process. Its stderr (the log) is collected in memory
+/// and in `log_path`. Dropping it kills the process.
+pub struct Daemon {
+    pub name: String,
+    child: Child,
+    log: Arc<Mutex<String>>,
+    pub log_path: PathBuf,
+}
+
+impl Daemon {
+    /// Starts binary `binary` with `args`; `dir` receives the log file.
+    pub fn spawn(name: &str, binary: &str, args: &[String], dir: &Path) -> Self {
+        let log_path = dir.join(format!("{name}.log"));
+        let mut child = Command::new(bin(binary))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("RASK_CONF_DIR")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(String::new()));
+        let sink = log.clone();
+        let file_path = log_path.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut file = std::fs::File::create(file_path).ok();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(f) = file.as_mut() {
+                    let _ = writeln!(f, "{line}");
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        Self {
+            name: name.into(),
+            child,
+            log,
+            log_path,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) {
+        wait_for(timeout, &format!("'{needle}' in the log of {}", self.name), || {
+            self.log().contains(needle).then_some(())
+        });
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: sending a signal to our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn sigterm(&self) {
+        self.signal(libc::SIGTERM);
+    }
+
+    /// Waits for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let name = self.name.clone();
+        wait_for(timeout, &format!("{name} to exit"), || self.child.try_wait().ok().flatten())
+    }
+
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            self.signal(libc::SIGCONT);
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Ports and settings of one test cluster; builds daemons' command lines.
+#[derive(Clone, Debug)]
+pub struct ClusterSpec {
+    pub rpc_port: u16,
+    pub rest_port: u16,
+    /// Extra -D settings for every daemon.
+    pub settings: Vec<(String, String)>,
+}
+
+impl ClusterSpec {
+    pub fn new() -> Self {
+        Self {
+            rpc_port: free_port(),
+            rest_port: free_port(),
+            settings: Vec::new(),
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn rest_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rest_port)
+    }
+
+    fn args(&self, extra: &[(&str, &str)]) -> Vec<String> {
+        let mut all: Vec<(String, String)> = vec![
+            ("jobmanager.rpc.address".into(), "127.0.0.1".into()),
+            ("jobmanager.rpc.port".into(), self.rpc_port.to_string()),
+            ("rest.address".into(), "127.0.0.1".into()),
+            ("rest.port".into(), self.rest_port.to_string()),
+            ("taskmanager.host".into(), "127.0.0.1".into()),
+        ];
+        all.extend(self.settings.iter().cloned());
+        all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        all.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect()
+    }
+
+    pub fn jobmanager(&self, name: &str, dir: &Path) -> Daemon {
+        Daemon::spawn(name, "rask-jobmanager", &self.args(&[]), dir)
+    }
+
+    pub fn taskmanager(&self, name: &str, dir: &Path, extra: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn(name, "rask-taskmanager", &self.args(extra), dir)
+    }
+
+    pub fn overview(&self) -> Option<Value> {
+        get_json(&format!("{}/overview", self.rest_url()))
+    }
+
+    /// Waits until `/overview` reports exactly `taskmanagers` and `slots`.
+    pub fn wait_slots(&self, taskmanagers: u64, slots: u64, timeout: Duration) -> Value {
+        wait_for(timeout, &format!("{taskmanagers} TaskManagers with {slots} slots"), || {
+            self.overview().filter(|o| o["taskmanagers"] == taskmanagers && o["slots-total"] == slots)
+        })
+    }
+}
+
+impl Default for ClusterSpec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Runs the `rask` CLI to completion.
+pub fn rask(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin("rask"));
+    cmd.args(args).env_remove("RASK_CONF_DIR").stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run rask")
+}
+
+/// Runs a daemon binary to completion (for configuration errors).
+pub fn run_to_exit(binary: &str, args: &[&str]) -> Output {
+    let mut child = Command::new(bin(binary))
+        .args(args)
+        .env_remove("RASK_CONF_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let start = Instant::now();
+    while child.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("{binary} {args:?} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().expect("output")
+}

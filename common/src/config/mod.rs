@@ -29,6 +29,8 @@ pub const PROPERTIES_ENV: &str = "RASK_PROPERTIES";
 pub enum Origin {
     Default,
     File(PathBuf),
+    /// A line of a file (1-based), when the key could be found in its text.
+    FileLine(PathBuf, usize),
     PropertiesEnv,
     Env(String),
     DynamicProperty,
@@ -40,6 +42,7 @@ impl fmt::Display for Origin {
         match self {
             Origin::Default => write!(f, "the default"),
             Origin::File(p) => write!(f, "file {}", p.display()),
+            Origin::FileLine(p, line) => write!(f, "file {} line {line}", p.display()),
             Origin::PropertiesEnv => write!(f, "environment variable {PROPERTIES_ENV}"),
             Origin::Env(name) => write!(f, "environment variable {name}"),
             Origin::DynamicProperty => write!(f, "a -D argument"),
@@ -177,7 +180,13 @@ impl Configuration {
             flatten(key, value, &mut flat);
         }
         for (key, value) in flat {
-            self.set_checked(&key, &value, origin.clone())?;
+            // The config crate folds keys to lower case: find the key as written (and
+            // its line) so errors quote the user's own text.
+            let (key, key_origin) = match (&origin, locate(text, &key)) {
+                (Origin::File(path), Some((line, written))) => (written, Origin::FileLine(path.clone(), line)),
+                _ => (key, origin.clone()),
+            };
+            self.set_checked(&key, &value, key_origin)?;
         }
         Ok(())
     }
@@ -282,6 +291,49 @@ pub(crate) fn check_value(option: &ConfigOption, value: &str) -> Result<(), Stri
     }
 }
 
+/// Finds where a (lower-cased, dotted) key is written in YAML text: returns the
+/// 1-based line and the key as written. Handles the flat form and, for the nested
+/// form, follows the indentation of each segment.
+fn locate(text: &str, key: &str) -> Option<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    // Flat form: the whole dotted key at the start of a line.
+    for (i, line) in lines.iter().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some((k, _)) = trimmed.split_once(':') {
+            if k.trim().trim_matches(['"', '\'']).eq_ignore_ascii_case(key) {
+                return Some((i + 1, k.trim().trim_matches(['"', '\'']).to_string()));
+            }
+        }
+    }
+    // Nested form: each segment on a deeper-indented line after the previous one.
+    let mut from = 0;
+    let mut min_indent = 0;
+    let mut written = Vec::new();
+    let mut found_line = 0;
+    for segment in key.split('.') {
+        let mut hit = None;
+        for (i, line) in lines.iter().enumerate().skip(from) {
+            let indent = line.len() - line.trim_start().len();
+            if indent < min_indent && !line.trim().is_empty() && i > from {
+                break;
+            }
+            if let Some((k, _)) = line.trim_start().split_once(':') {
+                let k = k.trim().trim_matches(['"', '\'']);
+                if indent >= min_indent && k.eq_ignore_ascii_case(segment) {
+                    hit = Some((i, indent, k.to_string()));
+                    break;
+                }
+            }
+        }
+        let (i, indent, k) = hit?;
+        written.push(k);
+        found_line = i + 1;
+        from = i + 1;
+        min_indent = indent + 1;
+    }
+    Some((found_line, written.join(".")))
+}
+
 /// Flattens nested YAML tables into dotted keys; lists join with `;` as in Flink.
 fn flatten(prefix: String, value: Value, out: &mut Vec<(String, String)>) {
     match value.kind {
@@ -377,9 +429,13 @@ mod tests {
         let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
         assert!(e.contains("'heartbeat.timeout'") && e.contains("negative"), "{e}");
 
-        let (_d, path) = write("rest.prot: 8081\n");
+        let (_d, path) = write("rest.port: 8081\ntaskmanager.numberOfTaskSlot: 8081\n");
         let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
-        assert!(e.contains("unknown configuration key 'rest.prot'") && e.contains("rask.yaml"), "{e}");
+        assert!(e.contains("unknown configuration key 'taskmanager.numberOfTaskSlot'") && e.contains("rask.yaml line 2"), "{e}");
+
+        let (_d, path) = write("rest:\n  address: x\nheartbeat:\n  interval: 100\n  Timeout: soon\n");
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("'heartbeat.timeout'") && e.contains("rask.yaml line 5"), "{e}");
 
         let e = Configuration::load_from(None, none(), &["rest.port".into()]).unwrap_err().to_string();
         assert!(e.contains("malformed -D argument"), "{e}");
