@@ -9,7 +9,11 @@ use crate::commands;
 use crate::rest_client::RestClient;
 
 #[derive(Parser, Debug)]
-#[command(name = "rask", version, about = "Run and manage Rask jobs (Flink's CLI, in Rust)")]
+#[command(
+    name = "rask",
+    version,
+    about = "Run and manage Rask jobs (Flink's CLI, in Rust)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -10,7 +10,11 @@ pub enum RestError {
     #[error("could not reach the JobManager at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("the JobManager at {url} answered {status}: {message}")]
-    Status { url: String, status: u16, message: String },
+    Status {
+        url: String,
+        status: u16,
+        message: String,
+    },
     #[error("unexpected answer from {url}: {reason}")]
     Malformed { url: String, reason: String },
 }
@@ -36,10 +40,15 @@ impl RestClient {
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
         let url = format!("{}{path}", self.base);
-        let response = self.http.get(&url).send().await.map_err(|e| RestError::Unreachable {
-            url: self.base.clone(),
-            reason: root_cause(&e),
-        })?;
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| RestError::Unreachable {
+                url: self.base.clone(),
+                reason: root_cause(&e),
+            })?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| RestError::Unreachable {
             url: self.base.clone(),
@@ -49,9 +58,12 @@ impl RestClient {
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| {
-                    v.get("errors")?
-                        .as_array()
-                        .map(|e| e.iter().filter_map(|m| m.as_str()).collect::<Vec<_>>().join("; "))
+                    v.get("errors")?.as_array().map(|e| {
+                        e.iter()
+                            .filter_map(|m| m.as_str())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
                 })
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
             return Err(RestError::Status {

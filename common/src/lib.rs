@@ -6,6 +6,7 @@ pub mod hardware;
 pub mod ids;
 pub mod leader;
 pub mod logging;
+pub mod net;
 pub mod proto;
 pub mod signals;
 

@@ -22,7 +22,9 @@ pub struct JobManagerConfiguration {
 
 impl JobManagerConfiguration {
     pub fn from_configuration(conf: &Configuration) -> Result<Self, ConfigError> {
-        let rpc_host = conf.get_string(&o::JOBMANAGER_RPC_ADDRESS).unwrap_or_default();
+        let rpc_host = conf
+            .get_string(&o::JOBMANAGER_RPC_ADDRESS)
+            .unwrap_or_default();
         let rpc_port = conf.get_port(&o::JOBMANAGER_RPC_PORT)?;
         let rest_address = conf.get_string(&o::REST_ADDRESS).unwrap_or_default();
         let rest_bind_host = conf

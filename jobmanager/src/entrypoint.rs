@@ -9,7 +9,6 @@ use rask_common::proto::resource_manager_server::ResourceManagerServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::configuration::JobManagerConfiguration;
 use crate::ha::{HaError, LeaderElection, StandaloneLeaderElection};
@@ -40,7 +39,10 @@ pub struct JobManager {
     rest_server: JoinHandle<()>,
 }
 
-async fn bind(endpoint: &'static str, address: &str) -> Result<(TcpListener, SocketAddr), JobManagerError> {
+async fn bind(
+    endpoint: &'static str,
+    address: &str,
+) -> Result<(TcpListener, SocketAddr), JobManagerError> {
     let err = |source| JobManagerError::Bind {
         endpoint,
         address: address.to_string(),
@@ -80,9 +82,12 @@ impl JobManager {
             let result = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
                 .add_service(ResourceManagerServer::new(service))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(rpc_listener), async move {
-                    let _ = rpc_stop.wait_for(|stop| *stop).await;
-                })
+                .serve_with_incoming_shutdown(
+                    rask_common::net::incoming(rpc_listener),
+                    async move {
+                        let _ = rpc_stop.wait_for(|stop| *stop).await;
+                    },
+                )
                 .await;
             if let Err(e) = result {
                 tracing::error!("ResourceManager endpoint failed: {e}");

@@ -13,7 +13,9 @@ pub struct LeaderFence {
 pub enum FencingError {
     #[error("not registered with any JobManager yet; command refused")]
     NoLeader,
-    #[error("stale leader token '{got}': this TaskManager follows leader '{current}'; command refused")]
+    #[error(
+        "stale leader token '{got}': this TaskManager follows leader '{current}'; command refused"
+    )]
     StaleToken { got: String, current: String },
 }
 
@@ -52,7 +54,10 @@ mod tests {
         fence.accept_leader("a");
         assert!(fence.check("a").is_ok());
         fence.accept_leader("b");
-        assert!(matches!(fence.check("a"), Err(FencingError::StaleToken { .. })));
+        assert!(matches!(
+            fence.check("a"),
+            Err(FencingError::StaleToken { .. })
+        ));
         assert!(fence.check("b").is_ok());
     }
 }

@@ -11,8 +11,8 @@ use rask_common::proto::resource_manager_client::ResourceManagerClient;
 use rask_common::proto::resource_manager_message::Kind as RmKind;
 use rask_common::proto::task_executor_message::Kind as TeKind;
 use rask_common::proto::{
-    DisconnectTaskExecutor, HardwareDescription, HeartbeatResponse, RegisterTaskExecutor, RegistrationAccepted,
-    TaskExecutorMessage,
+    DisconnectTaskExecutor, HardwareDescription, HeartbeatResponse, RegisterTaskExecutor,
+    RegistrationAccepted, TaskExecutorMessage,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -53,7 +53,10 @@ enum SessionEnd {
 
 /// Runs until `shutdown` turns true (then deregisters and returns Ok) or the
 /// JobManager refuses the registration (returns the refusal).
-pub async fn run(ctx: ConnectionContext, mut shutdown: watch::Receiver<bool>) -> Result<(), ConnectionError> {
+pub async fn run(
+    ctx: ConnectionContext,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), ConnectionError> {
     let mut backoff = ctx.initial_backoff;
     loop {
         if *shutdown.borrow() {
@@ -95,7 +98,10 @@ fn registration(ctx: &ConnectionContext) -> TaskExecutorMessage {
     }
 }
 
-async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>) -> Result<SessionEnd, ConnectionError> {
+async fn session(
+    ctx: &ConnectionContext,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<SessionEnd, ConnectionError> {
     let lost = SessionEnd::Lost { registered: false };
     let leader = match ctx.leader_retrieval.leader().await {
         Ok(l) => l,
@@ -121,7 +127,10 @@ async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>) 
     };
     let (tx, rx) = mpsc::channel::<TaskExecutorMessage>(8);
     let _ = tx.send(registration(ctx)).await;
-    let mut inbound = match ResourceManagerClient::new(channel).session(ReceiverStream::new(rx)).await {
+    let mut inbound = match ResourceManagerClient::new(channel)
+        .session(ReceiverStream::new(rx))
+        .await
+    {
         Ok(r) => r.into_inner(),
         Err(e) => {
             tracing::debug!("JobManager at {address} did not open a session: {e}");
@@ -129,19 +138,21 @@ async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>) 
         }
     };
     let accepted: RegistrationAccepted = match inbound.message().await {
-        Ok(Some(msg)) => match msg.kind {
-            Some(RmKind::Accepted(a)) => a,
-            Some(RmKind::Rejected(r)) => {
-                return Err(ConnectionError::Refused {
-                    address,
-                    reason: r.reason,
-                });
+        Ok(Some(msg)) => {
+            match msg.kind {
+                Some(RmKind::Accepted(a)) => a,
+                Some(RmKind::Rejected(r)) => {
+                    return Err(ConnectionError::Refused {
+                        address,
+                        reason: r.reason,
+                    });
+                }
+                _ => {
+                    tracing::warn!("JobManager at {address} answered the registration with an unexpected message");
+                    return Ok(lost);
+                }
             }
-            _ => {
-                tracing::warn!("JobManager at {address} answered the registration with an unexpected message");
-                return Ok(lost);
-            }
-        },
+        }
         Ok(None) | Err(_) => return Ok(lost),
     };
     ctx.fence.accept_leader(&accepted.leader_token);
@@ -152,7 +163,9 @@ async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>) 
     );
     let timeout = Duration::from_millis(accepted.heartbeat_timeout_ms.max(1));
     let mut last_heartbeat = Instant::now();
-    let mut watchdog = tokio::time::interval(Duration::from_millis(accepted.heartbeat_interval_ms.clamp(10, 1000)));
+    let mut watchdog = tokio::time::interval(Duration::from_millis(
+        accepted.heartbeat_interval_ms.clamp(10, 1000),
+    ));
     loop {
         tokio::select! {
             msg = inbound.message() => match msg {

@@ -10,7 +10,6 @@ use rask_common::proto::task_executor_server::TaskExecutorServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::configuration::TaskManagerConfiguration;
 use crate::fencing::LeaderFence;
@@ -21,7 +20,10 @@ use crate::task_executor::TaskExecutorService;
 #[derive(Debug, thiserror::Error)]
 pub enum TaskManagerError {
     #[error("cannot bind the TaskExecutor endpoint to {address}: {source}")]
-    Bind { address: String, source: std::io::Error },
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Connection(#[from] ConnectionError),
     #[error("TaskManager task failed: {0}")]
@@ -54,20 +56,27 @@ impl TaskManager {
         leader_retrieval: Arc<dyn LeaderRetrieval>,
     ) -> Result<Self, TaskManagerError> {
         let bind = format!("{}:{}", conf.host, conf.rpc_port);
-        let listener = TcpListener::bind(&bind).await.map_err(|source| TaskManagerError::Bind {
-            address: bind.clone(),
-            source,
-        })?;
-        let local = listener.local_addr().map_err(|source| TaskManagerError::Bind {
-            address: bind.clone(),
-            source,
-        })?;
+        let listener = TcpListener::bind(&bind)
+            .await
+            .map_err(|source| TaskManagerError::Bind {
+                address: bind.clone(),
+                source,
+            })?;
+        let local = listener
+            .local_addr()
+            .map_err(|source| TaskManagerError::Bind {
+                address: bind.clone(),
+                source,
+            })?;
         let resource_id = conf
             .resource_id
             .clone()
             .unwrap_or_else(|| rask_common::ids::taskmanager_resource_id(&conf.host, local.port()));
         let fence = Arc::new(LeaderFence::default());
-        let slots = Arc::new(Mutex::new(SlotTable::new(conf.num_slots, conf.process_memory_bytes)));
+        let slots = Arc::new(Mutex::new(SlotTable::new(
+            conf.num_slots,
+            conf.process_memory_bytes,
+        )));
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let service = TaskExecutorService {
@@ -78,7 +87,7 @@ impl TaskManager {
         let server = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .add_service(TaskExecutorServer::new(service))
-                .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+                .serve_with_incoming_shutdown(rask_common::net::incoming(listener), async move {
                     let _ = server_shutdown.wait_for(|stop| *stop).await;
                 })
                 .await;
@@ -104,7 +113,7 @@ impl TaskManager {
         tracing::info!(
             "TaskManager {resource_id} started: {} slots of {} MiB each, TaskExecutor at {local}",
             conf.num_slots,
-            conf.process_memory_bytes / u64::from(conf.num_slots) >> 20
+            (conf.process_memory_bytes / u64::from(conf.num_slots)) >> 20
         );
         Ok(Self {
             resource_id,

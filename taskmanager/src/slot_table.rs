@@ -21,7 +21,11 @@ pub enum SlotError {
     #[error("slot {index} does not exist (this TaskManager has {slots} slots)")]
     NoSuchSlot { index: u32, slots: u32 },
     #[error("slot {index} is held by allocation {holder} of job {job}")]
-    Occupied { index: u32, holder: String, job: String },
+    Occupied {
+        index: u32,
+        holder: String,
+        job: String,
+    },
     #[error("allocation {0} already holds another slot")]
     AllocationElsewhere(String),
 }
@@ -55,21 +59,35 @@ impl SlotTable {
                 .map(|s| SlotStatus {
                     index: s.index,
                     memory_budget_bytes: s.memory_budget_bytes,
-                    allocation_id: s.allocation.as_ref().map(|a| a.allocation_id.clone()).unwrap_or_default(),
-                    job_id: s.allocation.as_ref().map(|a| a.job_id.clone()).unwrap_or_default(),
+                    allocation_id: s
+                        .allocation
+                        .as_ref()
+                        .map(|a| a.allocation_id.clone())
+                        .unwrap_or_default(),
+                    job_id: s
+                        .allocation
+                        .as_ref()
+                        .map(|a| a.job_id.clone())
+                        .unwrap_or_default(),
                 })
                 .collect(),
         }
     }
 
     /// Gives slot `index` to an allocation. Idempotent for the allocation that holds it.
-    pub fn allocate(&mut self, index: u32, allocation_id: &str, job_id: &str) -> Result<(), SlotError> {
+    pub fn allocate(
+        &mut self,
+        index: u32,
+        allocation_id: &str,
+        job_id: &str,
+    ) -> Result<(), SlotError> {
         let slots = self.slots.len() as u32;
-        if let Some(other) = self
-            .slots
-            .iter()
-            .find(|s| s.index != index && s.allocation.as_ref().is_some_and(|a| a.allocation_id == allocation_id))
-        {
+        if let Some(other) = self.slots.iter().find(|s| {
+            s.index != index
+                && s.allocation
+                    .as_ref()
+                    .is_some_and(|a| a.allocation_id == allocation_id)
+        }) {
             let _ = other;
             return Err(SlotError::AllocationElsewhere(allocation_id.to_string()));
         }
@@ -96,11 +114,11 @@ impl SlotTable {
 
     /// Frees the slot an allocation holds; returns whether one was held.
     pub fn free(&mut self, allocation_id: &str) -> bool {
-        match self
-            .slots
-            .iter_mut()
-            .find(|s| s.allocation.as_ref().is_some_and(|a| a.allocation_id == allocation_id))
-        {
+        match self.slots.iter_mut().find(|s| {
+            s.allocation
+                .as_ref()
+                .is_some_and(|a| a.allocation_id == allocation_id)
+        }) {
             Some(slot) => {
                 slot.allocation = None;
                 true
@@ -119,7 +137,10 @@ mod tests {
         let table = SlotTable::new(4, 1 << 30);
         let report = table.report();
         assert_eq!(report.slots.len(), 4);
-        assert!(report.slots.iter().all(|s| s.memory_budget_bytes == 256 << 20));
+        assert!(report
+            .slots
+            .iter()
+            .all(|s| s.memory_budget_bytes == 256 << 20));
     }
 
     #[test]
@@ -127,9 +148,18 @@ mod tests {
         let mut table = SlotTable::new(2, 1000);
         table.allocate(0, "a1", "j1").unwrap();
         table.allocate(0, "a1", "j1").unwrap();
-        assert!(matches!(table.allocate(0, "a2", "j2"), Err(SlotError::Occupied { .. })));
-        assert!(matches!(table.allocate(1, "a1", "j1"), Err(SlotError::AllocationElsewhere(_))));
-        assert!(matches!(table.allocate(7, "a3", "j1"), Err(SlotError::NoSuchSlot { .. })));
+        assert!(matches!(
+            table.allocate(0, "a2", "j2"),
+            Err(SlotError::Occupied { .. })
+        ));
+        assert!(matches!(
+            table.allocate(1, "a1", "j1"),
+            Err(SlotError::AllocationElsewhere(_))
+        ));
+        assert!(matches!(
+            table.allocate(7, "a3", "j1"),
+            Err(SlotError::NoSuchSlot { .. })
+        ));
         assert_eq!(table.report().slots[0].job_id, "j1");
         assert!(table.free("a1"));
         assert!(!table.free("a1"));

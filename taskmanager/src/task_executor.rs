@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 use rask_common::proto::task_executor_server::TaskExecutor;
-use rask_common::proto::{FreeSlotRequest, FreeSlotResponse, RequestSlotRequest, RequestSlotResponse};
+use rask_common::proto::{
+    FreeSlotRequest, FreeSlotResponse, RequestSlotRequest, RequestSlotResponse,
+};
 use tonic::{Request, Response, Status};
 
 use crate::fencing::LeaderFence;
@@ -18,7 +20,10 @@ pub struct TaskExecutorService {
 
 #[tonic::async_trait]
 impl TaskExecutor for TaskExecutorService {
-    async fn request_slot(&self, request: Request<RequestSlotRequest>) -> Result<Response<RequestSlotResponse>, Status> {
+    async fn request_slot(
+        &self,
+        request: Request<RequestSlotRequest>,
+    ) -> Result<Response<RequestSlotResponse>, Status> {
         let req = request.into_inner();
         self.fence
             .check(&req.leader_token)
@@ -37,7 +42,10 @@ impl TaskExecutor for TaskExecutorService {
         }))
     }
 
-    async fn free_slot(&self, request: Request<FreeSlotRequest>) -> Result<Response<FreeSlotResponse>, Status> {
+    async fn free_slot(
+        &self,
+        request: Request<FreeSlotRequest>,
+    ) -> Result<Response<FreeSlotResponse>, Status> {
         let req = request.into_inner();
         self.fence
             .check(&req.leader_token)

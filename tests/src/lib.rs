@@ -27,7 +27,15 @@ pub fn bin_dir() -> &'static Path {
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--quiet", "--manifest-path"])
             .arg(&manifest)
-            .args(["-p", "rask-jobmanager", "-p", "rask-taskmanager", "-p", "rask-cli", "--bins"]);
+            .args([
+                "-p",
+                "rask-jobmanager",
+                "-p",
+                "rask-taskmanager",
+                "-p",
+                "rask-cli",
+                "--bins",
+            ]);
         if release {
             cmd.arg("--release");
         }
@@ -145,9 +153,11 @@ impl Daemon {
 
     /// Waits until the log contains `needle`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) {
-        wait_for(timeout, &format!("'{needle}' in the log of {}", self.name), || {
-            self.log().contains(needle).then_some(())
-        });
+        wait_for(
+            timeout,
+            &format!("'{needle}' in the log of {}", self.name),
+            || self.log().contains(needle).then_some(()),
+        );
     }
 
     pub fn signal(&self, signal: i32) {
@@ -169,7 +179,9 @@ impl Daemon {
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let name = self.name.clone();
-        wait_for(timeout, &format!("{name} to exit"), || self.child.try_wait().ok().flatten())
+        wait_for(timeout, &format!("{name} to exit"), || {
+            self.child.try_wait().ok().flatten()
+        })
     }
 
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
@@ -224,7 +236,9 @@ impl ClusterSpec {
         ];
         all.extend(self.settings.iter().cloned());
         all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        all.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect()
+        all.into_iter()
+            .flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")])
+            .collect()
     }
 
     pub fn jobmanager(&self, name: &str, dir: &Path) -> Daemon {
@@ -241,9 +255,14 @@ impl ClusterSpec {
 
     /// Waits until `/overview` reports exactly `taskmanagers` and `slots`.
     pub fn wait_slots(&self, taskmanagers: u64, slots: u64, timeout: Duration) -> Value {
-        wait_for(timeout, &format!("{taskmanagers} TaskManagers with {slots} slots"), || {
-            self.overview().filter(|o| o["taskmanagers"] == taskmanagers && o["slots-total"] == slots)
-        })
+        wait_for(
+            timeout,
+            &format!("{taskmanagers} TaskManagers with {slots} slots"),
+            || {
+                self.overview()
+                    .filter(|o| o["taskmanagers"] == taskmanagers && o["slots-total"] == slots)
+            },
+        )
     }
 }
 
@@ -256,7 +275,9 @@ impl Default for ClusterSpec {
 /// Runs the `rask` CLI to completion.
 pub fn rask(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(bin("rask"));
-    cmd.args(args).env_remove("RASK_CONF_DIR").stdin(Stdio::null());
+    cmd.args(args)
+        .env_remove("RASK_CONF_DIR")
+        .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -96,13 +96,23 @@ pub fn render(mut jobs: Vec<JobOverview>, filter: Filter) -> String {
     let finished: Vec<&JobOverview> = jobs.iter().filter(|j| is_terminal(&j.state)).collect();
     let mut out = String::new();
     if filter.running {
-        section(&mut out, "Running/Restarting Jobs", "No running jobs.", &running);
+        section(
+            &mut out,
+            "Running/Restarting Jobs",
+            "No running jobs.",
+            &running,
+        );
     }
     if filter.scheduled {
         section(&mut out, "Scheduled Jobs", "No scheduled jobs.", &scheduled);
     }
     if filter.finished {
-        section(&mut out, "Terminated Jobs", "No terminated jobs.", &finished);
+        section(
+            &mut out,
+            "Terminated Jobs",
+            "No terminated jobs.",
+            &finished,
+        );
     }
     out
 }
@@ -133,7 +143,13 @@ mod tests {
 
     #[test]
     fn sections_and_filters() {
-        let jobs = || vec![job("a", "RUNNING"), job("b", "CREATED"), job("c", "FINISHED")];
+        let jobs = || {
+            vec![
+                job("a", "RUNNING"),
+                job("b", "CREATED"),
+                job("c", "FINISHED"),
+            ]
+        };
         let out = render(jobs(), Filter::from_flags(false, false, false));
         assert!(out.contains("Running/Restarting Jobs"));
         assert!(out.contains(" : a : job a (RUNNING)"));

@@ -183,7 +183,9 @@ impl Configuration {
             // The config crate folds keys to lower case: find the key as written (and
             // its line) so errors quote the user's own text.
             let (key, key_origin) = match (&origin, locate(text, &key)) {
-                (Origin::File(path), Some((line, written))) => (written, Origin::FileLine(path.clone(), line)),
+                (Origin::File(path), Some((line, written))) => {
+                    (written, Origin::FileLine(path.clone(), line))
+                }
                 _ => (key, origin.clone()),
             };
             self.set_checked(&key, &value, key_origin)?;
@@ -371,7 +373,8 @@ mod tests {
         pub struct Dir(std::path::PathBuf);
         impl Dir {
             pub fn new() -> Self {
-                let p = std::env::temp_dir().join(format!("rask-conf-{}", crate::ids::random_hex_id()));
+                let p =
+                    std::env::temp_dir().join(format!("rask-conf-{}", crate::ids::random_hex_id()));
                 std::fs::create_dir_all(&p).unwrap();
                 Dir(p)
             }
@@ -392,14 +395,18 @@ mod tests {
 
     #[test]
     fn flat_and_nested_forms_agree() {
-        let (_d1, flat) = write("rest.port: 9091\ntaskmanager.numberOfTaskSlots: 4\nheartbeat.interval: 500\n");
+        let (_d1, flat) =
+            write("rest.port: 9091\ntaskmanager.numberOfTaskSlots: 4\nheartbeat.interval: 500\n");
         let (_d2, nested) =
             write("rest:\n  port: 9091\ntaskmanager:\n  numberOfTaskSlots: 4\nheartbeat:\n  interval: 500\n");
         for path in [flat, nested] {
             let c = Configuration::load_from(Some(&path), none(), &[]).unwrap();
             assert_eq!(c.get_port(&REST_PORT).unwrap(), 9091);
             assert_eq!(c.get_positive_int(&TASKMANAGER_NUM_SLOTS).unwrap(), 4);
-            assert_eq!(c.get_duration(&HEARTBEAT_INTERVAL).unwrap(), Duration::from_millis(500));
+            assert_eq!(
+                c.get_duration(&HEARTBEAT_INTERVAL).unwrap(),
+                Duration::from_millis(500)
+            );
         }
     }
 
@@ -408,9 +415,14 @@ mod tests {
         let (dir, _) = write("rest.port: 9091\njobmanager.rpc.port: 7000\nrest.address: a\n");
         let env = vec![
             ("RASK_REST_PORT".to_string(), "9092".to_string()),
-            ("RASK_PROPERTIES".to_string(), "rest.address: b\n".to_string()),
+            (
+                "RASK_PROPERTIES".to_string(),
+                "rest.address: b\n".to_string(),
+            ),
         ];
-        let c = Configuration::load_from(Some(dir.path()), env, &["jobmanager.rpc.port=7001".into()]).unwrap();
+        let c =
+            Configuration::load_from(Some(dir.path()), env, &["jobmanager.rpc.port=7001".into()])
+                .unwrap();
         assert_eq!(c.get_port(&REST_PORT).unwrap(), 9092);
         assert_eq!(c.get_port(&JOBMANAGER_RPC_PORT).unwrap(), 7001);
         assert_eq!(c.get_string(&REST_ADDRESS).unwrap(), "b");
@@ -422,32 +434,68 @@ mod tests {
     #[test]
     fn errors_name_key_value_and_file() {
         let (_d, path) = write("rest.port: abc\n");
-        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
-        assert!(e.contains("'rest.port'") && e.contains("'abc'") && e.contains(&path.display().to_string()), "{e}");
+        let e = Configuration::load_from(Some(&path), none(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'rest.port'")
+                && e.contains("'abc'")
+                && e.contains(&path.display().to_string()),
+            "{e}"
+        );
 
         let (_d, path) = write("heartbeat:\n  timeout: -5\n");
-        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
-        assert!(e.contains("'heartbeat.timeout'") && e.contains("negative"), "{e}");
+        let e = Configuration::load_from(Some(&path), none(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'heartbeat.timeout'") && e.contains("negative"),
+            "{e}"
+        );
 
         let (_d, path) = write("rest.port: 8081\ntaskmanager.numberOfTaskSlot: 8081\n");
-        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
-        assert!(e.contains("unknown configuration key 'taskmanager.numberOfTaskSlot'") && e.contains("rask.yaml line 2"), "{e}");
+        let e = Configuration::load_from(Some(&path), none(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown configuration key 'taskmanager.numberOfTaskSlot'")
+                && e.contains("rask.yaml line 2"),
+            "{e}"
+        );
 
-        let (_d, path) = write("rest:\n  address: x\nheartbeat:\n  interval: 100\n  Timeout: soon\n");
-        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
-        assert!(e.contains("'heartbeat.timeout'") && e.contains("rask.yaml line 5"), "{e}");
+        let (_d, path) =
+            write("rest:\n  address: x\nheartbeat:\n  interval: 100\n  Timeout: soon\n");
+        let e = Configuration::load_from(Some(&path), none(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'heartbeat.timeout'") && e.contains("rask.yaml line 5"),
+            "{e}"
+        );
 
-        let e = Configuration::load_from(None, none(), &["rest.port".into()]).unwrap_err().to_string();
+        let e = Configuration::load_from(None, none(), &["rest.port".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("malformed -D argument"), "{e}");
 
         let missing = Path::new("/definitely/not/here.yaml");
-        let e = Configuration::load_from(Some(missing), none(), &[]).unwrap_err().to_string();
+        let e = Configuration::load_from(Some(missing), none(), &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("/definitely/not/here.yaml"), "{e}");
     }
 
     #[test]
     fn alias_and_case() {
-        let c = Configuration::load_from(None, none(), &["cluster.id=prod".into(), "TaskManager.NumberOfTaskSlots=3".into()]).unwrap();
+        let c = Configuration::load_from(
+            None,
+            none(),
+            &[
+                "cluster.id=prod".into(),
+                "TaskManager.NumberOfTaskSlots=3".into(),
+            ],
+        )
+        .unwrap();
         assert_eq!(c.get_string(&CLUSTER_ID).unwrap(), "prod");
         assert_eq!(c.get_positive_int(&TASKMANAGER_NUM_SLOTS).unwrap(), 3);
     }

@@ -41,36 +41,102 @@ use ValueKind::*;
 
 option!(JOBMANAGER_RPC_ADDRESS, "jobmanager.rpc.address", String, Some("localhost"),
     "Host of the JobManager's gRPC endpoint (ResourceManager), where TaskManagers connect; the JobManager binds to it.");
-option!(JOBMANAGER_RPC_PORT, "jobmanager.rpc.port", Port, Some("6123"),
-    "Port of the JobManager's gRPC endpoint.");
-option!(REST_ADDRESS, "rest.address", String, Some("localhost"),
-    "Host clients use to reach the REST endpoint.");
-option!(REST_BIND_ADDRESS, "rest.bind-address", String, None,
-    "Address the REST endpoint binds to; defaults to rest.address.");
-option!(REST_PORT, "rest.port", Port, Some("8081"),
-    "Port of the REST endpoint (0 = any free port).");
-option!(HEARTBEAT_INTERVAL, "heartbeat.interval", Duration, Some("10000"),
-    "Time between heartbeat requests from the JobManager to each TaskManager (ms, or with a unit).");
+option!(
+    JOBMANAGER_RPC_PORT,
+    "jobmanager.rpc.port",
+    Port,
+    Some("6123"),
+    "Port of the JobManager's gRPC endpoint."
+);
+option!(
+    REST_ADDRESS,
+    "rest.address",
+    String,
+    Some("localhost"),
+    "Host clients use to reach the REST endpoint."
+);
+option!(
+    REST_BIND_ADDRESS,
+    "rest.bind-address",
+    String,
+    None,
+    "Address the REST endpoint binds to; defaults to rest.address."
+);
+option!(
+    REST_PORT,
+    "rest.port",
+    Port,
+    Some("8081"),
+    "Port of the REST endpoint (0 = any free port)."
+);
+option!(
+    HEARTBEAT_INTERVAL,
+    "heartbeat.interval",
+    Duration,
+    Some("10000"),
+    "Time between heartbeat requests from the JobManager to each TaskManager (ms, or with a unit)."
+);
 option!(HEARTBEAT_TIMEOUT, "heartbeat.timeout", Duration, Some("50000"),
     "Time without a heartbeat after which the peer is declared lost (ms, or with a unit). A dropped connection is detected at once.");
-option!(CLUSTER_ID, "high-availability.cluster-id", String, Some("default"),
-    "Id of the cluster; TaskManagers of another cluster are refused.", aliases = ["cluster.id"]);
-option!(CLUSTER_REGISTRATION_INITIAL_TIMEOUT, "cluster.registration.initial-timeout", Duration, Some("100"),
+option!(
+    CLUSTER_ID,
+    "high-availability.cluster-id",
+    String,
+    Some("default"),
+    "Id of the cluster; TaskManagers of another cluster are refused.",
+    aliases = ["cluster.id"]
+);
+option!(CLUSTER_REGISTRATION_INITIAL_TIMEOUT, "cluster.registration.initial-timeout", Duration, Some("10"),
     "First back-off of a TaskManager retrying to reach the JobManager (ms); it doubles after each failure.");
-option!(CLUSTER_REGISTRATION_MAX_TIMEOUT, "cluster.registration.max-timeout", Duration, Some("30000"),
-    "Largest back-off between a TaskManager's attempts to reach the JobManager (ms).");
-option!(TASKMANAGER_NUM_SLOTS, "taskmanager.numberOfTaskSlots", PositiveInt, Some("1"),
-    "Number of slots a TaskManager offers; CPU is shared between them, memory split evenly.");
-option!(TASKMANAGER_MEMORY_PROCESS_SIZE, "taskmanager.memory.process.size", MemorySize, Some("1728m"),
-    "Memory of the TaskManager process (e.g. 1g, 512m), split evenly into per-slot budgets.");
-option!(TASKMANAGER_HOST, "taskmanager.host", String, Some("localhost"),
-    "Host the TaskManager binds its gRPC endpoint to and advertises to the JobManager.");
-option!(TASKMANAGER_RPC_PORT, "taskmanager.rpc.port", Port, Some("0"),
-    "Port of the TaskManager's gRPC endpoint (0 = any free port).");
-option!(TASKMANAGER_RESOURCE_ID, "taskmanager.resource-id", String, None,
-    "Stable id of the TaskManager; defaults to host:port-<random>.");
-option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"),
-    "Log level when RUST_LOG is not set.");
+option!(
+    CLUSTER_REGISTRATION_MAX_TIMEOUT,
+    "cluster.registration.max-timeout",
+    Duration,
+    Some("30000"),
+    "Largest back-off between a TaskManager's attempts to reach the JobManager (ms)."
+);
+option!(
+    TASKMANAGER_NUM_SLOTS,
+    "taskmanager.numberOfTaskSlots",
+    PositiveInt,
+    Some("1"),
+    "Number of slots a TaskManager offers; CPU is shared between them, memory split evenly."
+);
+option!(
+    TASKMANAGER_MEMORY_PROCESS_SIZE,
+    "taskmanager.memory.process.size",
+    MemorySize,
+    Some("1728m"),
+    "Memory of the TaskManager process (e.g. 1g, 512m), split evenly into per-slot budgets."
+);
+option!(
+    TASKMANAGER_HOST,
+    "taskmanager.host",
+    String,
+    Some("localhost"),
+    "Host the TaskManager binds its gRPC endpoint to and advertises to the JobManager."
+);
+option!(
+    TASKMANAGER_RPC_PORT,
+    "taskmanager.rpc.port",
+    Port,
+    Some("0"),
+    "Port of the TaskManager's gRPC endpoint (0 = any free port)."
+);
+option!(
+    TASKMANAGER_RESOURCE_ID,
+    "taskmanager.resource-id",
+    String,
+    None,
+    "Stable id of the TaskManager; defaults to host:port-<random>."
+);
+option!(
+    LOG_LEVEL,
+    "log.level",
+    OneOf(&["trace", "debug", "info", "warn", "error"]),
+    Some("info"),
+    "Log level when RUST_LOG is not set."
+);
 
 /// Every key, in the order `rask.yaml` documents them.
 pub const ALL: &[&ConfigOption] = &[

@@ -25,7 +25,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
         "h" | "hour" | "hours" => 3_600_000,
         "d" | "day" | "days" => 86_400_000,
-        other => return Err(format!("unknown time unit '{other}' (use ms, s, min, h or d)")),
+        other => {
+            return Err(format!(
+                "unknown time unit '{other}' (use ms, s, min, h or d)"
+            ))
+        }
     };
     n.checked_mul(ms_per_unit)
         .map(Duration::from_millis)
@@ -53,7 +57,11 @@ pub fn parse_memory_size(text: &str) -> Result<u64, String> {
         "m" | "mb" | "mebibytes" => 20,
         "g" | "gb" | "gibibytes" => 30,
         "t" | "tb" | "tebibytes" => 40,
-        other => return Err(format!("unknown memory unit '{other}' (use b, k, m, g or t)")),
+        other => {
+            return Err(format!(
+                "unknown memory unit '{other}' (use b, k, m, g or t)"
+            ))
+        }
     };
     n.checked_mul(1u64 << shift)
         .ok_or_else(|| "memory size out of range".to_string())
@@ -80,7 +88,10 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("10000").unwrap(), Duration::from_millis(10_000));
+        assert_eq!(
+            parse_duration("10000").unwrap(),
+            Duration::from_millis(10_000)
+        );
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("10 s").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_duration("1min").unwrap(), Duration::from_secs(60));

@@ -10,7 +10,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use rask_common::proto::{HardwareDescription, RegisterTaskExecutor, RegistrationAccepted, SlotStatus};
+use rask_common::proto::{
+    HardwareDescription, RegisterTaskExecutor, RegistrationAccepted, SlotStatus,
+};
 
 use heartbeat_stats::HeartbeatStats;
 
@@ -33,7 +35,10 @@ pub enum RegistrationRefusal {
     #[error("cluster id mismatch: the TaskManager belongs to cluster '{theirs}', this JobManager runs cluster '{ours}'")]
     ClusterIdMismatch { ours: String, theirs: String },
     #[error("a TaskManager with id '{resource_id}' is already registered (from {address}); choose another taskmanager.resource-id")]
-    DuplicateResourceId { resource_id: String, address: String },
+    DuplicateResourceId {
+        resource_id: String,
+        address: String,
+    },
     #[error("malformed registration: {0}")]
     Malformed(String),
 }
@@ -53,7 +58,10 @@ pub struct TaskManagerInfo {
 
 impl TaskManagerInfo {
     pub fn free_slots(&self) -> usize {
-        self.slots.iter().filter(|s| s.allocation_id.is_empty()).count()
+        self.slots
+            .iter()
+            .filter(|s| s.allocation_id.is_empty())
+            .count()
     }
 }
 
@@ -84,7 +92,12 @@ pub struct ResourceManager {
 }
 
 impl ResourceManager {
-    pub fn new(cluster_id: String, leader_token: String, heartbeat_interval: Duration, heartbeat_timeout: Duration) -> Self {
+    pub fn new(
+        cluster_id: String,
+        leader_token: String,
+        heartbeat_interval: Duration,
+        heartbeat_timeout: Duration,
+    ) -> Self {
         Self {
             cluster_id,
             leader_token,
@@ -114,7 +127,10 @@ impl ResourceManager {
     /// Registers a TaskManager. A second registration of the same process (same
     /// instance id, e.g. after a network blip) replaces the first; another process
     /// with the same resource id, or one of another cluster, is refused.
-    pub fn register(&self, reg: &RegisterTaskExecutor) -> Result<RegistrationAccepted, RegistrationRefusal> {
+    pub fn register(
+        &self,
+        reg: &RegisterTaskExecutor,
+    ) -> Result<RegistrationAccepted, RegistrationRefusal> {
         if reg.resource_id.is_empty() {
             return Err(RegistrationRefusal::Malformed("empty resource id".into()));
         }
@@ -264,7 +280,12 @@ mod tests {
     }
 
     fn rm() -> ResourceManager {
-        ResourceManager::new("c".into(), "t".into(), Duration::from_secs(1), Duration::from_secs(5))
+        ResourceManager::new(
+            "c".into(),
+            "t".into(),
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+        )
     }
 
     #[test]

@@ -37,8 +37,8 @@ impl ResourceManagerService {
 
 type SessionStream = Pin<Box<dyn Stream<Item = Result<ResourceManagerMessage, Status>> + Send>>;
 
-fn message(kind: RmKind) -> Result<ResourceManagerMessage, Status> {
-    Ok(ResourceManagerMessage { kind: Some(kind) })
+fn message(kind: RmKind) -> ResourceManagerMessage {
+    ResourceManagerMessage { kind: Some(kind) }
 }
 
 #[tonic::async_trait]
@@ -61,7 +61,9 @@ impl ResourceManagerRpc for ResourceManagerService {
             kind: Some(TeKind::Register(reg)),
         }) = first
         else {
-            return Err(Status::invalid_argument("the first message of a session must register"));
+            return Err(Status::invalid_argument(
+                "the first message of a session must register",
+            ));
         };
         let accepted = match self.rm.register(&reg) {
             Ok(a) => a,
@@ -73,12 +75,12 @@ impl ResourceManagerRpc for ResourceManagerService {
                 let reply = message(RmKind::Rejected(RegistrationRejected {
                     reason: refusal.to_string(),
                 }));
-                return Ok(Response::new(Box::pin(futures::stream::iter([reply]))));
+                return Ok(Response::new(Box::pin(futures::stream::iter([Ok(reply)]))));
             }
         };
         let (tx, rx) = mpsc::channel(8);
         let registration_id = accepted.registration_id.clone();
-        let _ = tx.send(message(RmKind::Accepted(accepted))).await;
+        let _ = tx.send(Ok(message(RmKind::Accepted(accepted)))).await;
         tokio::spawn(heartbeat_loop(
             self.rm.clone(),
             reg.resource_id,
@@ -122,7 +124,7 @@ async fn heartbeat_loop(
                     seq,
                     leader_token: rm.leader_token().to_string(),
                 }));
-                if tx.send(request).await.is_err() {
+                if tx.send(Ok(request)).await.is_err() {
                     break LossReason::ConnectionLost;
                 }
             }

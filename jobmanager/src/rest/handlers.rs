@@ -91,11 +91,19 @@ fn taskmanager_json(tm: &TaskManagerInfo) -> Value {
 }
 
 pub async fn taskmanagers(State(state): State<RestState>) -> Json<Value> {
-    let tms: Vec<Value> = state.resource_manager.taskmanagers().iter().map(taskmanager_json).collect();
+    let tms: Vec<Value> = state
+        .resource_manager
+        .taskmanagers()
+        .iter()
+        .map(taskmanager_json)
+        .collect();
     Json(json!({ "taskmanagers": tms }))
 }
 
-pub async fn taskmanager_detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+pub async fn taskmanager_detail(
+    State(state): State<RestState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RestError> {
     let tm = state
         .resource_manager
         .taskmanager(&id)
@@ -143,7 +151,12 @@ pub async fn jobmanager_metrics(
     let rm = &state.resource_manager;
     let o = rm.overview();
     let stats = rm.heartbeat_stats();
-    let ms = |q: f64| stats.quantile(q).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
+    let ms = |q: f64| {
+        stats
+            .quantile(q)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0)
+    };
     let metrics: Vec<(&str, String)> = vec![
         ("numRegisteredTaskManagers", o.taskmanagers.to_string()),
         ("taskSlotsTotal", o.slots_total.to_string()),
@@ -152,11 +165,17 @@ pub async fn jobmanager_metrics(
         ("heartbeatRttP50Ms", format!("{:.3}", ms(0.50))),
         ("heartbeatRttP99Ms", format!("{:.3}", ms(0.99))),
         ("heartbeatRttMaxMs", format!("{:.3}", ms(1.0))),
-        ("processRssBytes", rask_common::hardware::own_rss_bytes().to_string()),
+        (
+            "processRssBytes",
+            rask_common::hardware::own_rss_bytes().to_string(),
+        ),
         ("uptimeMs", state.started.elapsed().as_millis().to_string()),
     ];
     match params.get("get") {
-        None => Ok(Json(json!(metrics.iter().map(|(id, _)| json!({ "id": id })).collect::<Vec<_>>()))),
+        None => Ok(Json(json!(metrics
+            .iter()
+            .map(|(id, _)| json!({ "id": id }))
+            .collect::<Vec<_>>()))),
         Some(wanted) => {
             let mut out = Vec::new();
             for id in wanted.split(',').map(str::trim).filter(|s| !s.is_empty()) {

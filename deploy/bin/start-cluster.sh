@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Starts a local standalone session cluster as plain processes, as Flink's
+# start-cluster.sh does: one JobManager and one TaskManager per line of
+# $RASK_CONF_DIR/workers (or N from `start-cluster.sh N`).
+# Logs go to $RASK_LOG_DIR, pid files to $RASK_PID_DIR. It waits until every
+# TaskManager has registered and prints the cluster's /overview.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/config.sh"
+
+workers="${1:-}"
+if [[ -z "$workers" ]]; then
+    if [[ -f "$RASK_CONF_DIR/workers" ]]; then
+        workers=$(grep -cv '^[[:space:]]*\(#.*\)\?$' "$RASK_CONF_DIR/workers" || true)
+    else
+        workers=1
+    fi
+fi
+if ! [[ "$workers" =~ ^[0-9]+$ ]]; then
+    echo "start-cluster.sh: the worker count must be a number, got '$workers'" >&2
+    exit 1
+fi
+
+jm_bin=$(find_bin rask-jobmanager)
+tm_bin=$(find_bin rask-taskmanager)
+mkdir -p "$RASK_PID_DIR" "$RASK_LOG_DIR"
+if [[ -f "$RASK_PID_DIR/jobmanager.pid" ]] && kill -0 "$(cat "$RASK_PID_DIR/jobmanager.pid")" 2>/dev/null; then
+    echo "start-cluster.sh: a JobManager is already running (pid $(cat "$RASK_PID_DIR/jobmanager.pid")); run stop-cluster.sh first" >&2
+    exit 1
+fi
+
+echo "Starting cluster."
+nohup "$jm_bin" >"$RASK_LOG_DIR/rask-jobmanager.log" 2>&1 </dev/null &
+echo $! >"$RASK_PID_DIR/jobmanager.pid"
+echo "Starting standalonesession daemon (JobManager, pid $!)."
+for i in $(seq 1 "$workers"); do
+    nohup "$tm_bin" >"$RASK_LOG_DIR/rask-taskmanager-$i.log" 2>&1 </dev/null &
+    echo $! >"$RASK_PID_DIR/taskmanager-$i.pid"
+    echo "Starting taskexecutor daemon $i (pid $!)."
+done
+
+# Wait for the REST endpoint the JobManager logs, then for every TaskManager.
+rest=""
+for _ in $(seq 1 100); do
+    rest=$(grep -o 'REST at http://[^ ]*' "$RASK_LOG_DIR/rask-jobmanager.log" 2>/dev/null | head -1 | sed 's#REST at http://##')
+    [[ -n "$rest" ]] && break
+    if ! kill -0 "$(cat "$RASK_PID_DIR/jobmanager.pid")" 2>/dev/null; then
+        echo "start-cluster.sh: the JobManager exited; see $RASK_LOG_DIR/rask-jobmanager.log:" >&2
+        tail -5 "$RASK_LOG_DIR/rask-jobmanager.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+overview() {
+    local host="${rest%:*}" port="${rest##*:}"
+    exec 3<>"/dev/tcp/$host/$port" || return 1
+    printf 'GET /overview HTTP/1.0\r\nHost: %s\r\n\r\n' "$rest" >&3
+    sed '1,/^\r\{0,1\}$/d' <&3
+    exec 3<&-
+}
+if [[ -n "$rest" ]]; then
+    body=""
+    for _ in $(seq 1 100); do
+        body=$(overview 2>/dev/null || true)
+        [[ "$body" == *\"taskmanagers\":$workers[,}]* ]] && break
+        sleep 0.1
+    done
+    echo "Cluster is up. REST endpoint: http://$rest"
+    echo "GET /overview: $body"
+else
+    echo "start-cluster.sh: the JobManager has not reported its REST endpoint yet; see $RASK_LOG_DIR/rask-jobmanager.log" >&2
+fi
