@@ -4,6 +4,7 @@
 pub mod config;
 pub mod hardware;
 pub mod ids;
+pub mod job;
 pub mod leader;
 pub mod logging;
 pub mod net;

@@ -1,0 +1,953 @@
+//! SQL expressions of job files (`price * quantity`, `status = 'PAID' AND qty > 0`),
+//! parsed with `sqlparser`, type-checked against a schema, and evaluated a whole Arrow
+//! batch at a time with Arrow's compute kernels.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    new_null_array, Array, ArrayRef, BooleanArray, Datum, Float64Array, Int32Array, Int64Array,
+    Scalar, StringArray, StringBuilder, TimestampMillisecondArray, UInt32Array,
+};
+use arrow::compute::kernels::{boolean, cmp, numeric, zip};
+use arrow::compute::{cast, take};
+use arrow::datatypes::{DataType, Schema};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
+use serde::{Deserialize, Serialize};
+use sqlparser::ast::{
+    self, BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem,
+    UnaryOperator,
+};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use super::types::{is_numeric, parse_type, timestamp_type, type_name};
+
+/// A problem with an expression; the planner adds file, line and field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExprError(pub String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ExprError> {
+    Err(ExprError(msg.into()))
+}
+
+/// A literal value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum ScalarValue {
+    Null,
+    Boolean(bool),
+    Int32(i32),
+    Int64(i64),
+    Float64(f64),
+    Utf8(String),
+}
+
+impl ScalarValue {
+    fn data_type(&self) -> DataType {
+        match self {
+            ScalarValue::Null => DataType::Null,
+            ScalarValue::Boolean(_) => DataType::Boolean,
+            ScalarValue::Int32(_) => DataType::Int32,
+            ScalarValue::Int64(_) => DataType::Int64,
+            ScalarValue::Float64(_) => DataType::Float64,
+            ScalarValue::Utf8(_) => DataType::Utf8,
+        }
+    }
+
+    fn to_array(&self) -> ArrayRef {
+        match self {
+            ScalarValue::Null => new_null_array(&DataType::Null, 1),
+            ScalarValue::Boolean(v) => Arc::new(BooleanArray::from(vec![*v])),
+            ScalarValue::Int32(v) => Arc::new(Int32Array::from(vec![*v])),
+            ScalarValue::Int64(v) => Arc::new(Int64Array::from(vec![*v])),
+            ScalarValue::Float64(v) => Arc::new(Float64Array::from(vec![*v])),
+            ScalarValue::Utf8(v) => Arc::new(StringArray::from(vec![v.as_str()])),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+    Concat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    Upper,
+    Lower,
+    Concat,
+    Abs,
+    CharLength,
+}
+
+/// A compiled, typed expression over the columns of one schema.
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Column {
+        index: usize,
+        name: String,
+        ty: DataType,
+    },
+    Literal(ScalarValue),
+    Binary {
+        op: BinOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: DataType,
+    },
+    Not(Box<Expr>),
+    Negate(Box<Expr>),
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    Cast {
+        expr: Box<Expr>,
+        ty: DataType,
+    },
+    Case {
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+        ty: DataType,
+    },
+    Call {
+        func: Func,
+        args: Vec<Expr>,
+        ty: DataType,
+    },
+}
+
+/// A value during evaluation: a whole column, or one value standing for every row.
+pub enum ColumnarValue {
+    Array(ArrayRef),
+    Scalar(ArrayRef),
+}
+
+impl ColumnarValue {
+    fn datum(&self) -> Box<dyn Datum + '_> {
+        match self {
+            ColumnarValue::Array(a) => Box::new(a),
+            ColumnarValue::Scalar(s) => Box::new(Scalar::new(s.clone())),
+        }
+    }
+
+    /// Expands to an array of `rows` values.
+    pub fn into_array(self, rows: usize) -> Result<ArrayRef, ArrowError> {
+        match self {
+            ColumnarValue::Array(a) => Ok(a),
+            ColumnarValue::Scalar(s) => take(&s, &UInt32Array::from(vec![0u32; rows]), None),
+        }
+    }
+}
+
+impl Expr {
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Expr::Column { ty, .. }
+            | Expr::Binary { ty, .. }
+            | Expr::Cast { ty, .. }
+            | Expr::Case { ty, .. }
+            | Expr::Call { ty, .. } => ty.clone(),
+            Expr::Literal(v) => v.data_type(),
+            Expr::Not(_) | Expr::IsNull { .. } => DataType::Boolean,
+            Expr::Negate(e) => e.data_type(),
+        }
+    }
+
+    /// Evaluates over a batch to an array of `batch.num_rows()` values.
+    pub fn evaluate(&self, batch: &RecordBatch) -> Result<ArrayRef, ArrowError> {
+        self.eval(batch)?.into_array(batch.num_rows())
+    }
+
+    fn eval(&self, batch: &RecordBatch) -> Result<ColumnarValue, ArrowError> {
+        Ok(match self {
+            Expr::Column { index, .. } => ColumnarValue::Array(batch.column(*index).clone()),
+            Expr::Literal(v) => ColumnarValue::Scalar(v.to_array()),
+            Expr::Binary {
+                op, left, right, ..
+            } => {
+                let l = left.eval(batch)?;
+                let r = right.eval(batch)?;
+                if matches!(op, BinOp::And | BinOp::Or | BinOp::Concat) {
+                    let rows = batch.num_rows();
+                    let (la, ra) = (l.into_array(rows)?, r.into_array(rows)?);
+                    return Ok(ColumnarValue::Array(match op {
+                        BinOp::And => Arc::new(boolean::and_kleene(as_bool(&la)?, as_bool(&ra)?)?),
+                        BinOp::Or => Arc::new(boolean::or_kleene(as_bool(&la)?, as_bool(&ra)?)?),
+                        _ => concat_strings(&[la, ra])?,
+                    }));
+                }
+                let scalar = matches!(
+                    (&l, &r),
+                    (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_))
+                );
+                let (ld, rd) = (l.datum(), r.datum());
+                let (ld, rd) = (ld.as_ref(), rd.as_ref());
+                let out: ArrayRef = match op {
+                    BinOp::Add => numeric::add(ld, rd)?,
+                    BinOp::Sub => numeric::sub(ld, rd)?,
+                    BinOp::Mul => numeric::mul(ld, rd)?,
+                    BinOp::Div => numeric::div(ld, rd)?,
+                    BinOp::Mod => numeric::rem(ld, rd)?,
+                    BinOp::Eq => Arc::new(cmp::eq(ld, rd)?),
+                    BinOp::NotEq => Arc::new(cmp::neq(ld, rd)?),
+                    BinOp::Lt => Arc::new(cmp::lt(ld, rd)?),
+                    BinOp::LtEq => Arc::new(cmp::lt_eq(ld, rd)?),
+                    BinOp::Gt => Arc::new(cmp::gt(ld, rd)?),
+                    BinOp::GtEq => Arc::new(cmp::gt_eq(ld, rd)?),
+                    BinOp::And | BinOp::Or | BinOp::Concat => unreachable!("handled above"),
+                };
+                if scalar {
+                    ColumnarValue::Scalar(out)
+                } else {
+                    ColumnarValue::Array(out)
+                }
+            }
+            Expr::Not(e) => {
+                let a = e.evaluate(batch)?;
+                ColumnarValue::Array(Arc::new(boolean::not(as_bool(&a)?)?))
+            }
+            Expr::Negate(e) => {
+                let a = e.evaluate(batch)?;
+                ColumnarValue::Array(numeric::neg(&a)?)
+            }
+            Expr::IsNull { expr, negated } => {
+                let a = expr.evaluate(batch)?;
+                ColumnarValue::Array(Arc::new(if *negated {
+                    boolean::is_not_null(&a)?
+                } else {
+                    boolean::is_null(&a)?
+                }))
+            }
+            Expr::Cast { expr, ty } => match expr.eval(batch)? {
+                ColumnarValue::Array(a) => ColumnarValue::Array(cast(&a, ty)?),
+                ColumnarValue::Scalar(s) => ColumnarValue::Scalar(cast(&s, ty)?),
+            },
+            Expr::Case {
+                whens,
+                otherwise,
+                ty,
+            } => {
+                let rows = batch.num_rows();
+                let mut result = match otherwise {
+                    Some(e) => e.evaluate(batch)?,
+                    None => new_null_array(ty, rows),
+                };
+                for (cond, then) in whens.iter().rev() {
+                    let c = cond.evaluate(batch)?;
+                    let t = then.evaluate(batch)?;
+                    result = zip::zip(as_bool(&c)?, &t, &result)?;
+                }
+                ColumnarValue::Array(result)
+            }
+            Expr::Call { func, args, .. } => {
+                let arrays = args
+                    .iter()
+                    .map(|a| a.evaluate(batch))
+                    .collect::<Result<Vec<_>, _>>()?;
+                ColumnarValue::Array(match func {
+                    Func::Concat => concat_strings(&arrays)?,
+                    Func::Upper | Func::Lower => {
+                        let s = arrays[0]
+                            .as_any()
+                            .downcast_ref::<StringArray>()
+                            .ok_or_else(|| ArrowError::CastError("expected STRING".into()))?;
+                        let mut b = StringBuilder::with_capacity(s.len(), s.value_data().len());
+                        for v in s.iter() {
+                            match v {
+                                Some(v) if *func == Func::Upper => b.append_value(v.to_uppercase()),
+                                Some(v) => b.append_value(v.to_lowercase()),
+                                None => b.append_null(),
+                            }
+                        }
+                        Arc::new(b.finish())
+                    }
+                    Func::Abs => {
+                        let a = &arrays[0];
+                        let zero = ScalarValue::Int64(0).to_array();
+                        let zero = cast(&zero, a.data_type())?;
+                        let negative = cmp::lt(a, &Scalar::new(zero))?;
+                        zip::zip(&negative, &numeric::neg(a)?, a)?
+                    }
+                    Func::CharLength => cast(
+                        &arrow::compute::kernels::length::length(&arrays[0])?,
+                        &DataType::Int32,
+                    )?,
+                })
+            }
+        })
+    }
+}
+
+fn as_bool(a: &ArrayRef) -> Result<&BooleanArray, ArrowError> {
+    a.as_any()
+        .downcast_ref::<BooleanArray>()
+        .ok_or_else(|| ArrowError::CastError("expected BOOLEAN".into()))
+}
+
+fn concat_strings(arrays: &[ArrayRef]) -> Result<ArrayRef, ArrowError> {
+    let strings = arrays
+        .iter()
+        .map(|a| cast(a, &DataType::Utf8))
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = strings.first().map(|a| a.len()).unwrap_or(0);
+    let typed: Vec<&StringArray> = strings
+        .iter()
+        .map(|a| {
+            a.as_any()
+                .downcast_ref::<StringArray>()
+                .expect("cast to Utf8")
+        })
+        .collect();
+    let mut b =
+        StringBuilder::with_capacity(rows, typed.iter().map(|a| a.value_data().len()).sum());
+    let mut row = String::new();
+    for i in 0..rows {
+        if typed.iter().any(|a| a.is_null(i)) {
+            b.append_null();
+            continue;
+        }
+        row.clear();
+        for a in &typed {
+            row.push_str(a.value(i));
+        }
+        b.append_value(&row);
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+// ---------------------------------------------------------------------------------
+// Parsing and compilation
+// ---------------------------------------------------------------------------------
+
+fn parser(sql: &str) -> Result<Parser<'static>, ExprError> {
+    static DIALECT: GenericDialect = GenericDialect {};
+    Parser::new(&DIALECT)
+        .try_with_sql(sql)
+        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))
+}
+
+fn expect_end(p: &mut Parser, sql: &str) -> Result<(), ExprError> {
+    let t = p.peek_token();
+    if t.token != sqlparser::tokenizer::Token::EOF {
+        return err(format!("unexpected '{}' in '{sql}'", t.token));
+    }
+    Ok(())
+}
+
+/// Parses one SQL expression.
+pub fn parse_expr(sql: &str) -> Result<ast::Expr, ExprError> {
+    let mut p = parser(sql)?;
+    let e = p
+        .parse_expr()
+        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
+    expect_end(&mut p, sql)?;
+    Ok(e)
+}
+
+/// Parses a select list: `a, b * 2 AS c, SUM(x) AS total`. Each item is (expr, alias).
+pub fn parse_select_list(sql: &str) -> Result<Vec<(ast::Expr, Option<String>)>, ExprError> {
+    let mut p = parser(sql)?;
+    let items = p
+        .parse_comma_separated(Parser::parse_select_item)
+        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
+    expect_end(&mut p, sql)?;
+    items
+        .into_iter()
+        .map(|item| match item {
+            SelectItem::UnnamedExpr(e) => Ok((e, None)),
+            SelectItem::ExprWithAlias { expr, alias } => Ok((expr, Some(alias.value))),
+            other => err(format!("'{other}' is not supported in a select list")),
+        })
+        .collect()
+}
+
+/// Parses an order-by list: `revenue DESC, product_id`. Each item is (expr, descending).
+pub fn parse_order_by(sql: &str) -> Result<Vec<(ast::Expr, bool)>, ExprError> {
+    let mut p = parser(sql)?;
+    let items = p
+        .parse_comma_separated(Parser::parse_order_by_expr)
+        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
+    expect_end(&mut p, sql)?;
+    Ok(items
+        .into_iter()
+        .map(|o| {
+            (
+                o.expr,
+                matches!(o.options.sort, Some(ast::OrderBySort::Desc)),
+            )
+        })
+        .collect())
+}
+
+/// The name an unaliased select item gets: a column's own name.
+pub fn default_name(e: &ast::Expr) -> Option<String> {
+    match e {
+        ast::Expr::Identifier(id) => Some(id.value.clone()),
+        ast::Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()),
+        _ => None,
+    }
+}
+
+/// Compiles a parsed expression against `schema`, checking column names and types.
+pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
+    use ast::Expr as A;
+    match e {
+        A::Identifier(id) => column(&id.value, schema),
+        A::CompoundIdentifier(ids) => column(
+            &ids.last().map(|i| i.value.clone()).unwrap_or_default(),
+            schema,
+        ),
+        A::Value(v) => literal(&v.value).map(Expr::Literal),
+        A::Nested(inner) => compile(inner, schema),
+        A::UnaryOp { op, expr } => {
+            let inner = compile(expr, schema)?;
+            match op {
+                UnaryOperator::Not => {
+                    want_bool(&inner, "NOT")?;
+                    Ok(Expr::Not(Box::new(inner)))
+                }
+                UnaryOperator::Minus => match inner {
+                    Expr::Literal(ScalarValue::Int64(v)) => {
+                        Ok(Expr::Literal(ScalarValue::Int64(-v)))
+                    }
+                    Expr::Literal(ScalarValue::Float64(v)) => {
+                        Ok(Expr::Literal(ScalarValue::Float64(-v)))
+                    }
+                    other if is_numeric(&other.data_type()) => Ok(Expr::Negate(Box::new(other))),
+                    other => err(format!(
+                        "cannot negate a {} value",
+                        type_name(&other.data_type())
+                    )),
+                },
+                UnaryOperator::Plus => Ok(inner),
+                other => err(format!("operator '{other}' is not supported")),
+            }
+        }
+        A::BinaryOp { left, op, right } => {
+            let op = match op {
+                BinaryOperator::Plus => BinOp::Add,
+                BinaryOperator::Minus => BinOp::Sub,
+                BinaryOperator::Multiply => BinOp::Mul,
+                BinaryOperator::Divide => BinOp::Div,
+                BinaryOperator::Modulo => BinOp::Mod,
+                BinaryOperator::Eq => BinOp::Eq,
+                BinaryOperator::NotEq => BinOp::NotEq,
+                BinaryOperator::Lt => BinOp::Lt,
+                BinaryOperator::LtEq => BinOp::LtEq,
+                BinaryOperator::Gt => BinOp::Gt,
+                BinaryOperator::GtEq => BinOp::GtEq,
+                BinaryOperator::And => BinOp::And,
+                BinaryOperator::Or => BinOp::Or,
+                BinaryOperator::StringConcat => BinOp::Concat,
+                other => return err(format!("operator '{other}' is not supported")),
+            };
+            binary(op, compile(left, schema)?, compile(right, schema)?)
+        }
+        A::IsNull(inner) => Ok(Expr::IsNull {
+            expr: Box::new(compile(inner, schema)?),
+            negated: false,
+        }),
+        A::IsNotNull(inner) => Ok(Expr::IsNull {
+            expr: Box::new(compile(inner, schema)?),
+            negated: true,
+        }),
+        A::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => {
+            let x = compile(expr, schema)?;
+            let both = binary(
+                BinOp::And,
+                binary(BinOp::GtEq, x.clone(), compile(low, schema)?)?,
+                binary(BinOp::LtEq, x, compile(high, schema)?)?,
+            )?;
+            Ok(if *negated {
+                Expr::Not(Box::new(both))
+            } else {
+                both
+            })
+        }
+        A::In {
+            expr,
+            target: ast::InTarget::List(list),
+            negated,
+            ..
+        } => {
+            let x = compile(expr, schema)?;
+            let mut any: Option<Expr> = None;
+            for item in list {
+                let eq = binary(BinOp::Eq, x.clone(), compile(item, schema)?)?;
+                any = Some(match any {
+                    None => eq,
+                    Some(prev) => binary(BinOp::Or, prev, eq)?,
+                });
+            }
+            let any = any.ok_or_else(|| ExprError("IN needs at least one value".into()))?;
+            Ok(if *negated {
+                Expr::Not(Box::new(any))
+            } else {
+                any
+            })
+        }
+        A::Cast {
+            expr, data_type, ..
+        } => {
+            let inner = compile(expr, schema)?;
+            let ty = parse_type(&data_type.to_string()).ok_or_else(|| {
+                ExprError(format!(
+                    "cannot CAST to {data_type}: use one of {}",
+                    super::types::TYPE_NAMES
+                ))
+            })?;
+            Ok(Expr::Cast {
+                expr: Box::new(inner),
+                ty,
+            })
+        }
+        A::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            let operand = operand.as_ref().map(|o| compile(o, schema)).transpose()?;
+            let mut whens = Vec::new();
+            for w in conditions {
+                let cond = compile(&w.condition, schema)?;
+                let cond = match &operand {
+                    Some(o) => binary(BinOp::Eq, o.clone(), cond)?,
+                    None => {
+                        want_bool(&cond, "WHEN")?;
+                        cond
+                    }
+                };
+                whens.push((cond, compile(&w.result, schema)?));
+            }
+            let otherwise = else_result
+                .as_ref()
+                .map(|e| compile(e, schema))
+                .transpose()?;
+            let mut ty = DataType::Null;
+            for t in whens
+                .iter()
+                .map(|(_, r)| r.data_type())
+                .chain(otherwise.iter().map(|e| e.data_type()))
+            {
+                ty = unify(&ty, &t).ok_or_else(|| {
+                    ExprError(format!(
+                        "CASE mixes {} and {} results",
+                        type_name(&ty),
+                        type_name(&t)
+                    ))
+                })?;
+            }
+            let whens = whens
+                .into_iter()
+                .map(|(c, r)| (c, coerce(r, &ty)))
+                .collect();
+            let otherwise = otherwise.map(|e| Box::new(coerce(e, &ty)));
+            Ok(Expr::Case {
+                whens,
+                otherwise,
+                ty,
+            })
+        }
+        A::Function(f) => {
+            let name = f.name.to_string().to_ascii_uppercase();
+            let args = function_args(&f.args)?
+                .iter()
+                .map(|a| match a {
+                    Some(e) => compile(e, schema),
+                    None => err(format!("{name}(*) is only allowed for COUNT in aggregates")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let want = |n: usize| {
+                if args.len() == n {
+                    Ok(())
+                } else {
+                    err(format!("{name} takes {n} argument(s), got {}", args.len()))
+                }
+            };
+            match name.as_str() {
+                "UPPER" | "LOWER" => {
+                    want(1)?;
+                    want_type(&args[0], &DataType::Utf8, &name)?;
+                    let func = if name == "UPPER" {
+                        Func::Upper
+                    } else {
+                        Func::Lower
+                    };
+                    Ok(Expr::Call {
+                        func,
+                        args,
+                        ty: DataType::Utf8,
+                    })
+                }
+                "CONCAT" => {
+                    if args.is_empty() {
+                        return err("CONCAT needs arguments");
+                    }
+                    Ok(Expr::Call {
+                        func: Func::Concat,
+                        args,
+                        ty: DataType::Utf8,
+                    })
+                }
+                "ABS" => {
+                    want(1)?;
+                    let ty = args[0].data_type();
+                    if !is_numeric(&ty) {
+                        return err(format!("ABS needs a number, got {}", type_name(&ty)));
+                    }
+                    Ok(Expr::Call {
+                        func: Func::Abs,
+                        args,
+                        ty,
+                    })
+                }
+                "CHAR_LENGTH" | "LENGTH" => {
+                    want(1)?;
+                    want_type(&args[0], &DataType::Utf8, &name)?;
+                    Ok(Expr::Call {
+                        func: Func::CharLength,
+                        args,
+                        ty: DataType::Int32,
+                    })
+                }
+                "COUNT" | "SUM" | "MIN" | "MAX" | "AVG" => err(format!(
+                    "aggregate {name} is only allowed in an aggregate or window select"
+                )),
+                _ => err(format!(
+                    "unknown function {name} (supported: UPPER, LOWER, CONCAT, ABS, CHAR_LENGTH)"
+                )),
+            }
+        }
+        other => err(format!("'{other}' is not supported in expressions")),
+    }
+}
+
+/// The arguments of a function call; `None` stands for `*`.
+pub fn function_args(args: &FunctionArguments) -> Result<Vec<Option<ast::Expr>>, ExprError> {
+    match args {
+        FunctionArguments::None => Ok(vec![]),
+        FunctionArguments::Subquery(_) => err("subqueries are not supported"),
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Ok(Some(e.clone())),
+                FunctionArg::Unnamed(FunctionArgExpr::Wildcard) => Ok(None),
+                other => err(format!("argument '{other}' is not supported")),
+            })
+            .collect(),
+    }
+}
+
+fn column(name: &str, schema: &Schema) -> Result<Expr, ExprError> {
+    match schema.fields().iter().position(|f| f.name() == name) {
+        Some(index) => Ok(Expr::Column {
+            index,
+            name: name.to_string(),
+            ty: schema.field(index).data_type().clone(),
+        }),
+        None => {
+            let known: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+            err(format!(
+                "unknown column '{name}' (columns: {})",
+                known.join(", ")
+            ))
+        }
+    }
+}
+
+fn literal(v: &ast::Value) -> Result<ScalarValue, ExprError> {
+    Ok(match v {
+        ast::Value::Number(n, _) => {
+            if let Ok(i) = n.parse::<i64>() {
+                ScalarValue::Int64(i)
+            } else {
+                ScalarValue::Float64(
+                    n.parse::<f64>()
+                        .map_err(|_| ExprError(format!("bad number {n}")))?,
+                )
+            }
+        }
+        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
+            ScalarValue::Utf8(s.clone())
+        }
+        ast::Value::Boolean(b) => ScalarValue::Boolean(*b),
+        ast::Value::Null => ScalarValue::Null,
+        other => return err(format!("literal {other} is not supported")),
+    })
+}
+
+fn want_bool(e: &Expr, what: &str) -> Result<(), ExprError> {
+    want_type(e, &DataType::Boolean, what)
+}
+
+fn want_type(e: &Expr, t: &DataType, what: &str) -> Result<(), ExprError> {
+    let got = e.data_type();
+    if &got == t || got == DataType::Null {
+        Ok(())
+    } else {
+        err(format!(
+            "type mismatch: {what} needs {}, got {}",
+            type_name(t),
+            type_name(&got)
+        ))
+    }
+}
+
+/// The common type of two types, for arithmetic, comparison and CASE.
+fn unify(a: &DataType, b: &DataType) -> Option<DataType> {
+    use DataType::*;
+    Some(match (a, b) {
+        (x, y) if x == y => x.clone(),
+        (Null, y) => y.clone(),
+        (x, Null) => x.clone(),
+        (Float64, y) | (y, Float64) if is_numeric(y) => Float64,
+        (Int64, Int32) | (Int32, Int64) => Int64,
+        _ => return None,
+    })
+}
+
+fn coerce(e: Expr, ty: &DataType) -> Expr {
+    if &e.data_type() == ty {
+        return e;
+    }
+    match (&e, ty) {
+        (Expr::Literal(ScalarValue::Int64(v)), DataType::Int32) if i32::try_from(*v).is_ok() => {
+            Expr::Literal(ScalarValue::Int32(*v as i32))
+        }
+        (Expr::Literal(ScalarValue::Int64(v)), DataType::Float64) => {
+            Expr::Literal(ScalarValue::Float64(*v as f64))
+        }
+        (Expr::Literal(ScalarValue::Null), _) => Expr::Cast {
+            expr: Box::new(e),
+            ty: ty.clone(),
+        },
+        _ => Expr::Cast {
+            expr: Box::new(e),
+            ty: ty.clone(),
+        },
+    }
+}
+
+fn binary(op: BinOp, left: Expr, right: Expr) -> Result<Expr, ExprError> {
+    let (lt, rt) = (left.data_type(), right.data_type());
+    let mismatch = || {
+        ExprError(format!(
+            "type mismatch: cannot apply '{}' to {} and {}",
+            op_text(op),
+            type_name(&lt),
+            type_name(&rt)
+        ))
+    };
+    match op {
+        BinOp::And | BinOp::Or => {
+            want_bool(&left, op_text(op))?;
+            want_bool(&right, op_text(op))?;
+            Ok(Expr::Binary {
+                op,
+                left: Box::new(left),
+                right: Box::new(right),
+                ty: DataType::Boolean,
+            })
+        }
+        BinOp::Concat => Ok(Expr::Binary {
+            op,
+            left: Box::new(left),
+            right: Box::new(right),
+            ty: DataType::Utf8,
+        }),
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
+            if !(is_numeric(&lt) || lt == DataType::Null)
+                || !(is_numeric(&rt) || rt == DataType::Null)
+            {
+                return Err(mismatch());
+            }
+            // An integer literal next to an INT column stays INT.
+            let ty = match (&left, &right) {
+                (Expr::Literal(ScalarValue::Int64(_)), _) if rt == DataType::Int32 => {
+                    DataType::Int32
+                }
+                (_, Expr::Literal(ScalarValue::Int64(_))) if lt == DataType::Int32 => {
+                    DataType::Int32
+                }
+                _ => unify(&lt, &rt).ok_or_else(mismatch)?,
+            };
+            Ok(Expr::Binary {
+                op,
+                left: Box::new(coerce(left, &ty)),
+                right: Box::new(coerce(right, &ty)),
+                ty,
+            })
+        }
+        _ => {
+            let ty = match (&left, &right) {
+                (Expr::Literal(ScalarValue::Int64(_)), _) if rt == DataType::Int32 => {
+                    DataType::Int32
+                }
+                (_, Expr::Literal(ScalarValue::Int64(_))) if lt == DataType::Int32 => {
+                    DataType::Int32
+                }
+                (Expr::Literal(ScalarValue::Utf8(_)), _)
+                    if matches!(rt, DataType::Timestamp(_, _)) =>
+                {
+                    rt.clone()
+                }
+                (_, Expr::Literal(ScalarValue::Utf8(_)))
+                    if matches!(lt, DataType::Timestamp(_, _)) =>
+                {
+                    lt.clone()
+                }
+                _ => unify(&lt, &rt).ok_or_else(mismatch)?,
+            };
+            Ok(Expr::Binary {
+                op,
+                left: Box::new(coerce(left, &ty)),
+                right: Box::new(coerce(right, &ty)),
+                ty: DataType::Boolean,
+            })
+        }
+    }
+}
+
+fn op_text(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Mod => "%",
+        BinOp::Eq => "=",
+        BinOp::NotEq => "<>",
+        BinOp::Lt => "<",
+        BinOp::LtEq => "<=",
+        BinOp::Gt => ">",
+        BinOp::GtEq => ">=",
+        BinOp::And => "AND",
+        BinOp::Or => "OR",
+        BinOp::Concat => "||",
+    }
+}
+
+/// Parses and compiles one expression string.
+pub fn compile_str(sql: &str, schema: &Schema) -> Result<Expr, ExprError> {
+    compile(&parse_expr(sql)?, schema)
+}
+
+/// Milliseconds since the epoch of a `YYYY-MM-DD HH:MM:SS[.fff]` text (UTC).
+pub fn parse_timestamp_millis(text: &str) -> Option<i64> {
+    let a: ArrayRef = Arc::new(StringArray::from(vec![text]));
+    let t = cast(&a, &timestamp_type()).ok()?;
+    let t = t.as_any().downcast_ref::<TimestampMillisecondArray>()?;
+    (!t.is_null(0)).then(|| t.value(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::Field;
+
+    fn batch() -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("qty", DataType::Int32, true),
+            Field::new("price", DataType::Float64, true),
+            Field::new("status", DataType::Utf8, true),
+            Field::new("id", DataType::Int64, true),
+        ]));
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int32Array::from(vec![1, 0, 3])),
+                Arc::new(Float64Array::from(vec![2.5, 10.0, 1.0])),
+                Arc::new(StringArray::from(vec!["PAID", "PAID", "OPEN"])),
+                Arc::new(Int64Array::from(vec![7, 8, 9])),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn eval(sql: &str) -> ArrayRef {
+        let b = batch();
+        compile_str(sql, &b.schema()).unwrap().evaluate(&b).unwrap()
+    }
+
+    #[test]
+    fn arithmetic_and_predicates() {
+        let r = eval("price * qty");
+        assert_eq!(
+            r.as_any().downcast_ref::<Float64Array>().unwrap().values(),
+            &[2.5, 0.0, 3.0]
+        );
+        let r = eval("status = 'PAID' AND qty > 0");
+        assert_eq!(
+            r.as_any().downcast_ref::<BooleanArray>().unwrap(),
+            &BooleanArray::from(vec![true, false, false])
+        );
+        let r = eval("id % 2 = 0 OR qty BETWEEN 2 AND 3");
+        assert_eq!(
+            r.as_any().downcast_ref::<BooleanArray>().unwrap(),
+            &BooleanArray::from(vec![false, true, true])
+        );
+        let r = eval("status IN ('OPEN', 'X')");
+        assert_eq!(
+            r.as_any().downcast_ref::<BooleanArray>().unwrap(),
+            &BooleanArray::from(vec![false, false, true])
+        );
+        let r = eval("qty + 1");
+        assert_eq!(r.data_type(), &DataType::Int32);
+    }
+
+    #[test]
+    fn strings_case_and_functions() {
+        let r = eval("CONCAT('Product ', id)");
+        assert_eq!(
+            r.as_any().downcast_ref::<StringArray>().unwrap().value(2),
+            "Product 9"
+        );
+        let r = eval("CASE id WHEN 7 THEN 'seven' WHEN 8 THEN 'eight' ELSE LOWER(status) END");
+        let s = r.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(
+            (s.value(0), s.value(1), s.value(2)),
+            ("seven", "eight", "open")
+        );
+        let r = eval("ABS(0 - id)");
+        assert_eq!(
+            r.as_any().downcast_ref::<Int64Array>().unwrap().values(),
+            &[7, 8, 9]
+        );
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        let schema = batch().schema();
+        let e = compile_str("qty + nope", &schema).unwrap_err().0;
+        assert!(e.contains("unknown column 'nope'"), "{e}");
+        let e = compile_str("status * 2", &schema).unwrap_err().0;
+        assert!(e.contains("type mismatch") && e.contains("STRING"), "{e}");
+        let e = compile_str("qty AND TRUE", &schema).unwrap_err().0;
+        assert!(e.contains("type mismatch"), "{e}");
+        let e = compile_str("qty +", &schema).unwrap_err().0;
+        assert!(e.contains("cannot parse"), "{e}");
+        assert_eq!(parse_timestamp_millis("1970-01-01 00:00:01"), Some(1000));
+    }
+}

@@ -1,0 +1,267 @@
+//! The JobGraph: what the program step produces and the JobManager executes. Vertices
+//! are chains of operators that run in one task; edges say how data is partitioned
+//! between vertices. It travels as JSON (REST `POST /jobs`) and inside
+//! `SubmitTask` (gRPC); `version` guards the format.
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+pub const JOB_GRAPH_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobGraph {
+    pub version: u32,
+    pub job_id: String,
+    pub name: String,
+    pub max_parallelism: u32,
+    pub vertices: Vec<JobVertex>,
+    pub edges: Vec<JobEdge>,
+}
+
+impl JobGraph {
+    /// Slots the job needs with slot sharing: its highest parallelism.
+    pub fn slots_needed(&self) -> u32 {
+        self.vertices
+            .iter()
+            .map(|v| v.parallelism)
+            .max()
+            .unwrap_or(0)
+    }
+
+    pub fn vertex(&self, id: &str) -> Option<&JobVertex> {
+        self.vertices.iter().find(|v| v.id == id)
+    }
+
+    pub fn inputs_of(&self, id: &str) -> Vec<&JobEdge> {
+        self.edges.iter().filter(|e| e.target == id).collect()
+    }
+
+    pub fn outputs_of(&self, id: &str) -> Vec<&JobEdge> {
+        self.edges.iter().filter(|e| e.source == id).collect()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobVertex {
+    /// 32 hex characters, stable for the same job file (derived from the operator uids).
+    pub id: String,
+    /// The chained operators' names joined with " -> ", as Flink shows them.
+    pub name: String,
+    pub parallelism: u32,
+    pub operators: Vec<OperatorDescriptor>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct JobEdge {
+    pub source: String,
+    pub target: String,
+    pub partitioning: Partitioning,
+    /// Schema of the data on the edge.
+    pub schema: Columns,
+}
+
+/// How records go from producer subtasks to consumer subtasks.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum Partitioning {
+    /// Subtask i to subtask i (equal parallelism).
+    Forward,
+    /// By the hash of the key columns, through key groups.
+    Hash { keys: Vec<usize> },
+    /// Round-robin by batch.
+    Rebalance,
+    /// Every batch to every consumer.
+    Broadcast,
+}
+
+/// A schema in the graph's JSON form: names and job-file types.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Columns(pub Vec<Column>);
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+impl Columns {
+    pub fn from_schema(schema: &Schema) -> Self {
+        Columns(
+            schema
+                .fields()
+                .iter()
+                .map(|f| Column {
+                    name: f.name().clone(),
+                    ty: super::types::type_name(f.data_type()).to_string(),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn to_schema(&self) -> SchemaRef {
+        Arc::new(Schema::new(
+            self.0
+                .iter()
+                .map(|c| {
+                    Field::new(
+                        &c.name,
+                        super::types::parse_type(&c.ty).unwrap_or(DataType::Null),
+                        true,
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ))
+    }
+}
+
+/// One operator of a chain, with everything a TaskManager needs to run it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorDescriptor {
+    /// Stable operator id (the job file's `uid`, or derived from the name).
+    pub uid: String,
+    pub name: String,
+    /// Schema of the operator's input (empty for sources).
+    pub input: Columns,
+    /// Schema of its output (empty for sinks).
+    pub output: Columns,
+    pub kind: OperatorKind,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum OperatorKind {
+    DatagenSource(DatagenSource),
+    FileSource {
+        path: String,
+        format: FileFormat,
+        header: bool,
+        watermark: Option<WatermarkStrategy>,
+    },
+    SocketSource {
+        host: String,
+        port: u16,
+        watermark: Option<WatermarkStrategy>,
+    },
+    Filter {
+        predicate: String,
+    },
+    /// Each output column is an expression over the input.
+    Map {
+        expressions: Vec<String>,
+    },
+    FlatMapSplit {
+        column: String,
+        delimiter: Option<String>,
+        normalize: bool,
+    },
+    /// Keyed running aggregate; emits the updated rows of the keys each batch touched.
+    Aggregate {
+        keys: Vec<usize>,
+        aggregates: Vec<AggregateCall>,
+    },
+    Window(WindowOperator),
+    TopN {
+        n: u32,
+        partition_keys: Vec<usize>,
+        order_by: Vec<(usize, bool)>,
+    },
+    PrintSink,
+    FileSink {
+        path: String,
+        format: FileFormat,
+    },
+    BlackholeSink,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum FileFormat {
+    Csv,
+    Json,
+    Text,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WatermarkStrategy {
+    pub column: usize,
+    pub max_out_of_orderness_ms: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DatagenSource {
+    /// Total rows over all subtasks; `None` = unbounded.
+    pub number_of_rows: Option<u64>,
+    /// Total rate over all subtasks; `None` = as fast as possible.
+    pub rows_per_second: Option<u64>,
+    pub seed: u64,
+    pub fields: Vec<DatagenField>,
+    pub watermark: Option<WatermarkStrategy>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum DatagenField {
+    /// start + row number * step (for TIMESTAMP: milliseconds).
+    Sequence {
+        start: i64,
+        step: i64,
+    },
+    /// Uniform in [min, max] (integers, timestamps).
+    RandomInt {
+        min: i64,
+        max: i64,
+    },
+    RandomDouble {
+        min: f64,
+        max: f64,
+    },
+    RandomString {
+        length: u32,
+    },
+    RandomBoolean,
+    Choice {
+        values: Vec<String>,
+    },
+    /// The wall clock when the row is generated (TIMESTAMP).
+    Now,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum AggregateFunction {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregateCall {
+    pub function: AggregateFunction,
+    /// The argument expression; `None` for COUNT(*).
+    pub argument: Option<String>,
+    pub output_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowOperator {
+    pub size_ms: i64,
+    /// Equal to `size_ms` for tumbling windows.
+    pub slide_ms: i64,
+    pub event_time: bool,
+    /// Event-time column in the input.
+    pub time_column: Option<usize>,
+    pub keys: Vec<usize>,
+    pub aggregates: Vec<AggregateCall>,
+}

@@ -1,0 +1,14 @@
+//! The job model: job files (YAML) as users write them ([`spec`]), SQL expressions
+//! evaluated over Arrow batches ([`expr`]), and the program step ([`planner`]) that
+//! turns a job file into a validated, planned [`graph::JobGraph`].
+
+pub mod error;
+pub mod expr;
+pub mod graph;
+pub mod planner;
+pub mod spec;
+pub mod types;
+
+pub use error::JobFileError;
+pub use graph::JobGraph;
+pub use planner::plan_job_file;

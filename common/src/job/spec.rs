@@ -1,0 +1,205 @@
+//! Job files as users write them (YAML). `docs/jobs.md` documents every field.
+//! Values whose errors must point at a line are kept `Spanned`.
+
+use serde::Deserialize;
+pub use serde_saphyr::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct JobSpec {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    pub parallelism: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub max_parallelism: Option<Spanned<u32>>,
+    pub sources: Vec<Spanned<SourceSpec>>,
+    #[serde(default)]
+    pub pipeline: Vec<Spanned<StepSpec>>,
+    pub sinks: Vec<Spanned<SinkSpec>>,
+}
+
+/// A literal in a job file: number or string.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Literal {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SourceSpec {
+    pub name: Spanned<String>,
+    /// datagen | file | socket
+    pub connector: Spanned<String>,
+    #[serde(default)]
+    pub parallelism: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    /// The columns (datagen: how each is generated; file/socket: name and type).
+    #[serde(default)]
+    pub fields: Vec<Spanned<FieldSpec>>,
+    // datagen
+    #[serde(default)]
+    pub number_of_rows: Option<u64>,
+    #[serde(default)]
+    pub rows_per_second: Option<u64>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+    // file
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// csv | json | text
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+    #[serde(default)]
+    pub header: Option<bool>,
+    // socket
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub port: Option<Spanned<u16>>,
+    /// Event time: which column carries it and how late rows may arrive.
+    #[serde(default)]
+    pub watermark: Option<Spanned<WatermarkSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FieldSpec {
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub ty: Spanned<String>,
+    /// datagen: sequence | random (default) | choice
+    #[serde(default)]
+    pub kind: Option<Spanned<String>>,
+    #[serde(default)]
+    pub start: Option<Spanned<Literal>>,
+    #[serde(default)]
+    pub end: Option<Spanned<Literal>>,
+    #[serde(default)]
+    pub step: Option<Spanned<Literal>>,
+    #[serde(default)]
+    pub min: Option<Spanned<Literal>>,
+    #[serde(default)]
+    pub max: Option<Spanned<Literal>>,
+    #[serde(default)]
+    pub values: Option<Vec<String>>,
+    #[serde(default)]
+    pub length: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WatermarkSpec {
+    pub column: Spanned<String>,
+    #[serde(default)]
+    pub max_out_of_orderness: Option<Spanned<String>>,
+}
+
+/// One or several inputs of a step or sink, by name.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Inputs {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Inputs {
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Inputs::One(s) => vec![s.clone()],
+            Inputs::Many(v) => v.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StepSpec {
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub input: Option<Spanned<Inputs>>,
+    #[serde(default)]
+    pub parallelism: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Spanned<String>>,
+    #[serde(default)]
+    pub map: Option<Spanned<String>>,
+    #[serde(default, rename = "flat_map")]
+    pub flat_map: Option<Spanned<FlatMapSpec>>,
+    #[serde(default, rename = "key_by")]
+    pub key_by: Option<Spanned<String>>,
+    #[serde(default)]
+    pub aggregate: Option<Spanned<AggregateSpec>>,
+    #[serde(default)]
+    pub window: Option<Spanned<WindowSpec>>,
+    #[serde(default, rename = "top_n")]
+    pub top_n: Option<Spanned<TopNSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FlatMapSpec {
+    /// The STRING column to split.
+    pub split: Spanned<String>,
+    /// The new column holding each piece.
+    #[serde(rename = "as")]
+    pub into: Spanned<String>,
+    /// Separator; default: runs of whitespace.
+    #[serde(default)]
+    pub delimiter: Option<String>,
+    /// Lower-case each piece and strip punctuation around it.
+    #[serde(default)]
+    pub normalize: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AggregateSpec {
+    pub select: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct WindowSpec {
+    /// tumbling | sliding
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    pub size: Spanned<String>,
+    #[serde(default)]
+    pub slide: Option<Spanned<String>>,
+    /// event | processing
+    pub time: Spanned<String>,
+    pub select: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TopNSpec {
+    pub n: Spanned<u32>,
+    pub order_by: Spanned<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SinkSpec {
+    pub name: Spanned<String>,
+    /// print | file | blackhole
+    pub connector: Spanned<String>,
+    #[serde(default)]
+    pub input: Option<Spanned<String>>,
+    #[serde(default)]
+    pub parallelism: Option<Spanned<u32>>,
+    #[serde(default)]
+    pub uid: Option<String>,
+    #[serde(default)]
+    pub path: Option<Spanned<String>>,
+    /// csv | json
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+}

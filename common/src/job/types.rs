@@ -1,0 +1,40 @@
+//! Column types of job files (Flink SQL's names) and their Arrow types.
+
+use arrow::datatypes::{DataType, TimeUnit};
+
+/// BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP (milliseconds, no time zone).
+pub fn parse_type(name: &str) -> Option<DataType> {
+    Some(match name.trim().to_ascii_uppercase().as_str() {
+        "BIGINT" => DataType::Int64,
+        "INT" | "INTEGER" => DataType::Int32,
+        "DOUBLE" => DataType::Float64,
+        "STRING" | "VARCHAR" => DataType::Utf8,
+        "BOOLEAN" => DataType::Boolean,
+        "TIMESTAMP" | "TIMESTAMP(3)" => DataType::Timestamp(TimeUnit::Millisecond, None),
+        _ => return None,
+    })
+}
+
+/// The job-file name of an Arrow type.
+pub fn type_name(t: &DataType) -> &'static str {
+    match t {
+        DataType::Int64 => "BIGINT",
+        DataType::Int32 => "INT",
+        DataType::Float64 => "DOUBLE",
+        DataType::Utf8 => "STRING",
+        DataType::Boolean => "BOOLEAN",
+        DataType::Timestamp(_, _) => "TIMESTAMP",
+        DataType::Null => "NULL",
+        _ => "UNSUPPORTED",
+    }
+}
+
+pub const TYPE_NAMES: &str = "BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP";
+
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, None)
+}
+
+pub fn is_numeric(t: &DataType) -> bool {
+    matches!(t, DataType::Int64 | DataType::Int32 | DataType::Float64)
+}
