@@ -8,3 +8,22 @@ use tonic::transport::server::TcpIncoming;
 pub fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from_listener(listener, true, None).expect("a bound listener has a local address")
 }
+
+/// `host:port`, with an IPv6 literal host in brackets (`[::1]:6123`).
+pub fn host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ipv6_literals_get_brackets() {
+        assert_eq!(super::host_port("::1", 80), "[::1]:80");
+        assert_eq!(super::host_port("localhost", 80), "localhost:80");
+        assert_eq!(super::host_port("[::1]", 80), "[::1]:80");
+    }
+}

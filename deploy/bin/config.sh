@@ -11,7 +11,8 @@ export RASK_CONF_DIR
 # The binaries: $RASK_BIN_DIR, else a release or debug build of this checkout, else PATH.
 find_bin() {
     local name="$1"
-    for dir in "${RASK_BIN_DIR:-}" "$REPO_DIR/target/release" "$REPO_DIR/target/debug"; do
+    local target="${CARGO_TARGET_DIR:-$REPO_DIR/target}"
+    for dir in "${RASK_BIN_DIR:-}" "$target/release" "$target/debug"; do
         if [[ -n "$dir" && -x "$dir/$name" ]]; then
             echo "$dir/$name"
             return 0

@@ -41,7 +41,7 @@ done
 # Wait for the REST endpoint the JobManager logs, then for every TaskManager.
 rest=""
 for _ in $(seq 1 100); do
-    rest=$(grep -o 'REST at http://[^ ]*' "$RASK_LOG_DIR/rask-jobmanager.log" 2>/dev/null | head -1 | sed 's#REST at http://##')
+    rest=$(grep -o 'REST at http://[^ ]*' "$RASK_LOG_DIR/rask-jobmanager.log" 2>/dev/null | head -1 | sed 's#REST at http://##' || true)
     [[ -n "$rest" ]] && break
     if ! kill -0 "$(cat "$RASK_PID_DIR/jobmanager.pid")" 2>/dev/null; then
         echo "start-cluster.sh: the JobManager exited; see $RASK_LOG_DIR/rask-jobmanager.log:" >&2
@@ -52,6 +52,8 @@ for _ in $(seq 1 100); do
 done
 overview() {
     local host="${rest%:*}" port="${rest##*:}"
+    host="${host#[}"
+    host="${host%]}"
     exec 3<>"/dev/tcp/$host/$port" || return 1
     printf 'GET /overview HTTP/1.0\r\nHost: %s\r\n\r\n' "$rest" >&3
     sed '1,/^\r\{0,1\}$/d' <&3
@@ -59,13 +61,22 @@ overview() {
 }
 if [[ -n "$rest" ]]; then
     body=""
+    up=""
     for _ in $(seq 1 100); do
         body=$(overview 2>/dev/null || true)
-        [[ "$body" == *\"taskmanagers\":$workers[,}]* ]] && break
+        if [[ "$body" == *\"taskmanagers\":$workers[,}]* ]]; then
+            up=1
+            break
+        fi
         sleep 0.1
     done
+    if [[ -z "$up" ]]; then
+        echo "start-cluster.sh: after 10 s the JobManager at http://$rest reports: ${body:-nothing}; see the logs in $RASK_LOG_DIR" >&2
+        exit 1
+    fi
     echo "Cluster is up. REST endpoint: http://$rest"
     echo "GET /overview: $body"
 else
-    echo "start-cluster.sh: the JobManager has not reported its REST endpoint yet; see $RASK_LOG_DIR/rask-jobmanager.log" >&2
+    echo "start-cluster.sh: the JobManager has not reported its REST endpoint; see $RASK_LOG_DIR/rask-jobmanager.log" >&2
+    exit 1
 fi

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rask_common::config::{options as o, ConfigError, Configuration};
+use rask_common::net::host_port;
 
 #[derive(Debug, Clone)]
 pub struct JobManagerConfiguration {
@@ -53,8 +54,8 @@ impl JobManagerConfiguration {
             });
         }
         Ok(Self {
-            rpc_bind: format!("{rpc_host}:{rpc_port}"),
-            rest_bind: format!("{rest_bind_host}:{rest_port}"),
+            rpc_bind: host_port(&rpc_host, rpc_port),
+            rest_bind: host_port(&rest_bind_host, rest_port),
             rest_address,
             heartbeat_interval,
             heartbeat_timeout,

@@ -18,7 +18,7 @@ use crate::rest::{self, RestState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobManagerError {
-    #[error("cannot bind the {endpoint} endpoint to {address}: {source}")]
+    #[error("cannot bind the {endpoint} endpoint to {address}")]
     Bind {
         endpoint: &'static str,
         address: String,

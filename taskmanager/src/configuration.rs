@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use rask_common::config::{options as o, ConfigError, Configuration};
+use rask_common::net::host_port;
 
 #[derive(Debug, Clone)]
 pub struct TaskManagerConfiguration {
@@ -35,8 +36,8 @@ impl TaskManagerConfiguration {
             rpc_port: conf.get_port(&o::TASKMANAGER_RPC_PORT)?,
             resource_id: conf.get_string(&o::TASKMANAGER_RESOURCE_ID),
             cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
-            jobmanager_rpc_address: format!("{jm_host}:{jm_port}"),
-            jobmanager_rest_url: format!("http://{rest_host}:{rest_port}"),
+            jobmanager_rpc_address: host_port(&jm_host, jm_port),
+            jobmanager_rest_url: format!("http://{}", host_port(&rest_host, rest_port)),
             registration_initial_backoff: conf
                 .get_duration(&o::CLUSTER_REGISTRATION_INITIAL_TIMEOUT)?,
             registration_max_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_MAX_TIMEOUT)?,

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use rask_common::config::{options, Configuration};
-use rask_taskmanager::{TaskManager, TaskManagerConfiguration};
+use rask_taskmanager::resource_manager_connection::ConnectionError;
+use rask_taskmanager::{TaskManager, TaskManagerConfiguration, TaskManagerError};
 
 #[derive(Parser)]
 #[command(name = "rask-taskmanager", version, about = "Rask TaskManager daemon")]
@@ -39,7 +40,14 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
-            std::process::ExitCode::from(1)
+            // 2 = refused by the JobManager: restarting would be refused again.
+            let refused = matches!(
+                e.downcast_ref::<TaskManagerError>(),
+                Some(TaskManagerError::Connection(
+                    ConnectionError::Refused { .. }
+                ))
+            );
+            std::process::ExitCode::from(if refused { 2 } else { 1 })
         }
     }
 }

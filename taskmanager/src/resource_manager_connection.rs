@@ -58,15 +58,19 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError> {
     let mut backoff = ctx.initial_backoff;
+    let mut failures: u32 = 0;
     loop {
         if *shutdown.borrow() {
             return Ok(());
         }
-        match session(&ctx, &mut shutdown).await? {
+        match session(&ctx, &mut shutdown, failures).await? {
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Lost { registered } => {
                 if registered {
                     backoff = ctx.initial_backoff;
+                    failures = 0;
+                } else {
+                    failures += 1;
                 }
             }
         }
@@ -101,45 +105,57 @@ fn registration(ctx: &ConnectionContext) -> TaskExecutorMessage {
 async fn session(
     ctx: &ConnectionContext,
     shutdown: &mut watch::Receiver<bool>,
+    failures: u32,
 ) -> Result<SessionEnd, ConnectionError> {
+    // Say so when the JobManager cannot be reached: at the first failure, then now and
+    // then, so the log neither stays silent nor floods.
+    let loud = failures == 1 || (failures > 0 && failures.is_multiple_of(20));
     let lost = SessionEnd::Lost { registered: false };
-    let leader = match ctx.leader_retrieval.leader().await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!("cannot find the JobManager: {e}");
-            return Ok(lost);
-        }
-    };
-    let address = leader.rpc_address;
-    let endpoint = match Endpoint::from_shared(format!("http://{address}")) {
-        Ok(e) => e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true),
-        Err(e) => {
-            tracing::error!("invalid JobManager address {address}: {e}");
-            return Ok(lost);
-        }
-    };
-    let channel = match endpoint.connect().await {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::debug!("JobManager at {address} not reachable: {e}");
-            return Ok(lost);
-        }
-    };
-    let (tx, rx) = mpsc::channel::<TaskExecutorMessage>(8);
-    let _ = tx.send(registration(ctx)).await;
-    let mut inbound = match ResourceManagerClient::new(channel)
-        .session(ReceiverStream::new(rx))
-        .await
-    {
-        Ok(r) => r.into_inner(),
-        Err(e) => {
-            tracing::debug!("JobManager at {address} did not open a session: {e}");
-            return Ok(lost);
-        }
-    };
-    let accepted: RegistrationAccepted = match inbound.message().await {
-        Ok(Some(msg)) => {
-            match msg.kind {
+    // Connecting and registering; a shutdown meanwhile has nothing to deregister.
+    let connect = async {
+        let leader = match ctx.leader_retrieval.leader().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cannot find the JobManager: {e}");
+                return Ok(None);
+            }
+        };
+        let address = leader.rpc_address;
+        let endpoint = match Endpoint::from_shared(format!("http://{address}")) {
+            Ok(e) => e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true),
+            Err(e) => {
+                tracing::error!("invalid JobManager address {address}: {e}");
+                return Ok(None);
+            }
+        };
+        let channel = match endpoint.connect().await {
+            Ok(c) => c,
+            Err(e) => {
+                let cause = std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| e.to_string());
+                if loud {
+                    tracing::warn!("JobManager at {address} not reachable ({cause}); retrying");
+                } else {
+                    tracing::debug!("JobManager at {address} not reachable: {cause}");
+                }
+                return Ok(None);
+            }
+        };
+        let (tx, rx) = mpsc::channel::<TaskExecutorMessage>(8);
+        let _ = tx.send(registration(ctx)).await;
+        let mut inbound = match ResourceManagerClient::new(channel)
+            .session(ReceiverStream::new(rx))
+            .await
+        {
+            Ok(r) => r.into_inner(),
+            Err(e) => {
+                tracing::debug!("JobManager at {address} did not open a session: {e}");
+                return Ok(None);
+            }
+        };
+        let accepted: RegistrationAccepted = match inbound.message().await {
+            Ok(Some(msg)) => match msg.kind {
                 Some(RmKind::Accepted(a)) => a,
                 Some(RmKind::Rejected(r)) => {
                     return Err(ConnectionError::Refused {
@@ -149,11 +165,20 @@ async fn session(
                 }
                 _ => {
                     tracing::warn!("JobManager at {address} answered the registration with an unexpected message");
-                    return Ok(lost);
+                    return Ok(None);
                 }
-            }
-        }
-        Ok(None) | Err(_) => return Ok(lost),
+            },
+            Ok(None) | Err(_) => return Ok(None),
+        };
+        Ok::<_, ConnectionError>(Some((address, tx, inbound, accepted)))
+    };
+    let mut stop = shutdown.clone();
+    let (address, tx, mut inbound, accepted) = tokio::select! {
+        r = connect => match r? {
+            Some(session) => session,
+            None => return Ok(lost),
+        },
+        _ = stopped(&mut stop) => return Ok(SessionEnd::Shutdown),
     };
     ctx.fence.accept_leader(&accepted.leader_token);
     tracing::info!(
@@ -224,4 +249,8 @@ async fn session(
         }
     }
     Ok(SessionEnd::Lost { registered: true })
+}
+
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
 }

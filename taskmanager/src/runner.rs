@@ -19,7 +19,7 @@ use crate::task_executor::TaskExecutorService;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskManagerError {
-    #[error("cannot bind the TaskExecutor endpoint to {address}: {source}")]
+    #[error("cannot bind the TaskExecutor endpoint to {address}")]
     Bind {
         address: String,
         source: std::io::Error,
@@ -55,7 +55,7 @@ impl TaskManager {
         conf: TaskManagerConfiguration,
         leader_retrieval: Arc<dyn LeaderRetrieval>,
     ) -> Result<Self, TaskManagerError> {
-        let bind = format!("{}:{}", conf.host, conf.rpc_port);
+        let bind = rask_common::net::host_port(&conf.host, conf.rpc_port);
         let listener = TcpListener::bind(&bind)
             .await
             .map_err(|source| TaskManagerError::Bind {
@@ -100,7 +100,7 @@ impl TaskManager {
             resource_id: resource_id.clone(),
             instance_id: rask_common::ids::random_hex_id(),
             cluster_id: conf.cluster_id.clone(),
-            rpc_address: format!("{}:{}", conf.host, local.port()),
+            rpc_address: rask_common::net::host_port(&conf.host, local.port()),
             data_port: u32::from(local.port()),
             process_memory_bytes: conf.process_memory_bytes,
             initial_backoff: conf.registration_initial_backoff,

@@ -26,6 +26,8 @@ pub enum SlotError {
         holder: String,
         job: String,
     },
+    #[error("an allocation id is required")]
+    EmptyAllocationId,
     #[error("allocation {0} already holds another slot")]
     AllocationElsewhere(String),
 }
@@ -82,6 +84,9 @@ impl SlotTable {
         job_id: &str,
     ) -> Result<(), SlotError> {
         let slots = self.slots.len() as u32;
+        if allocation_id.is_empty() {
+            return Err(SlotError::EmptyAllocationId);
+        }
         if let Some(other) = self.slots.iter().find(|s| {
             s.index != index
                 && s.allocation

@@ -32,7 +32,9 @@ impl TaskExecutor for TaskExecutorService {
         slots
             .allocate(req.slot_index, &req.allocation_id, &req.job_id)
             .map_err(|e| match e {
-                SlotError::NoSuchSlot { .. } => Status::invalid_argument(e.to_string()),
+                SlotError::NoSuchSlot { .. } | SlotError::EmptyAllocationId => {
+                    Status::invalid_argument(e.to_string())
+                }
                 SlotError::Occupied { .. } => Status::resource_exhausted(e.to_string()),
                 SlotError::AllocationElsewhere(_) => Status::already_exists(e.to_string()),
             })?;

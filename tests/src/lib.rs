@@ -49,6 +49,19 @@ pub fn bin(name: &str) -> PathBuf {
     bin_dir().join(name)
 }
 
+/// A command for one of the binaries, without the developer's `RASK_*` and
+/// `RUST_LOG` variables, so tests see only the configuration they give.
+pub fn clean_command(binary: &str) -> Command {
+    let mut cmd = Command::new(bin(binary));
+    for (key, _) in std::env::vars_os() {
+        let k = key.to_string_lossy();
+        if k.starts_with("RASK_") || k == "RUST_LOG" {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
+
 /// A TCP port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -110,10 +123,8 @@ impl Daemon {
     /// Starts binary `binary` with `args`; `dir` receives the log file.
     pub fn spawn(name: &str, binary: &str, args: &[String], dir: &Path) -> Self {
         let log_path = dir.join(format!("{name}.log"));
-        let mut child = Command::new(bin(binary))
+        let mut child = clean_command(binary)
             .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("RASK_CONF_DIR")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -274,10 +285,8 @@ impl Default for ClusterSpec {
 
 /// Runs the `rask` CLI to completion.
 pub fn rask(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(bin("rask"));
-    cmd.args(args)
-        .env_remove("RASK_CONF_DIR")
-        .stdin(Stdio::null());
+    let mut cmd = clean_command("rask");
+    cmd.args(args).stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -286,9 +295,8 @@ pub fn rask(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// Runs a daemon binary to completion (for configuration errors).
 pub fn run_to_exit(binary: &str, args: &[&str]) -> Output {
-    let mut child = Command::new(bin(binary))
+    let mut child = clean_command(binary)
         .args(args)
-        .env_remove("RASK_CONF_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

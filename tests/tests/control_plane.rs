@@ -164,7 +164,7 @@ fn duplicate_resource_id_and_foreign_cluster_are_refused() {
     spec.wait_slots(1, 1, SECS(10));
 
     let mut dup = spec.taskmanager("dup", dir.path(), &[("taskmanager.resource-id", "tm-x")]);
-    assert_eq!(dup.wait_exit(SECS(10)).code(), Some(1));
+    assert_eq!(dup.wait_exit(SECS(10)).code(), Some(2));
     assert!(
         dup.log()
             .contains("a TaskManager with id 'tm-x' is already registered"),
@@ -174,7 +174,7 @@ fn duplicate_resource_id_and_foreign_cluster_are_refused() {
     jm.wait_log("refused registration of TaskManager tm-x", SECS(2));
 
     let mut foreign = spec.taskmanager("foreign", dir.path(), &[("cluster.id", "green")]);
-    assert_eq!(foreign.wait_exit(SECS(10)).code(), Some(1));
+    assert_eq!(foreign.wait_exit(SECS(10)).code(), Some(2));
     assert!(
         foreign.log().contains("cluster id mismatch"),
         "{}",

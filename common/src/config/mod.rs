@@ -55,6 +55,14 @@ impl fmt::Display for Origin {
 pub enum ConfigError {
     #[error("cannot read configuration file {path}: {reason}")]
     File { path: PathBuf, reason: String },
+    #[error("cannot parse {origin}: {reason}")]
+    Parse { origin: Origin, reason: String },
+    #[error("configuration key '{key}' is set twice in {origin}, on lines {lines}")]
+    Conflict {
+        key: String,
+        origin: Origin,
+        lines: String,
+    },
     #[error("unknown configuration key '{key}' in {origin}")]
     UnknownKey { key: String, origin: Origin },
     #[error("invalid value '{value}' for configuration key '{key}' in {origin}: {reason}")]
@@ -164,20 +172,44 @@ impl Configuration {
         let parsed = config::Config::builder()
             .add_source(config::File::from_str(text, FileFormat::Yaml))
             .build()
-            .map_err(|e| ConfigError::File {
-                path: match &origin {
-                    Origin::File(p) => p.clone(),
-                    _ => PathBuf::from(PROPERTIES_ENV),
-                },
+            .map_err(|e| ConfigError::Parse {
+                origin: origin.clone(),
                 reason: e.to_string(),
             })?;
-        let table = parsed.collect().map_err(|e| ConfigError::File {
-            path: PathBuf::from(origin.to_string()),
+        let table = parsed.collect().map_err(|e| ConfigError::Parse {
+            origin: origin.clone(),
             reason: e.to_string(),
         })?;
         let mut flat = Vec::new();
         for (key, value) in table {
             flatten(key, value, &mut flat);
+        }
+        // The config crate merges `a.b: 1` and `a: {b: 2}` silently: refuse a key
+        // written in both forms, naming both lines.
+        if let Origin::File(path) = &origin {
+            for (key, _) in &flat {
+                let flat_at = locate_flat(text, key);
+                let nested_at = if key.contains('.') {
+                    locate_nested(text, key)
+                } else {
+                    None
+                };
+                let mut at: Vec<usize> = flat_at.iter().map(|(l, _)| *l).collect();
+                at.extend(nested_at.iter().map(|(l, _)| *l));
+                at.sort_unstable();
+                at.dedup();
+                if at.len() > 1 {
+                    return Err(ConfigError::Conflict {
+                        key: key.clone(),
+                        origin: Origin::File(path.clone()),
+                        lines: at
+                            .iter()
+                            .map(|l| l.to_string())
+                            .collect::<Vec<_>>()
+                            .join(" and "),
+                    });
+                }
+            }
         }
         for (key, value) in flat {
             // The config crate folds keys to lower case: find the key as written (and
@@ -278,6 +310,7 @@ fn resolve_file(path: &Path) -> PathBuf {
 /// Checks `value` against the option's type; the error is the reason.
 pub(crate) fn check_value(option: &ConfigOption, value: &str) -> Result<(), String> {
     match option.kind {
+        ValueKind::String if value.trim().is_empty() => Err("must not be empty".into()),
         ValueKind::String => Ok(()),
         ValueKind::Port => values::parse_port(value).map(drop),
         ValueKind::PositiveInt => values::parse_positive_int(value).map(drop),
@@ -297,17 +330,33 @@ pub(crate) fn check_value(option: &ConfigOption, value: &str) -> Result<(), Stri
 /// 1-based line and the key as written. Handles the flat form and, for the nested
 /// form, follows the indentation of each segment.
 fn locate(text: &str, key: &str) -> Option<(usize, String)> {
-    let lines: Vec<&str> = text.lines().collect();
-    // Flat form: the whole dotted key at the start of a line.
-    for (i, line) in lines.iter().enumerate() {
-        let trimmed = line.trim_start();
-        if let Some((k, _)) = trimmed.split_once(':') {
-            if k.trim().trim_matches(['"', '\'']).eq_ignore_ascii_case(key) {
-                return Some((i + 1, k.trim().trim_matches(['"', '\'']).to_string()));
+    locate_flat(text, key)
+        .into_iter()
+        .next()
+        .or_else(|| locate_nested(text, key))
+}
+
+/// Every line where the key is written in the flat form (`rest.port: 1`).
+fn locate_flat(text: &str, key: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.starts_with(char::is_whitespace) {
+            continue;
+        }
+        if let Some((k, _)) = line.split_once(':') {
+            let k = k.trim().trim_matches(['"', '\'']);
+            if k.contains('.') && k.eq_ignore_ascii_case(key) {
+                out.push((i + 1, k.to_string()));
             }
         }
     }
-    // Nested form: each segment on a deeper-indented line after the previous one.
+    out
+}
+
+/// Where the key is written in the nested form: each segment on a deeper-indented
+/// line after the previous one.
+fn locate_nested(text: &str, key: &str) -> Option<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
     let mut from = 0;
     let mut min_indent = 0;
     let mut written = Vec::new();
@@ -483,6 +532,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("/definitely/not/here.yaml"), "{e}");
+    }
+
+    #[test]
+    fn same_key_twice_in_one_file_is_refused() {
+        let (_d, path) = write("rest.port: 1111\nrest:\n  port: 2222\n");
+        let e = Configuration::load_from(Some(&path), none(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'rest.port' is set twice"), "{e}");
+        let e =
+            Configuration::load_from(None, none(), &["taskmanager.memory.process.size=0".into()])
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("greater than 0"), "{e}");
+        let e = Configuration::load_from(None, none(), &["rest.address=".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must not be empty"), "{e}");
     }
 
     #[test]

@@ -63,8 +63,11 @@ pub fn parse_memory_size(text: &str) -> Result<u64, String> {
             ))
         }
     };
-    n.checked_mul(1u64 << shift)
-        .ok_or_else(|| "memory size out of range".to_string())
+    match n.checked_mul(1u64 << shift) {
+        Some(0) => Err("must be greater than 0".into()),
+        Some(v) => Ok(v),
+        None => Err("memory size out of range".into()),
+    }
 }
 
 /// Parses a TCP port, 0 to 65535.

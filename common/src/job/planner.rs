@@ -69,6 +69,18 @@ pub fn plan_job_text(
     .plan(spec, options)
 }
 
+/// What planning one step yields: operator name, kind, output schema, hash keys of
+/// its input edge, parallelism, event-time column, and the select list's column order.
+type PlannedStep = (
+    String,
+    OperatorKind,
+    SchemaRef,
+    Option<Vec<usize>>,
+    u32,
+    Option<usize>,
+    Option<Vec<String>>,
+);
+
 /// A logical operator before chaining.
 struct Node {
     name: String,
@@ -575,90 +587,91 @@ impl Planner {
                     },
                 }
             };
-        let g =
-            match kind.as_str() {
-                "sequence" => {
-                    if !(is_numeric(&ty) && ty != DataType::Float64 || is_ts) {
+        let g = match kind.as_str() {
+            "sequence" => {
+                if !(is_numeric(&ty) && ty != DataType::Float64 || is_ts) {
+                    return Err(self.error(
+                        kind_line,
+                        format!("{field}.kind"),
+                        format!(
+                            "a sequence must be BIGINT, INT or TIMESTAMP, not {}",
+                            type_name(&ty)
+                        ),
+                    ));
+                }
+                DatagenField::Sequence {
+                    start: int(&f.start, "start", 0)?,
+                    step: int(&f.step, "step", 1)?,
+                }
+            }
+            "random" => match &ty {
+                DataType::Int64 | DataType::Int32 => {
+                    let (min, max) = (
+                        int(&f.min, "min", 0)?,
+                        int(
+                            &f.max,
+                            "max",
+                            if ty == DataType::Int32 {
+                                i32::MAX as i64
+                            } else {
+                                i64::MAX
+                            },
+                        )?,
+                    );
+                    if min > max {
                         return Err(self.error(
                             kind_line,
-                            format!("{field}.kind"),
-                            format!(
-                                "a sequence must be BIGINT, INT or TIMESTAMP, not {}",
-                                type_name(&ty)
-                            ),
+                            format!("{field}.min"),
+                            "min is greater than max",
                         ));
                     }
-                    DatagenField::Sequence {
-                        start: int(&f.start, "start", 0)?,
-                        step: int(&f.step, "step", 1)?,
-                    }
+                    DatagenField::RandomInt { min, max }
                 }
-                "random" => match &ty {
-                    DataType::Int64 | DataType::Int32 => {
-                        let (min, max) = (
-                            int(&f.min, "min", 0)?,
-                            int(
-                                &f.max,
-                                "max",
-                                if ty == DataType::Int32 {
-                                    i32::MAX as i64
-                                } else {
-                                    i64::MAX
-                                },
-                            )?,
-                        );
-                        if min > max {
-                            return Err(self.error(
-                                kind_line,
-                                format!("{field}.min"),
-                                "min is greater than max",
-                            ));
-                        }
-                        DatagenField::RandomInt { min, max }
+                DataType::Float64 => {
+                    let (min, max) = (float(&f.min, "min", 0.0)?, float(&f.max, "max", 1.0)?);
+                    if min > max {
+                        return Err(self.error(
+                            kind_line,
+                            format!("{field}.min"),
+                            "min is greater than max",
+                        ));
                     }
-                    DataType::Float64 => {
-                        let (min, max) = (float(&f.min, "min", 0.0)?, float(&f.max, "max", 1.0)?);
-                        if min > max {
-                            return Err(self.error(
-                                kind_line,
-                                format!("{field}.min"),
-                                "min is greater than max",
-                            ));
-                        }
-                        DatagenField::RandomDouble { min, max }
-                    }
-                    DataType::Utf8 => DatagenField::RandomString {
-                        length: f.length.unwrap_or(10),
-                    },
-                    DataType::Boolean => DatagenField::RandomBoolean,
-                    _ => DatagenField::Now,
+                    DatagenField::RandomDouble { min, max }
+                }
+                DataType::Utf8 => DatagenField::RandomString {
+                    length: f.length.unwrap_or(10),
                 },
-                "choice" => {
-                    let values = f.values.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
-                        self.error(
-                            kind_line,
-                            format!("{field}.values"),
-                            "choice needs a non-empty list of values",
-                        )
-                    })?;
-                    if ty != DataType::Utf8 {
-                        return Err(self.error(
-                            kind_line,
-                            format!("{field}.kind"),
-                            "choice fields must be STRING",
-                        ));
-                    }
-                    DatagenField::Choice { values }
+                DataType::Boolean => DatagenField::RandomBoolean,
+                _ => DatagenField::Now,
+            },
+            "choice" => {
+                let values = f.values.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
+                    self.error(
+                        kind_line,
+                        format!("{field}.values"),
+                        "choice needs a non-empty list of values",
+                    )
+                })?;
+                if ty != DataType::Utf8 {
+                    return Err(self.error(
+                        kind_line,
+                        format!("{field}.kind"),
+                        "choice fields must be STRING",
+                    ));
                 }
-                "now" if is_ts => DatagenField::Now,
-                other => return Err(self.error(
+                DatagenField::Choice { values }
+            }
+            "now" if is_ts => DatagenField::Now,
+            other => {
+                return Err(self.error(
                     kind_line,
                     format!("{field}.kind"),
                     format!(
                         "unknown kind '{other}' (sequence, random, choice, or now for TIMESTAMP)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         Ok((Field::new(&f.name.value, ty, true), g))
     }
 
@@ -702,283 +715,278 @@ impl Planner {
                 })
                 .unwrap_or_default()
         };
-        let (name, kind, schema, hash_keys, parallelism, rowtime, extra_map): (
-            String,
-            OperatorKind,
-            SchemaRef,
-            Option<Vec<usize>>,
-            u32,
-            Option<usize>,
-            Option<Vec<String>>,
-        ) = if let Some(f) = &s.filter {
-            let e = expr::compile_str(&f.value, &input)
-                .map_err(self.expr_error(line_of(f), &format!("{field}.filter")))?;
-            if e.data_type() != DataType::Boolean {
-                return Err(self.error(
-                    line_of(f),
-                    format!("{field}.filter"),
-                    format!(
-                        "type mismatch: a filter must be BOOLEAN, '{}' is {}",
-                        f.value,
-                        type_name(&e.data_type())
-                    ),
-                ));
-            }
-            (
-                "Filter".into(),
-                OperatorKind::Filter {
-                    predicate: f.value.clone(),
-                },
-                input.clone(),
-                None,
-                parallelism,
-                rowtime_in,
-                None,
-            )
-        } else if let Some(m) = &s.map {
-            let (exprs, schema) =
-                self.projection(&m.value, &input, line_of(m), &format!("{field}.map"))?;
-            let rowtime =
-                rowtime_in.and_then(|rt| exprs.iter().position(|e| e == input.field(rt).name()));
-            (
-                "Map".into(),
-                OperatorKind::Map { expressions: exprs },
-                schema,
-                None,
-                parallelism,
-                rowtime,
-                None,
-            )
-        } else if let Some(fm) = &s.flat_map {
-            let col = &fm.value.split;
-            let idx = input.index_of(&col.value).map_err(|_| {
-                self.error(
-                    line_of(col),
-                    format!("{field}.flat_map.split"),
-                    format!(
-                        "unknown column '{}' (columns: {})",
-                        col.value,
-                        names(&input)
-                    ),
-                )
-            })?;
-            if input.field(idx).data_type() != &DataType::Utf8 {
-                return Err(self.error(
-                    line_of(col),
-                    format!("{field}.flat_map.split"),
-                    format!(
-                        "type mismatch: split needs a STRING column, '{}' is {}",
-                        col.value,
-                        type_name(input.field(idx).data_type())
-                    ),
-                ));
-            }
-            let mut fields: Vec<Field> = input
-                .fields()
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != idx)
-                .map(|(_, f)| f.as_ref().clone())
-                .collect();
-            fields.push(Field::new(&fm.value.into.value, DataType::Utf8, true));
-            (
-                "FlatMap".into(),
-                OperatorKind::FlatMapSplit {
-                    column: col.value.clone(),
-                    delimiter: fm.value.delimiter.clone(),
-                    normalize: fm.value.normalize,
-                },
-                Arc::new(Schema::new(fields)),
-                None,
-                parallelism,
-                None,
-                None,
-            )
-        } else if let Some(a) = &s.aggregate {
-            let keys_idx = key_indices(self, &keys);
-            let (aggs, order) = self.aggregates(
-                &a.value.select.value,
-                &input,
-                &keys_idx,
-                line_of(&a.value.select),
-                &format!("{field}.aggregate.select"),
-            )?;
-            let mut fields: Vec<Field> = keys_idx.iter().map(|&k| input.field(k).clone()).collect();
-            fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
-            let p = if keys_idx.is_empty() { 1 } else { parallelism };
-            let name = if keys_idx.is_empty() {
-                "GlobalAggregate"
-            } else {
-                "KeyedAggregate"
-            };
-            (
-                name.into(),
-                OperatorKind::Aggregate {
-                    keys: keys_idx.clone(),
-                    aggregates: aggs,
-                },
-                Arc::new(Schema::new(fields)),
-                Some(keys_idx),
-                p,
-                None,
-                Some(order),
-            )
-        } else if let Some(w) = &s.window {
-            let wf = format!("{field}.window");
-            let w = &w.value;
-            let size = parse_duration(&w.size.value)
-                .map_err(|e| self.error(line_of(&w.size), format!("{wf}.size"), e))?
-                .as_millis() as i64;
-            if size <= 0 {
-                return Err(self.error(
-                    line_of(&w.size),
-                    format!("{wf}.size"),
-                    "must be greater than 0",
-                ));
-            }
-            let slide = match (w.kind.value.to_ascii_lowercase().as_str(), &w.slide) {
-                ("tumbling", None) => size,
-                ("tumbling", Some(sl)) => {
+        let (name, kind, schema, hash_keys, parallelism, rowtime, extra_map): PlannedStep =
+            if let Some(f) = &s.filter {
+                let e = expr::compile_str(&f.value, &input)
+                    .map_err(self.expr_error(line_of(f), &format!("{field}.filter")))?;
+                if e.data_type() != DataType::Boolean {
                     return Err(self.error(
-                        line_of(sl),
-                        format!("{wf}.slide"),
-                        "tumbling windows take no slide (use type: sliding)",
-                    ))
+                        line_of(f),
+                        format!("{field}.filter"),
+                        format!(
+                            "type mismatch: a filter must be BOOLEAN, '{}' is {}",
+                            f.value,
+                            type_name(&e.data_type())
+                        ),
+                    ));
                 }
-                ("sliding", Some(sl)) => {
-                    let v = parse_duration(&sl.value)
-                        .map_err(|e| self.error(line_of(sl), format!("{wf}.slide"), e))?
-                        .as_millis() as i64;
-                    if v <= 0 || size % v != 0 {
+                (
+                    "Filter".into(),
+                    OperatorKind::Filter {
+                        predicate: f.value.clone(),
+                    },
+                    input.clone(),
+                    None,
+                    parallelism,
+                    rowtime_in,
+                    None,
+                )
+            } else if let Some(m) = &s.map {
+                let (exprs, schema) =
+                    self.projection(&m.value, &input, line_of(m), &format!("{field}.map"))?;
+                let rowtime = rowtime_in
+                    .and_then(|rt| exprs.iter().position(|e| e == input.field(rt).name()));
+                (
+                    "Map".into(),
+                    OperatorKind::Map { expressions: exprs },
+                    schema,
+                    None,
+                    parallelism,
+                    rowtime,
+                    None,
+                )
+            } else if let Some(fm) = &s.flat_map {
+                let col = &fm.value.split;
+                let idx = input.index_of(&col.value).map_err(|_| {
+                    self.error(
+                        line_of(col),
+                        format!("{field}.flat_map.split"),
+                        format!(
+                            "unknown column '{}' (columns: {})",
+                            col.value,
+                            names(&input)
+                        ),
+                    )
+                })?;
+                if input.field(idx).data_type() != &DataType::Utf8 {
+                    return Err(self.error(
+                        line_of(col),
+                        format!("{field}.flat_map.split"),
+                        format!(
+                            "type mismatch: split needs a STRING column, '{}' is {}",
+                            col.value,
+                            type_name(input.field(idx).data_type())
+                        ),
+                    ));
+                }
+                let mut fields: Vec<Field> = input
+                    .fields()
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != idx)
+                    .map(|(_, f)| f.as_ref().clone())
+                    .collect();
+                fields.push(Field::new(&fm.value.into.value, DataType::Utf8, true));
+                (
+                    "FlatMap".into(),
+                    OperatorKind::FlatMapSplit {
+                        column: col.value.clone(),
+                        delimiter: fm.value.delimiter.clone(),
+                        normalize: fm.value.normalize,
+                    },
+                    Arc::new(Schema::new(fields)),
+                    None,
+                    parallelism,
+                    None,
+                    None,
+                )
+            } else if let Some(a) = &s.aggregate {
+                let keys_idx = key_indices(self, &keys);
+                let (aggs, order) = self.aggregates(
+                    &a.value.select.value,
+                    &input,
+                    &keys_idx,
+                    line_of(&a.value.select),
+                    &format!("{field}.aggregate.select"),
+                )?;
+                let mut fields: Vec<Field> =
+                    keys_idx.iter().map(|&k| input.field(k).clone()).collect();
+                fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
+                let p = if keys_idx.is_empty() { 1 } else { parallelism };
+                let name = if keys_idx.is_empty() {
+                    "GlobalAggregate"
+                } else {
+                    "KeyedAggregate"
+                };
+                (
+                    name.into(),
+                    OperatorKind::Aggregate {
+                        keys: keys_idx.clone(),
+                        aggregates: aggs,
+                    },
+                    Arc::new(Schema::new(fields)),
+                    Some(keys_idx),
+                    p,
+                    None,
+                    Some(order),
+                )
+            } else if let Some(w) = &s.window {
+                let wf = format!("{field}.window");
+                let w = &w.value;
+                let size = parse_duration(&w.size.value)
+                    .map_err(|e| self.error(line_of(&w.size), format!("{wf}.size"), e))?
+                    .as_millis() as i64;
+                if size <= 0 {
+                    return Err(self.error(
+                        line_of(&w.size),
+                        format!("{wf}.size"),
+                        "must be greater than 0",
+                    ));
+                }
+                let slide = match (w.kind.value.to_ascii_lowercase().as_str(), &w.slide) {
+                    ("tumbling", None) => size,
+                    ("tumbling", Some(sl)) => {
                         return Err(self.error(
                             line_of(sl),
                             format!("{wf}.slide"),
-                            "must be greater than 0 and divide the size",
-                        ));
+                            "tumbling windows take no slide (use type: sliding)",
+                        ))
                     }
-                    v
+                    ("sliding", Some(sl)) => {
+                        let v = parse_duration(&sl.value)
+                            .map_err(|e| self.error(line_of(sl), format!("{wf}.slide"), e))?
+                            .as_millis() as i64;
+                        if v <= 0 || size % v != 0 {
+                            return Err(self.error(
+                                line_of(sl),
+                                format!("{wf}.slide"),
+                                "must be greater than 0 and divide the size",
+                            ));
+                        }
+                        v
+                    }
+                    ("sliding", None) => {
+                        return Err(self.error(
+                            line_of(&w.kind),
+                            format!("{wf}.slide"),
+                            "sliding windows need a slide",
+                        ))
+                    }
+                    (other, _) => {
+                        return Err(self.error(
+                            line_of(&w.kind),
+                            format!("{wf}.type"),
+                            format!("unknown window type '{other}' (tumbling or sliding)"),
+                        ))
+                    }
+                };
+                let event_time = match w.time.value.to_ascii_lowercase().as_str() {
+                    "event" => true,
+                    "processing" => false,
+                    other => {
+                        return Err(self.error(
+                            line_of(&w.time),
+                            format!("{wf}.time"),
+                            format!("unknown time '{other}' (event or processing)"),
+                        ))
+                    }
+                };
+                if event_time && rowtime_in.is_none() {
+                    return Err(self.error(line_of(&w.time), format!("{wf}.time"), "event-time windows need a source with a `watermark` (and the event-time column kept by every map before)"));
                 }
-                ("sliding", None) => {
+                let keys_idx = key_indices(self, &keys);
+                let (aggs, order) = self.aggregates(
+                    &w.select.value,
+                    &input,
+                    &keys_idx,
+                    line_of(&w.select),
+                    &format!("{wf}.select"),
+                )?;
+                let mut fields = vec![
+                    Field::new("window_start", timestamp_type(), false),
+                    Field::new("window_end", timestamp_type(), false),
+                ];
+                fields.extend(keys_idx.iter().map(|&k| input.field(k).clone()));
+                fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
+                let p = if keys_idx.is_empty() { 1 } else { parallelism };
+                let kind_name = match (slide == size, event_time) {
+                    (true, true) => "TumblingEventTimeWindows",
+                    (true, false) => "TumblingProcessingTimeWindows",
+                    (false, true) => "SlidingEventTimeWindows",
+                    (false, false) => "SlidingProcessingTimeWindows",
+                };
+                let mut order_all = vec!["window_start".to_string(), "window_end".to_string()];
+                order_all.extend(order);
+                (
+                    format!("Window({kind_name}({size}))"),
+                    OperatorKind::Window(WindowOperator {
+                        size_ms: size,
+                        slide_ms: slide,
+                        event_time,
+                        time_column: if event_time { rowtime_in } else { None },
+                        keys: keys_idx.clone(),
+                        aggregates: aggs,
+                    }),
+                    Arc::new(Schema::new(fields)),
+                    Some(keys_idx),
+                    p,
+                    Some(1),
+                    Some(order_all),
+                )
+            } else {
+                let t = s.top_n.as_ref().expect("one is set");
+                let tf = format!("{field}.top_n");
+                if t.value.n.value == 0 {
                     return Err(self.error(
-                        line_of(&w.kind),
-                        format!("{wf}.slide"),
-                        "sliding windows need a slide",
-                    ))
+                        line_of(&t.value.n),
+                        format!("{tf}.n"),
+                        "must be at least 1",
+                    ));
                 }
-                (other, _) => {
-                    return Err(self.error(
-                        line_of(&w.kind),
-                        format!("{wf}.type"),
-                        format!("unknown window type '{other}' (tumbling or sliding)"),
-                    ))
+                let order = expr::parse_order_by(&t.value.order_by.value).map_err(
+                    self.expr_error(line_of(&t.value.order_by), &format!("{tf}.order-by")),
+                )?;
+                let mut order_by = Vec::new();
+                for (e, desc) in order {
+                    let col = expr::default_name(&e).ok_or_else(|| {
+                        self.error(
+                            line_of(&t.value.order_by),
+                            format!("{tf}.order-by"),
+                            "order-by takes column names",
+                        )
+                    })?;
+                    let idx = input.index_of(&col).map_err(|_| {
+                        self.error(
+                            line_of(&t.value.order_by),
+                            format!("{tf}.order-by"),
+                            format!("unknown column '{col}' (columns: {})", names(&input)),
+                        )
+                    })?;
+                    order_by.push((idx, desc));
                 }
+                let mut partition: Vec<usize> = key_indices(self, &keys);
+                if partition.is_empty() {
+                    if let Ok(we) = input.index_of("window_end") {
+                        partition.push(we);
+                    }
+                }
+                let mut fields = vec![Field::new("rank", DataType::Int64, false)];
+                fields.extend(input.fields().iter().map(|f| f.as_ref().clone()));
+                let p = if partition.is_empty() { 1 } else { parallelism };
+                (
+                    "TopN".into(),
+                    OperatorKind::TopN {
+                        n: t.value.n.value,
+                        partition_keys: partition.clone(),
+                        order_by,
+                    },
+                    Arc::new(Schema::new(fields)),
+                    Some(partition),
+                    p,
+                    None,
+                    None,
+                )
             };
-            let event_time = match w.time.value.to_ascii_lowercase().as_str() {
-                "event" => true,
-                "processing" => false,
-                other => {
-                    return Err(self.error(
-                        line_of(&w.time),
-                        format!("{wf}.time"),
-                        format!("unknown time '{other}' (event or processing)"),
-                    ))
-                }
-            };
-            if event_time && rowtime_in.is_none() {
-                return Err(self.error(line_of(&w.time), format!("{wf}.time"), "event-time windows need a source with a `watermark` (and the event-time column kept by every map before)"));
-            }
-            let keys_idx = key_indices(self, &keys);
-            let (aggs, order) = self.aggregates(
-                &w.select.value,
-                &input,
-                &keys_idx,
-                line_of(&w.select),
-                &format!("{wf}.select"),
-            )?;
-            let mut fields = vec![
-                Field::new("window_start", timestamp_type(), false),
-                Field::new("window_end", timestamp_type(), false),
-            ];
-            fields.extend(keys_idx.iter().map(|&k| input.field(k).clone()));
-            fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
-            let p = if keys_idx.is_empty() { 1 } else { parallelism };
-            let kind_name = match (slide == size, event_time) {
-                (true, true) => "TumblingEventTimeWindows",
-                (true, false) => "TumblingProcessingTimeWindows",
-                (false, true) => "SlidingEventTimeWindows",
-                (false, false) => "SlidingProcessingTimeWindows",
-            };
-            let mut order_all = vec!["window_start".to_string(), "window_end".to_string()];
-            order_all.extend(order);
-            (
-                format!("Window({kind_name}({size}))"),
-                OperatorKind::Window(WindowOperator {
-                    size_ms: size,
-                    slide_ms: slide,
-                    event_time,
-                    time_column: if event_time { rowtime_in } else { None },
-                    keys: keys_idx.clone(),
-                    aggregates: aggs,
-                }),
-                Arc::new(Schema::new(fields)),
-                Some(keys_idx),
-                p,
-                Some(1),
-                Some(order_all),
-            )
-        } else {
-            let t = s.top_n.as_ref().expect("one is set");
-            let tf = format!("{field}.top_n");
-            if t.value.n.value == 0 {
-                return Err(self.error(
-                    line_of(&t.value.n),
-                    format!("{tf}.n"),
-                    "must be at least 1",
-                ));
-            }
-            let order = expr::parse_order_by(&t.value.order_by.value)
-                .map_err(self.expr_error(line_of(&t.value.order_by), &format!("{tf}.order-by")))?;
-            let mut order_by = Vec::new();
-            for (e, desc) in order {
-                let col = expr::default_name(&e).ok_or_else(|| {
-                    self.error(
-                        line_of(&t.value.order_by),
-                        format!("{tf}.order-by"),
-                        "order-by takes column names",
-                    )
-                })?;
-                let idx = input.index_of(&col).map_err(|_| {
-                    self.error(
-                        line_of(&t.value.order_by),
-                        format!("{tf}.order-by"),
-                        format!("unknown column '{col}' (columns: {})", names(&input)),
-                    )
-                })?;
-                order_by.push((idx, desc));
-            }
-            let mut partition: Vec<usize> = key_indices(self, &keys);
-            if partition.is_empty() {
-                if let Ok(we) = input.index_of("window_end") {
-                    partition.push(we);
-                }
-            }
-            let mut fields = vec![Field::new("rank", DataType::Int64, false)];
-            fields.extend(input.fields().iter().map(|f| f.as_ref().clone()));
-            let p = if partition.is_empty() { 1 } else { parallelism };
-            (
-                "TopN".into(),
-                OperatorKind::TopN {
-                    n: t.value.n.value,
-                    partition_keys: partition.clone(),
-                    order_by,
-                },
-                Arc::new(Schema::new(fields)),
-                Some(partition),
-                p,
-                None,
-                None,
-            )
-        };
         if keys.is_some() && s.aggregate.is_none() && s.window.is_none() && s.top_n.is_none() {
             return Err(self.error(
                 line,
@@ -1110,13 +1118,15 @@ impl Planner {
                     "MIN" => AggregateFunction::Min,
                     "MAX" => AggregateFunction::Max,
                     "AVG" => AggregateFunction::Avg,
-                    _ => return Err(self.error(
-                        line,
-                        field,
-                        format!(
+                    _ => {
+                        return Err(self.error(
+                            line,
+                            field,
+                            format!(
                             "'{e}' is not an aggregate (COUNT, SUM, MIN, MAX, AVG) or a key column"
                         ),
-                    )),
+                        ))
+                    }
                 };
                 let args = expr::function_args(&f.args).map_err(self.expr_error(line, field))?;
                 let argument = match (function, args.as_slice()) {

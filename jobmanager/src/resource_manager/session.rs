@@ -111,10 +111,10 @@ async fn heartbeat_loop(
     let mut in_flight: VecDeque<(u64, Instant)> = VecDeque::new();
     let reason = loop {
         tokio::select! {
+            _ = tokio::time::sleep_until((last_answer + timeout).into()) => {
+                break LossReason::HeartbeatTimeout(timeout);
+            }
             _ = ticker.tick() => {
-                if last_answer.elapsed() > timeout {
-                    break LossReason::HeartbeatTimeout(timeout);
-                }
                 seq += 1;
                 in_flight.push_back((seq, Instant::now()));
                 if in_flight.len() > 64 {

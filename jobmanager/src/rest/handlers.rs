@@ -201,3 +201,10 @@ pub async fn jobs_overview() -> Json<Value> {
 pub async fn not_found(uri: Uri) -> RestError {
     RestError::not_found(format!("Not found: {}", uri.path()))
 }
+
+pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> RestError {
+    RestError {
+        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        message: format!("Method {method} is not allowed for {}", uri.path()),
+    }
+}

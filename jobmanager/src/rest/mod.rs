@@ -34,6 +34,7 @@ pub fn router(state: RestState) -> Router {
         .route("/jobs", get(handlers::jobs))
         .route("/jobs/overview", get(handlers::jobs_overview))
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state)
 }
 
