@@ -6,6 +6,7 @@ pub mod configuration;
 pub mod fencing;
 pub mod resource_manager_connection;
 pub mod runner;
+pub mod runtime;
 pub mod slot_table;
 pub mod task_executor;
 

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use crate::configuration::TaskManagerConfiguration;
 use crate::fencing::LeaderFence;
 use crate::resource_manager_connection::{self, ConnectionContext, ConnectionError};
+use crate::runtime::task::TaskServices;
 use crate::slot_table::SlotTable;
 use crate::task_executor::TaskExecutorService;
 
@@ -79,14 +80,21 @@ impl TaskManager {
         )));
         let (shutdown, shutdown_rx) = watch::channel(false);
 
+        let own_address = rask_common::net::host_port(&conf.host, local.port());
+        let tasks = Arc::new(TaskServices::new(resource_id.clone(), own_address));
         let service = TaskExecutorService {
             fence: fence.clone(),
             slots: slots.clone(),
+            tasks,
         };
         let mut server_shutdown = shutdown_rx.clone();
         let server = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
-                .add_service(TaskExecutorServer::new(service))
+                .add_service(
+                    TaskExecutorServer::new(service)
+                        .max_decoding_message_size(256 << 20)
+                        .max_encoding_message_size(256 << 20),
+                )
                 .serve_with_incoming_shutdown(rask_common::net::incoming(listener), async move {
                     let _ = server_shutdown.wait_for(|stop| *stop).await;
                 })

@@ -6,16 +6,23 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rask_common::proto::task_executor_server::TaskExecutor;
 use rask_common::proto::{
-    FreeSlotRequest, FreeSlotResponse, RequestSlotRequest, RequestSlotResponse,
+    CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse,
+    PartitionRequest, RequestSlotRequest, RequestSlotResponse, SubmitTaskResponse,
+    TaskDeploymentDescriptor,
 };
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::fencing::LeaderFence;
+use crate::runtime::network::registry::SubpartitionKey;
+use crate::runtime::network::remote;
+use crate::runtime::task::{self, TaskServices};
 use crate::slot_table::{SlotError, SlotTable};
 
 pub struct TaskExecutorService {
     pub(crate) fence: Arc<LeaderFence>,
     pub(crate) slots: Arc<Mutex<SlotTable>>,
+    pub(crate) tasks: Arc<TaskServices>,
 }
 
 #[tonic::async_trait]
@@ -52,6 +59,7 @@ impl TaskExecutor for TaskExecutorService {
         self.fence
             .check(&req.leader_token)
             .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        self.tasks.release_slot(&req.allocation_id);
         let mut slots = self.slots.lock();
         if slots.free(&req.allocation_id) {
             tracing::info!(allocation = %req.allocation_id, "slot freed");
@@ -59,5 +67,52 @@ impl TaskExecutor for TaskExecutorService {
         Ok(Response::new(FreeSlotResponse {
             slot_report: Some(slots.report()),
         }))
+    }
+
+    async fn submit_task(
+        &self,
+        request: Request<TaskDeploymentDescriptor>,
+    ) -> Result<Response<SubmitTaskResponse>, Status> {
+        let tdd = request.into_inner();
+        self.fence
+            .check(&tdd.leader_token)
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        task::submit(self.tasks.clone(), tdd)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(SubmitTaskResponse {}))
+    }
+
+    async fn cancel_job_tasks(
+        &self,
+        request: Request<CancelJobTasksRequest>,
+    ) -> Result<Response<CancelJobTasksResponse>, Status> {
+        let req = request.into_inner();
+        self.fence
+            .check(&req.leader_token)
+            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let cancelled = self.tasks.cancel_job(&req.job_id) as u32;
+        Ok(Response::new(CancelJobTasksResponse { cancelled }))
+    }
+
+    type ReadPartitionStream = ReceiverStream<Result<DataFrame, Status>>;
+
+    async fn read_partition(
+        &self,
+        request: Request<PartitionRequest>,
+    ) -> Result<Response<Self::ReadPartitionStream>, Status> {
+        let req = request.into_inner();
+        let key = SubpartitionKey {
+            job_id: req.job_id,
+            producer_vertex: req.producer_vertex_id,
+            producer_subtask: req.producer_subtask,
+            consumer_subtask: req.consumer_subtask,
+        };
+        let queue = self
+            .tasks
+            .partitions
+            .take(key, std::time::Duration::from_secs(60))
+            .await
+            .map_err(|e| Status::not_found(e.to_string()))?;
+        Ok(Response::new(ReceiverStream::new(remote::serve(queue))))
     }
 }

@@ -1,0 +1,198 @@
+//! Operators: each takes batches (and watermarks, and the end of input) and emits
+//! batches. A chain of them runs inside one task; a chained call is a plain call.
+
+pub mod aggregate;
+pub mod basic;
+pub mod keyed_state;
+pub mod sinks;
+pub mod top_n;
+pub mod window;
+
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use rask_common::job::graph::{OperatorDescriptor, OperatorKind};
+use tokio::sync::mpsc;
+
+use super::memory::SlotMemory;
+use super::{StreamElement, TaskError};
+
+/// What an operator knows of where it runs.
+#[derive(Clone)]
+pub struct OperatorContext {
+    pub job_id: String,
+    pub subtask: u32,
+    pub parallelism: u32,
+    pub slot_memory: Arc<SlotMemory>,
+    /// Lines printed by print sinks, forwarded to the JobMaster for the client.
+    pub printed: mpsc::UnboundedSender<Vec<String>>,
+}
+
+pub trait StreamOperator: Send {
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError>;
+
+    /// Event time advanced; by default the watermark passes through.
+    fn process_watermark(
+        &mut self,
+        watermark: i64,
+        out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        out.push(StreamElement::Watermark(watermark));
+        Ok(())
+    }
+
+    /// No more input: emit what is still held. The chain forwards the end afterwards.
+    fn finish(&mut self, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// The next processing-time instant (ms since the epoch) this operator must act at.
+    fn next_timer(&self) -> Option<i64> {
+        None
+    }
+
+    fn on_processing_time(
+        &mut self,
+        _now_ms: i64,
+        _out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        Ok(())
+    }
+}
+
+/// Builds the operator a descriptor describes (not sources: see `runtime::sources`).
+pub fn build(
+    desc: &OperatorDescriptor,
+    ctx: &OperatorContext,
+) -> Result<Box<dyn StreamOperator>, TaskError> {
+    let input = desc.input.to_schema();
+    let output = desc.output.to_schema();
+    let name = desc.name.clone();
+    Ok(match &desc.kind {
+        OperatorKind::Filter { predicate } => {
+            Box::new(basic::Filter::new(&name, predicate, &input)?)
+        }
+        OperatorKind::Map { expressions } => {
+            Box::new(basic::Map::new(&name, expressions, &input, output)?)
+        }
+        OperatorKind::FlatMapSplit {
+            column,
+            delimiter,
+            normalize,
+        } => Box::new(basic::FlatMapSplit::new(
+            &name,
+            column,
+            delimiter.clone(),
+            *normalize,
+            &input,
+            output,
+        )?),
+        OperatorKind::Aggregate { keys, aggregates } => Box::new(aggregate::Aggregate::new(
+            &name, keys, aggregates, &input, output, ctx,
+        )?),
+        OperatorKind::Window(w) => Box::new(window::Window::new(&name, w, &input, output, ctx)?),
+        OperatorKind::TopN {
+            n,
+            partition_keys,
+            order_by,
+        } => Box::new(top_n::TopN::new(
+            *n,
+            partition_keys,
+            order_by,
+            &input,
+            output,
+        )?),
+        OperatorKind::PrintSink => Box::new(sinks::Print::new(ctx)),
+        OperatorKind::FileSink { path, format } => {
+            Box::new(sinks::FileSink::new(path, *format, ctx.subtask)?)
+        }
+        OperatorKind::BlackholeSink => Box::new(sinks::Blackhole::default()),
+        OperatorKind::DatagenSource(_)
+        | OperatorKind::FileSource { .. }
+        | OperatorKind::SocketSource { .. } => {
+            return Err(TaskError::Deployment(format!(
+                "{name} is a source and must start its chain"
+            )))
+        }
+    })
+}
+
+/// A chain of operators: each element goes through them in order.
+pub struct OperatorChain {
+    operators: Vec<Box<dyn StreamOperator>>,
+}
+
+impl OperatorChain {
+    pub fn new(operators: Vec<Box<dyn StreamOperator>>) -> Self {
+        Self { operators }
+    }
+
+    /// Pushes one element through every operator; what leaves the last one is appended
+    /// to `out`.
+    pub fn push(
+        &mut self,
+        element: StreamElement,
+        out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        push_through(&mut self.operators, element, out)
+    }
+
+    pub fn next_timer(&self) -> Option<i64> {
+        self.operators.iter().filter_map(|o| o.next_timer()).min()
+    }
+
+    /// Fires processing-time timers due at `now_ms`, then pushes what they emit on.
+    pub fn on_processing_time(
+        &mut self,
+        now_ms: i64,
+        out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        let n = self.operators.len();
+        for i in 0..n {
+            if self.operators[i].next_timer().is_some_and(|t| t <= now_ms) {
+                let mut emitted = Vec::new();
+                self.operators[i].on_processing_time(now_ms, &mut emitted)?;
+                for e in emitted {
+                    push_through(&mut self.operators[i + 1..], e, out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn push_through(
+    operators: &mut [Box<dyn StreamOperator>],
+    element: StreamElement,
+    out: &mut Vec<StreamElement>,
+) -> Result<(), TaskError> {
+    let mut current = vec![element];
+    for op in operators.iter_mut() {
+        let mut next = Vec::with_capacity(current.len());
+        for e in current {
+            match e {
+                StreamElement::Batch(b) => op.process_batch(b, &mut next)?,
+                StreamElement::Watermark(w) => op.process_watermark(w, &mut next)?,
+                StreamElement::EndOfInput => {
+                    op.finish(&mut next)?;
+                    next.push(StreamElement::EndOfInput);
+                }
+            }
+        }
+        current = next;
+    }
+    out.extend(current);
+    Ok(())
+}
+
+/// Milliseconds since the epoch, now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,191 @@
+//! Keyed tumbling and sliding windows with aggregates, in event time (fired when the
+//! watermark passes a window's end; later rows for it are dropped, as in Flink) or in
+//! processing time (fired by the wall clock). At the end of input every open window
+//! fires.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, AsArray, TimestampMillisecondArray, UInt32Array};
+use arrow::compute::{cast, take_record_batch};
+use arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use rask_common::job::graph::{AggregateCall, WindowOperator};
+
+use super::keyed_state::KeyedAccumulators;
+use super::{now_ms, OperatorContext, StreamOperator};
+use crate::runtime::memory::MemoryReservation;
+use crate::runtime::{StreamElement, TaskError};
+
+pub struct Window {
+    name: String,
+    spec: WindowOperator,
+    input: SchemaRef,
+    output: SchemaRef,
+    calls: Vec<AggregateCall>,
+    /// Open windows by start.
+    windows: BTreeMap<i64, KeyedAccumulators>,
+    watermark: i64,
+    memory: MemoryReservation,
+    dropped_late: u64,
+}
+
+impl Window {
+    pub fn new(
+        name: &str,
+        spec: &WindowOperator,
+        input: &Schema,
+        output: SchemaRef,
+        ctx: &OperatorContext,
+    ) -> Result<Self, TaskError> {
+        Ok(Self {
+            name: name.to_string(),
+            spec: spec.clone(),
+            input: Arc::new(input.clone()),
+            output,
+            calls: spec.aggregates.clone(),
+            windows: BTreeMap::new(),
+            watermark: i64::MIN,
+            memory: MemoryReservation::new(ctx.slot_memory.clone(), name),
+            dropped_late: 0,
+        })
+    }
+
+    fn fire_until(&mut self, limit: i64, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        // A window [start, start + size) is complete once time reaches its last ms.
+        while let Some((&start, _)) = self.windows.first_key_value() {
+            if start + self.spec.size_ms - 1 > limit {
+                break;
+            }
+            let state = self.windows.remove(&start).expect("present");
+            self.emit(start, &state, out)?;
+        }
+        self.account()
+    }
+
+    fn emit(
+        &self,
+        start: i64,
+        state: &KeyedAccumulators,
+        out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        if state.is_empty() {
+            return Ok(());
+        }
+        let slots: Vec<u32> = (0..state.len() as u32).collect();
+        let n = slots.len();
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(TimestampMillisecondArray::from(vec![start; n])),
+            Arc::new(TimestampMillisecondArray::from(vec![
+                start
+                    + self.spec.size_ms;
+                n
+            ])),
+        ];
+        columns.extend(state.emit(&slots)?);
+        out.push(StreamElement::Batch(RecordBatch::try_new(
+            self.output.clone(),
+            columns,
+        )?));
+        Ok(())
+    }
+
+    fn account(&mut self) -> Result<(), TaskError> {
+        let bytes: u64 = self.windows.values().map(|w| w.memory_bytes()).sum();
+        self.memory.resize(bytes)
+    }
+}
+
+impl StreamOperator for Window {
+    fn process_batch(
+        &mut self,
+        batch: RecordBatch,
+        _out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        let rows = batch.num_rows();
+        let times: Vec<i64> = match self.spec.time_column {
+            Some(c) if self.spec.event_time => {
+                let ts = cast(batch.column(c), &DataType::Int64)?;
+                ts.as_primitive::<Int64Type>().values().to_vec()
+            }
+            _ => vec![now_ms(); rows],
+        };
+        let (size, slide) = (self.spec.size_ms, self.spec.slide_ms);
+        // Rows per window start.
+        let mut groups: BTreeMap<i64, Vec<u32>> = BTreeMap::new();
+        for (row, &t) in times.iter().enumerate() {
+            let last_start = t - t.rem_euclid(slide);
+            let mut start = last_start;
+            while start > t - size {
+                if start + size - 1 > self.watermark {
+                    groups.entry(start).or_default().push(row as u32);
+                } else {
+                    self.dropped_late += 1;
+                }
+                start -= slide;
+            }
+        }
+        for (start, indices) in groups {
+            let part = if indices.len() == rows {
+                batch.clone()
+            } else {
+                take_record_batch(&batch, &UInt32Array::from(indices))?
+            };
+            let state = match self.windows.get_mut(&start) {
+                Some(s) => s,
+                None => {
+                    let fresh = KeyedAccumulators::new(
+                        &self.name,
+                        &self.spec.keys,
+                        &self.calls,
+                        &self.input,
+                    )?;
+                    self.windows.entry(start).or_insert(fresh)
+                }
+            };
+            state.update(&part)?;
+        }
+        self.account()
+    }
+
+    fn process_watermark(
+        &mut self,
+        watermark: i64,
+        out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        if self.spec.event_time {
+            self.watermark = self.watermark.max(watermark);
+            self.fire_until(watermark, out)?;
+        }
+        out.push(StreamElement::Watermark(watermark));
+        Ok(())
+    }
+
+    fn finish(&mut self, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        self.fire_until(i64::MAX - self.spec.size_ms, out)?;
+        if self.dropped_late > 0 {
+            tracing::info!("{}: dropped {} late rows", self.name, self.dropped_late);
+        }
+        // Downstream event-time operators (top_n) fire on this watermark.
+        out.push(StreamElement::Watermark(i64::MAX));
+        Ok(())
+    }
+
+    fn next_timer(&self) -> Option<i64> {
+        if self.spec.event_time {
+            return None;
+        }
+        self.windows
+            .keys()
+            .next()
+            .map(|start| start + self.spec.size_ms)
+    }
+
+    fn on_processing_time(
+        &mut self,
+        now_ms: i64,
+        out: &mut Vec<StreamElement>,
+    ) -> Result<(), TaskError> {
+        self.fire_until(now_ms - 1, out)
+    }
+}

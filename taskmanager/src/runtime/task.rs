@@ -1,0 +1,406 @@
+//! A task: one subtask of a JobVertex. It registers its result subpartitions, connects
+//! its inputs, runs its operator chain until the end of input (or cancellation, or a
+//! failure), and reports each state change to the JobMaster.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use rask_common::job::graph::{JobGraph, Partitioning, JOB_GRAPH_VERSION};
+use rask_common::proto::job_master_gateway_client::JobMasterGatewayClient;
+use rask_common::proto::{
+    PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput,
+};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::{Channel, Endpoint};
+
+use super::memory::SlotMemory;
+use super::network::input::InputGate;
+use super::network::registry::{PartitionRegistry, SubpartitionKey};
+use super::network::writer::RecordWriter;
+use super::network::{remote, QUEUE_CAPACITY};
+use super::operators::{self, now_ms, OperatorChain, OperatorContext};
+use super::sources::Source;
+use super::{StreamElement, TaskError};
+
+/// How long a consumer waits for a producer to register its result.
+const PARTITION_WAIT: Duration = Duration::from_secs(60);
+
+/// What every task of a TaskManager shares.
+pub struct TaskServices {
+    pub resource_id: String,
+    /// host:port of this TaskManager's TaskExecutor endpoint.
+    pub own_address: String,
+    pub partitions: PartitionRegistry,
+    running: Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>,
+    next_task: std::sync::atomic::AtomicU64,
+    slot_memory: Mutex<HashMap<String, Arc<SlotMemory>>>,
+    jobmasters: Mutex<HashMap<String, JobMasterGatewayClient<Channel>>>,
+}
+
+impl TaskServices {
+    pub fn new(resource_id: String, own_address: String) -> Self {
+        Self {
+            resource_id,
+            own_address,
+            partitions: PartitionRegistry::default(),
+            running: Mutex::new(HashMap::new()),
+            next_task: std::sync::atomic::AtomicU64::new(0),
+            slot_memory: Mutex::new(HashMap::new()),
+            jobmasters: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Cancels every task of a job here; returns how many were running.
+    pub fn cancel_job(&self, job_id: &str) -> usize {
+        let tokens = self.running.lock().remove(job_id).unwrap_or_default();
+        for (_, t) in &tokens {
+            t.cancel();
+        }
+        self.partitions.release_job(job_id);
+        tokens.len()
+    }
+
+    /// Forgets a slot's memory accounting when the slot is freed.
+    pub fn release_slot(&self, allocation_id: &str) {
+        self.slot_memory.lock().remove(allocation_id);
+    }
+
+    fn memory(&self, allocation_id: &str, budget: u64) -> Arc<SlotMemory> {
+        self.slot_memory
+            .lock()
+            .entry(allocation_id.to_string())
+            .or_insert_with(|| SlotMemory::new(budget))
+            .clone()
+    }
+
+    fn jobmaster(&self, address: &str) -> Result<JobMasterGatewayClient<Channel>, TaskError> {
+        let mut clients = self.jobmasters.lock();
+        if let Some(c) = clients.get(address) {
+            return Ok(c.clone());
+        }
+        let channel = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| TaskError::Deployment(format!("bad JobMaster address {address}: {e}")))?
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let client = JobMasterGatewayClient::new(channel);
+        clients.insert(address.to_string(), client.clone());
+        Ok(client)
+    }
+}
+
+/// Validates a deployment and starts the task. Errors here are the deployment's.
+pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Result<(), TaskError> {
+    let graph: JobGraph = serde_json::from_slice(&tdd.job_graph_json)
+        .map_err(|e| TaskError::Deployment(format!("unreadable JobGraph: {e}")))?;
+    if graph.version != JOB_GRAPH_VERSION {
+        return Err(TaskError::Deployment(format!("JobGraph version {} is not supported (this TaskManager runs version {JOB_GRAPH_VERSION})", graph.version)));
+    }
+    let vertex = graph.vertex(&tdd.vertex_id).ok_or_else(|| {
+        TaskError::Deployment(format!("vertex {} is not in the JobGraph", tdd.vertex_id))
+    })?;
+    if tdd.subtask_index >= vertex.parallelism {
+        return Err(TaskError::Deployment(format!(
+            "subtask {} of a vertex with parallelism {}",
+            tdd.subtask_index, vertex.parallelism
+        )));
+    }
+    let token = CancellationToken::new();
+    let task_id = services
+        .next_task
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    services
+        .running
+        .lock()
+        .entry(tdd.job_id.clone())
+        .or_default()
+        .push((task_id, token.clone()));
+    let name = format!(
+        "{} ({}/{})",
+        vertex.name,
+        tdd.subtask_index + 1,
+        vertex.parallelism
+    );
+    tokio::spawn(async move {
+        let (printed_tx, printed_rx) = mpsc::unbounded_channel();
+        let forwarder = tokio::spawn(forward_output(
+            services.clone(),
+            tdd.jobmaster_address.clone(),
+            tdd.job_id.clone(),
+            printed_rx,
+        ));
+        report(&services, &tdd, "INITIALIZING", "").await;
+        let result = tokio::select! {
+            r = run(&services, &tdd, &graph, printed_tx, &token) => r,
+            _ = token.cancelled() => Err(TaskError::Cancelled),
+        };
+        // Every printed row reaches the JobMaster before the final state does.
+        let _ = forwarder.await;
+        match result {
+            Ok(()) => {
+                tracing::info!("{name} finished");
+                report(&services, &tdd, "FINISHED", "").await;
+            }
+            Err(TaskError::Cancelled) => {
+                tracing::info!("{name} canceled");
+                report(&services, &tdd, "CANCELED", "").await;
+            }
+            Err(e) => {
+                tracing::warn!("{name} failed: {e}");
+                report(
+                    &services,
+                    &tdd,
+                    "FAILED",
+                    &format!("{name} on {}: {e}", services.resource_id),
+                )
+                .await;
+            }
+        }
+        let mut running = services.running.lock();
+        if let Some(tokens) = running.get_mut(&tdd.job_id) {
+            tokens.retain(|(id, _)| *id != task_id);
+            if tokens.is_empty() {
+                running.remove(&tdd.job_id);
+            }
+        }
+    });
+    Ok(())
+}
+
+async fn run(
+    services: &Arc<TaskServices>,
+    tdd: &TaskDeploymentDescriptor,
+    graph: &JobGraph,
+    printed: mpsc::UnboundedSender<Vec<String>>,
+    cancel: &CancellationToken,
+) -> Result<(), TaskError> {
+    let vertex = graph.vertex(&tdd.vertex_id).expect("validated");
+    let subtask = tdd.subtask_index;
+    let ctx = OperatorContext {
+        job_id: tdd.job_id.clone(),
+        subtask,
+        parallelism: vertex.parallelism,
+        slot_memory: services.memory(&tdd.allocation_id, tdd.memory_budget_bytes),
+        printed,
+    };
+    let mut source = Source::build(&vertex.operators[0], subtask, vertex.parallelism)?;
+    let skip = usize::from(source.is_some());
+    let ops = vertex.operators[skip..]
+        .iter()
+        .map(|d| operators::build(d, &ctx))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut chain = OperatorChain::new(ops);
+    let buffer_timeout = Duration::from_millis(tdd.buffer_timeout_ms.max(1));
+
+    // Outputs first, so that consumers waiting for them are never blocked by us.
+    let mut writers = Vec::new();
+    for edge in graph.outputs_of(&vertex.id) {
+        let consumer = graph
+            .vertex(&edge.target)
+            .ok_or_else(|| TaskError::Deployment("edge to a missing vertex".into()))?;
+        let consumers: Vec<u32> = match edge.partitioning {
+            Partitioning::Forward => vec![subtask],
+            _ => (0..consumer.parallelism).collect(),
+        };
+        let mut senders = Vec::with_capacity(consumers.len());
+        for c in consumers {
+            let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+            services.partitions.register(
+                SubpartitionKey {
+                    job_id: tdd.job_id.clone(),
+                    producer_vertex: vertex.id.clone(),
+                    producer_subtask: subtask,
+                    consumer_subtask: c,
+                },
+                rx,
+            );
+            senders.push(tx);
+        }
+        writers.push(RecordWriter::new(
+            &edge.partitioning,
+            senders,
+            graph.max_parallelism,
+            buffer_timeout,
+        ));
+    }
+
+    let mut gate = None;
+    if source.is_none() {
+        let mut receivers = Vec::new();
+        for edge in graph.inputs_of(&vertex.id) {
+            let producer = graph
+                .vertex(&edge.source)
+                .ok_or_else(|| TaskError::Deployment("edge from a missing vertex".into()))?;
+            let producers: Vec<u32> = match edge.partitioning {
+                Partitioning::Forward => vec![subtask],
+                _ => (0..producer.parallelism).collect(),
+            };
+            for p in producers {
+                let location = tdd
+                    .inputs
+                    .iter()
+                    .find(|l| l.producer_vertex_id == producer.id && l.producer_subtask == p)
+                    .ok_or_else(|| {
+                        TaskError::Deployment(format!(
+                            "no location for producer subtask {p} of {}",
+                            producer.name
+                        ))
+                    })?;
+                let key = SubpartitionKey {
+                    job_id: tdd.job_id.clone(),
+                    producer_vertex: producer.id.clone(),
+                    producer_subtask: p,
+                    consumer_subtask: subtask,
+                };
+                let rx = if location.taskmanager_address == services.own_address {
+                    tokio::select! {
+                        rx = services.partitions.take(key, PARTITION_WAIT) => rx?,
+                        _ = cancel.cancelled() => return Err(TaskError::Cancelled),
+                    }
+                } else {
+                    remote::read(
+                        location.taskmanager_address.clone(),
+                        PartitionRequest {
+                            job_id: tdd.job_id.clone(),
+                            producer_vertex_id: producer.id.clone(),
+                            producer_subtask: p,
+                            consumer_subtask: subtask,
+                            attempt: tdd.attempt,
+                        },
+                    )
+                };
+                receivers.push(rx);
+            }
+        }
+        gate = Some(InputGate::new(receivers));
+    }
+
+    report(services, tdd, "RUNNING", "").await;
+    let mut out: Vec<StreamElement> = Vec::new();
+    let far = Instant::now() + Duration::from_secs(86_400);
+    loop {
+        let flush_at = writers.iter().filter_map(|w| w.flush_deadline()).min();
+        let timer_at = chain.next_timer().map(|t| {
+            let wait = (t - now_ms()).max(0) as u64;
+            Instant::now() + Duration::from_millis(wait)
+        });
+        let mut ended = false;
+        tokio::select! {
+            elements = next_input(&mut source, &mut gate) => {
+                let elements = elements?;
+                for element in elements {
+                    ended |= matches!(element, StreamElement::EndOfInput);
+                    chain.push(element, &mut out)?;
+                }
+            }
+            _ = tokio::time::sleep_until(flush_at.unwrap_or(far).into()), if flush_at.is_some() => {
+                for w in writers.iter_mut() {
+                    w.flush().await?;
+                }
+            }
+            _ = tokio::time::sleep_until(timer_at.unwrap_or(far).into()), if timer_at.is_some() => {
+                chain.on_processing_time(now_ms(), &mut out)?;
+            }
+        }
+        for element in out.drain(..) {
+            match element {
+                StreamElement::Batch(b) => {
+                    for w in writers.iter_mut() {
+                        w.write(b.clone()).await?;
+                    }
+                }
+                other => {
+                    for w in writers.iter_mut() {
+                        w.broadcast(other.clone()).await?;
+                    }
+                }
+            }
+        }
+        if ended {
+            return Ok(());
+        }
+    }
+}
+
+async fn next_input(
+    source: &mut Option<Source>,
+    gate: &mut Option<InputGate>,
+) -> Result<Vec<StreamElement>, TaskError> {
+    if let Some(s) = source {
+        return s.next().await;
+    }
+    match gate
+        .as_mut()
+        .expect("a task has a source or inputs")
+        .next()
+        .await
+    {
+        Some(e) => Ok(vec![e]),
+        None => Err(TaskError::Network(
+            "an input channel closed before the end of its input (producer lost)".into(),
+        )),
+    }
+}
+
+/// Sends printed lines to the JobMaster, in order, a few batches at a time.
+async fn forward_output(
+    services: Arc<TaskServices>,
+    address: String,
+    job_id: String,
+    mut rx: mpsc::UnboundedReceiver<Vec<String>>,
+) {
+    while let Some(mut lines) = rx.recv().await {
+        while let Ok(more) = rx.try_recv() {
+            lines.extend(more);
+            if lines.len() > 10_000 {
+                break;
+            }
+        }
+        let Ok(mut client) = services.jobmaster(&address) else {
+            return;
+        };
+        if let Err(e) = client
+            .publish_output(TaskOutput {
+                job_id: job_id.clone(),
+                lines,
+            })
+            .await
+        {
+            tracing::debug!(
+                "could not forward printed rows to the JobMaster: {}",
+                e.message()
+            );
+        }
+    }
+}
+
+/// Reports a state change; retried briefly, since the JobMaster relies on it.
+async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: &str, error: &str) {
+    let update = TaskExecutionState {
+        job_id: tdd.job_id.clone(),
+        vertex_id: tdd.vertex_id.clone(),
+        subtask_index: tdd.subtask_index,
+        attempt: tdd.attempt,
+        state: state.to_string(),
+        error: error.to_string(),
+        resource_id: services.resource_id.clone(),
+    };
+    for attempt in 0..5 {
+        let Ok(mut client) = services.jobmaster(&tdd.jobmaster_address) else {
+            return;
+        };
+        match client.update_task_execution_state(update.clone()).await {
+            Ok(_) => return,
+            Err(e) if e.code() == tonic::Code::NotFound => return,
+            Err(e) => {
+                tracing::debug!(
+                    "reporting {state} failed (attempt {attempt}): {}",
+                    e.message()
+                );
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+        }
+    }
+}
