@@ -33,8 +33,48 @@ pub struct ClusterOptions {
     pub dynamic: Vec<String>,
 }
 
+/// Where `rask run` runs the job.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// An in-process MiniCluster started for this job.
+    Local,
+    /// A running session cluster (-m, or the configuration).
+    Remote,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run a job file: plan it here, submit it, and (attached) print its output.
+    Run {
+        /// Submit and return at once, printing the JobID.
+        #[arg(short = 'd', long)]
+        detached: bool,
+        /// Parallelism of operators that set none (overrides the job file's default).
+        #[arg(short = 'p', long)]
+        parallelism: Option<u32>,
+        /// local (default without a configured cluster) or remote.
+        #[arg(short = 't', long, value_enum)]
+        target: Option<Target>,
+        #[command(flatten)]
+        cluster: ClusterOptions,
+        /// The job file (YAML).
+        job_file: PathBuf,
+    },
+    /// Cancel a running job.
+    Cancel {
+        #[command(flatten)]
+        cluster: ClusterOptions,
+        job_id: String,
+    },
+    /// Print the planned execution graph of a job file as JSON.
+    Info {
+        /// Parallelism of operators that set none.
+        #[arg(short = 'p', long)]
+        parallelism: Option<u32>,
+        #[command(flatten)]
+        cluster: ClusterOptions,
+        job_file: PathBuf,
+    },
     /// List running and scheduled jobs (all jobs with --all).
     List {
         /// Show only running jobs.
@@ -51,9 +91,69 @@ pub enum Command {
     },
 }
 
+/// The configuration the CLI reads (file, environment, -D).
+fn configuration(cluster: &ClusterOptions) -> anyhow::Result<rask_common::config::Configuration> {
+    Ok(rask_common::config::Configuration::load(
+        cluster.config.as_deref(),
+        &cluster.dynamic,
+    )?)
+}
+
+/// `local` unless the user points at a cluster (-m, --config or RASK_CONF_DIR).
+fn default_target(cluster: &ClusterOptions) -> Target {
+    if cluster.jobmanager.is_some()
+        || cluster.config.is_some()
+        || std::env::var_os(rask_common::config::CONF_DIR_ENV).is_some()
+    {
+        Target::Remote
+    } else {
+        Target::Local
+    }
+}
+
 /// Runs the parsed command; the error is the one line the user sees.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Run {
+            detached,
+            parallelism,
+            target,
+            cluster,
+            job_file,
+        } => {
+            let conf = configuration(&cluster)?;
+            let graph = commands::run::plan(&job_file, parallelism, &conf)?;
+            let options = commands::run::RunOptions {
+                detached,
+                parallelism,
+            };
+            match target.unwrap_or_else(|| default_target(&cluster)) {
+                Target::Local => {
+                    if detached {
+                        anyhow::bail!("--detached needs a cluster that outlives this command: use --target remote (and -m host:port)");
+                    }
+                    commands::run::run_local(&graph, &conf).await
+                }
+                Target::Remote => {
+                    let client = RestClient::new(resolve_rest_url(&cluster)?);
+                    commands::run::run_remote(&client, &graph, &options).await
+                }
+            }
+        }
+        Command::Cancel { cluster, job_id } => {
+            let client = RestClient::new(resolve_rest_url(&cluster)?);
+            commands::cancel::run(&client, &job_id).await
+        }
+        Command::Info {
+            parallelism,
+            cluster,
+            job_file,
+        } => {
+            let conf = configuration(&cluster)?;
+            let graph = commands::run::plan(&job_file, parallelism, &conf)?;
+            print!("{}", commands::info::render(&graph));
+            Ok(())
+        }
         Command::List {
             running,
             scheduled,

@@ -4,7 +4,8 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = rask_cli::Cli::parse();
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .expect("tokio runtime");

@@ -39,16 +39,37 @@ impl RestClient {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
-        let url = format!("{}{path}", self.base);
-        let response = self
-            .http
-            .get(&url)
-            .send()
+        self.call(self.http.get(format!("{}{path}", self.base)), path)
             .await
-            .map_err(|e| RestError::Unreachable {
-                url: self.base.clone(),
-                reason: root_cause(&e),
-            })?;
+    }
+
+    pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, RestError> {
+        self.call(
+            self.http.post(format!("{}{path}", self.base)).json(body),
+            path,
+        )
+        .await
+    }
+
+    pub async fn patch(&self, path: &str) -> Result<serde_json::Value, RestError> {
+        self.call(self.http.patch(format!("{}{path}", self.base)), path)
+            .await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        path: &str,
+    ) -> Result<T, RestError> {
+        let url = format!("{}{path}", self.base);
+        let response = request.send().await.map_err(|e| RestError::Unreachable {
+            url: self.base.clone(),
+            reason: root_cause(&e),
+        })?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| RestError::Unreachable {
             url: self.base.clone(),

@@ -10,6 +10,8 @@ use rask_common::net::host_port;
 pub struct JobManagerConfiguration {
     /// host:port the ResourceManager gRPC endpoint binds to.
     pub rpc_bind: String,
+    /// The host TaskManagers reach the gRPC endpoint at (jobmanager.rpc.address).
+    pub rpc_host: String,
     /// host:port the REST endpoint binds to.
     pub rest_bind: String,
     /// Host advertised for REST (rest.address).
@@ -17,6 +19,8 @@ pub struct JobManagerConfiguration {
     pub heartbeat_interval: Duration,
     pub heartbeat_timeout: Duration,
     pub cluster_id: String,
+    pub slot_request_timeout: Duration,
+    pub buffer_timeout: Duration,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -55,11 +59,14 @@ impl JobManagerConfiguration {
         }
         Ok(Self {
             rpc_bind: host_port(&rpc_host, rpc_port),
+            rpc_host: rpc_host.clone(),
             rest_bind: host_port(&rest_bind_host, rest_port),
             rest_address,
             heartbeat_interval,
             heartbeat_timeout,
             cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
+            slot_request_timeout: conf.get_duration(&o::SLOT_REQUEST_TIMEOUT)?,
+            buffer_timeout: conf.get_duration(&o::EXECUTION_BUFFER_TIMEOUT)?,
             raw: Arc::new(conf.clone()),
         })
     }

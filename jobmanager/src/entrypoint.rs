@@ -11,10 +11,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::configuration::JobManagerConfiguration;
+use crate::dispatcher::Dispatcher;
+use crate::gateway::JobMasterGatewayService;
 use crate::ha::{HaError, LeaderElection, StandaloneLeaderElection};
+use crate::job_master::JobMasterServices;
 use crate::resource_manager::session::ResourceManagerService;
 use crate::resource_manager::ResourceManager;
 use crate::rest::{self, RestState};
+use rask_common::proto::job_master_gateway_server::JobMasterGatewayServer;
 
 #[derive(Debug, thiserror::Error)]
 pub enum JobManagerError {
@@ -33,6 +37,7 @@ pub struct JobManager {
     pub rpc_address: SocketAddr,
     pub rest_address: SocketAddr,
     pub resource_manager: Arc<ResourceManager>,
+    pub dispatcher: Arc<Dispatcher>,
     leader_election: Arc<dyn LeaderElection>,
     shutdown: watch::Sender<bool>,
     rpc_server: JoinHandle<()>,
@@ -76,12 +81,23 @@ impl JobManager {
         ));
         let (shutdown, shutdown_rx) = watch::channel(false);
 
+        let dispatcher = Arc::new(Dispatcher::new(JobMasterServices {
+            resource_manager: resource_manager.clone(),
+            leader_token: resource_manager.leader_token().to_string(),
+            gateway_address: rask_common::net::host_port(&conf.rpc_host, rpc_address.port()),
+            slot_request_timeout: conf.slot_request_timeout,
+            buffer_timeout: conf.buffer_timeout,
+        }));
         let service = ResourceManagerService::new(resource_manager.clone(), shutdown_rx.clone());
+        let gateway = JobMasterGatewayService {
+            dispatcher: dispatcher.clone(),
+        };
         let mut rpc_stop = shutdown_rx.clone();
         let rpc_server = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
                 .add_service(ResourceManagerServer::new(service))
+                .add_service(JobMasterGatewayServer::new(gateway))
                 .serve_with_incoming_shutdown(
                     rask_common::net::incoming(rpc_listener),
                     async move {
@@ -97,6 +113,7 @@ impl JobManager {
         let conf = Arc::new(conf);
         let app = rest::router(RestState {
             resource_manager: resource_manager.clone(),
+            dispatcher: dispatcher.clone(),
             configuration: conf.clone(),
             started,
         });
@@ -119,6 +136,7 @@ impl JobManager {
             rpc_address,
             rest_address,
             resource_manager,
+            dispatcher,
             leader_election,
             shutdown,
             rpc_server,

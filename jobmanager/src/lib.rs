@@ -3,8 +3,12 @@
 //! `main.rs` is a thin wrapper; tests and the local MiniCluster run it in-process.
 
 pub mod configuration;
+pub mod dispatcher;
 pub mod entrypoint;
+pub mod execution_graph;
+pub mod gateway;
 pub mod ha;
+pub mod job_master;
 pub mod resource_manager;
 pub mod rest;
 

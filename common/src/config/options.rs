@@ -131,6 +131,34 @@ option!(
     "Stable id of the TaskManager; defaults to host:port-<random>."
 );
 option!(
+    SLOT_REQUEST_TIMEOUT,
+    "slot.request.timeout",
+    Duration,
+    Some("300000"),
+    "How long a job waits for enough free slots before it fails (ms, or with a unit)."
+);
+option!(
+    EXECUTION_BUFFER_TIMEOUT,
+    "execution.buffer-timeout",
+    Duration,
+    Some("100"),
+    "Longest time a partly filled batch waits before it is sent downstream (ms, or with a unit)."
+);
+option!(
+    PARALLELISM_DEFAULT,
+    "parallelism.default",
+    PositiveInt,
+    Some("1"),
+    "Parallelism of jobs whose job file sets none (rask run --parallelism wins)."
+);
+option!(
+    PIPELINE_MAX_PARALLELISM,
+    "pipeline.max-parallelism",
+    PositiveInt,
+    Some("128"),
+    "Number of key groups: the upper bound for the parallelism of keyed operators."
+);
+option!(
     LOG_LEVEL,
     "log.level",
     OneOf(&["trace", "debug", "info", "warn", "error"]),
@@ -155,6 +183,10 @@ pub const ALL: &[&ConfigOption] = &[
     &TASKMANAGER_HOST,
     &TASKMANAGER_RPC_PORT,
     &TASKMANAGER_RESOURCE_ID,
+    &SLOT_REQUEST_TIMEOUT,
+    &EXECUTION_BUFFER_TIMEOUT,
+    &PARALLELISM_DEFAULT,
+    &PIPELINE_MAX_PARALLELISM,
     &LOG_LEVEL,
 ];
 

@@ -23,6 +23,8 @@ pub struct PlanOptions {
     pub parallelism: Option<u32>,
     /// Default `pipeline.max-parallelism` when the file sets none.
     pub max_parallelism: Option<u32>,
+    /// `parallelism.default`: used when neither the command line nor the file sets one.
+    pub default_parallelism: Option<u32>,
 }
 
 /// Reads, validates and plans a job file.
@@ -144,7 +146,7 @@ impl Planner {
         let default_p = match (options.parallelism, &spec.parallelism) {
             (Some(p), _) => p,
             (None, Some(p)) => p.value,
-            (None, None) => 1,
+            (None, None) => options.default_parallelism.unwrap_or(1),
         };
         if default_p == 0 {
             return Err(self.error(

@@ -81,6 +81,15 @@ struct Registration {
     last_heartbeat: Instant,
 }
 
+/// A free slot handed to a JobMaster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotOffer {
+    pub resource_id: String,
+    pub rpc_address: String,
+    pub slot_index: u32,
+    pub memory_budget_bytes: u64,
+}
+
 /// The registry. Cheap to share behind an `Arc`.
 pub struct ResourceManager {
     cluster_id: String,
@@ -88,6 +97,9 @@ pub struct ResourceManager {
     heartbeat_interval: Duration,
     heartbeat_timeout: Duration,
     taskmanagers: Mutex<HashMap<String, Registration>>,
+    /// Slots promised to jobs: (resource id, slot index) -> job id.
+    reserved: Mutex<HashMap<(String, u32), String>>,
+    lost: tokio::sync::broadcast::Sender<String>,
     stats: HeartbeatStats,
 }
 
@@ -104,6 +116,8 @@ impl ResourceManager {
             heartbeat_interval,
             heartbeat_timeout,
             taskmanagers: Mutex::new(HashMap::new()),
+            reserved: Mutex::new(HashMap::new()),
+            lost: tokio::sync::broadcast::channel(64).0,
             stats: HeartbeatStats::default(),
         }
     }
@@ -197,6 +211,13 @@ impl ResourceManager {
         }
     }
 
+    /// Records a slot report that came with a TaskExecutor's answer to a slot request.
+    pub fn slot_report(&self, resource_id: &str, slots: Vec<SlotStatus>) {
+        if let Some(r) = self.taskmanagers.lock().get_mut(resource_id) {
+            r.info.slots = slots;
+        }
+    }
+
     /// Removes a registration (if it is still the current one for that resource id)
     /// and logs why; its slots leave the pool.
     pub fn deregister(&self, resource_id: &str, registration_id: &str, reason: &LossReason) {
@@ -212,6 +233,10 @@ impl ResourceManager {
         drop(tms);
         let slots = removed.info.slots.len();
         let address = &removed.info.rpc_address;
+        self.reserved
+            .lock()
+            .retain(|(rid, _), _| rid != resource_id);
+        let _ = self.lost.send(resource_id.to_string());
         match reason {
             LossReason::ConnectionLost => tracing::warn!(
                 "TaskManager {resource_id} at {address} lost: connection closed; its {slots} slots left the pool ({total} remain)"
@@ -229,11 +254,81 @@ impl ResourceManager {
 
     pub fn overview(&self) -> ResourceOverview {
         let tms = self.taskmanagers.lock();
+        let reserved = self.reserved.lock();
+        let free = tms
+            .values()
+            .flat_map(|r| r.info.slots.iter().map(move |s| (r, s)))
+            .filter(|(r, s)| {
+                s.allocation_id.is_empty()
+                    && !reserved.contains_key(&(r.info.resource_id.clone(), s.index))
+            })
+            .count();
         ResourceOverview {
             taskmanagers: tms.len(),
             slots_total: tms.values().map(|r| r.info.slots.len()).sum(),
-            slots_available: tms.values().map(|r| r.info.free_slots()).sum(),
+            slots_available: free,
         }
+    }
+
+    /// Reserves `n` free slots for a job, spread evenly over the TaskManagers (as
+    /// Flink's cluster.evenly-spread-out-slots). All or nothing: when fewer are free,
+    /// returns how many are.
+    pub fn reserve(&self, job_id: &str, n: usize) -> Result<Vec<SlotOffer>, usize> {
+        let tms = self.taskmanagers.lock();
+        let mut reserved = self.reserved.lock();
+        let mut per_tm: Vec<Vec<SlotOffer>> = {
+            let mut ids: Vec<&String> = tms.keys().collect();
+            ids.sort();
+            ids.into_iter()
+                .map(|id| {
+                    let r = &tms[id];
+                    r.info
+                        .slots
+                        .iter()
+                        .filter(|s| {
+                            s.allocation_id.is_empty()
+                                && !reserved.contains_key(&(id.clone(), s.index))
+                        })
+                        .map(|s| SlotOffer {
+                            resource_id: id.clone(),
+                            rpc_address: r.info.rpc_address.clone(),
+                            slot_index: s.index,
+                            memory_budget_bytes: s.memory_budget_bytes,
+                        })
+                        .rev()
+                        .collect()
+                })
+                .collect()
+        };
+        let free: usize = per_tm.iter().map(Vec::len).sum();
+        if free < n {
+            return Err(free);
+        }
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            for slots in per_tm.iter_mut() {
+                if out.len() == n {
+                    break;
+                }
+                if let Some(s) = slots.pop() {
+                    out.push(s);
+                }
+            }
+        }
+        for s in &out {
+            reserved.insert((s.resource_id.clone(), s.slot_index), job_id.to_string());
+        }
+        Ok(out)
+    }
+
+    /// Returns a job's reserved slots to the pool.
+    pub fn release(&self, job_id: &str) {
+        self.reserved.lock().retain(|_, j| j != job_id);
+    }
+
+    /// Resource ids of TaskManagers as they are lost or leave.
+    pub fn subscribe_lost(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.lost.subscribe()
     }
 
     /// All registered TaskManagers, sorted by id.

@@ -8,6 +8,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{RestError, RestState};
+use crate::execution_graph::JobStatus;
 use crate::resource_manager::TaskManagerInfo;
 
 const MIB: u64 = 1 << 20;
@@ -21,7 +22,7 @@ pub async fn web_config() -> Json<Value> {
         "flink-revision": format!("rask {}", rask_common::VERSION),
         "features": {
             "web-submit": false,
-            "web-cancel": false,
+            "web-cancel": true,
             "web-rescale": false,
             "web-history": false
         }
@@ -30,15 +31,21 @@ pub async fn web_config() -> Json<Value> {
 
 pub async fn overview(State(state): State<RestState>) -> Json<Value> {
     let o = state.resource_manager.overview();
+    let counts = state.dispatcher.counts();
+    let count = |s: JobStatus| counts.get(&s).copied().unwrap_or(0);
+    let running = counts
+        .iter()
+        .filter(|(s, _)| !s.is_terminal())
+        .map(|(_, n)| n)
+        .sum::<usize>();
     Json(json!({
         "taskmanagers": o.taskmanagers,
         "slots-total": o.slots_total,
         "slots-available": o.slots_available,
-        // No job can be submitted yet: the Dispatcher arrives with job execution.
-        "jobs-running": 0,
-        "jobs-finished": 0,
-        "jobs-cancelled": 0,
-        "jobs-failed": 0,
+        "jobs-running": running,
+        "jobs-finished": count(JobStatus::Finished),
+        "jobs-cancelled": count(JobStatus::Canceled),
+        "jobs-failed": count(JobStatus::Failed),
         "flink-version": rask_common::VERSION,
         "flink-commit": "",
     }))
@@ -188,14 +195,6 @@ pub async fn jobmanager_metrics(
             Ok(Json(json!(out)))
         }
     }
-}
-
-pub async fn jobs() -> Json<Value> {
-    Json(json!({ "jobs": [] }))
-}
-
-pub async fn jobs_overview() -> Json<Value> {
-    Json(json!({ "jobs": [] }))
 }
 
 pub async fn not_found(uri: Uri) -> RestError {

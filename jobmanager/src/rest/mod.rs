@@ -2,10 +2,12 @@
 //! Flink's REST API can drive Rask. Every error is JSON: `{"errors": ["..."]}`.
 
 mod handlers;
+mod jobs;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,12 +15,14 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::configuration::JobManagerConfiguration;
+use crate::dispatcher::Dispatcher;
 use crate::resource_manager::ResourceManager;
 
 /// What the handlers may read. Each component is reached through its own methods.
 #[derive(Clone)]
 pub struct RestState {
     pub resource_manager: Arc<ResourceManager>,
+    pub dispatcher: Arc<Dispatcher>,
     pub configuration: Arc<JobManagerConfiguration>,
     pub started: Instant,
 }
@@ -31,10 +35,14 @@ pub fn router(state: RestState) -> Router {
         .route("/taskmanagers/:id", get(handlers::taskmanager_detail))
         .route("/jobmanager/config", get(handlers::jobmanager_config))
         .route("/jobmanager/metrics", get(handlers::jobmanager_metrics))
-        .route("/jobs", get(handlers::jobs))
-        .route("/jobs/overview", get(handlers::jobs_overview))
+        .route("/jobs", get(jobs::list).post(jobs::submit))
+        .route("/jobs/overview", get(jobs::overview))
+        .route("/jobs/:id", get(jobs::detail).patch(jobs::cancel))
+        .route("/jobs/:id/exceptions", get(jobs::exceptions))
+        .route("/jobs/:id/output", get(jobs::output))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(64 << 20))
         .with_state(state)
 }
 

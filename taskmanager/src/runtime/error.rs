@@ -20,6 +20,8 @@ pub enum TaskError {
     Network(String),
     #[error("invalid deployment: {0}")]
     Deployment(String),
+    #[error("internal error (please report): {0}")]
+    Internal(String),
     #[error("task was cancelled")]
     Cancelled,
 }

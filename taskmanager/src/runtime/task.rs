@@ -132,9 +132,31 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
             printed_rx,
         ));
         report(&services, &tdd, "INITIALIZING", "").await;
+        // The task body runs as its own tokio task, so that a panic in an operator
+        // fails this task (and is reported) instead of silently vanishing.
+        let body = {
+            let (services, tdd, token) = (services.clone(), tdd.clone(), token.clone());
+            tokio::spawn(async move { run(&services, &tdd, &graph, printed_tx, &token).await })
+        };
+        let abort = body.abort_handle();
         let result = tokio::select! {
-            r = run(&services, &tdd, &graph, printed_tx, &token) => r,
-            _ = token.cancelled() => Err(TaskError::Cancelled),
+            r = body => match r {
+                Ok(r) => r,
+                Err(e) if e.is_panic() => {
+                    let payload = e.into_panic();
+                    let message = payload
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| payload.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Err(TaskError::Internal(message))
+                }
+                Err(_) => Err(TaskError::Cancelled),
+            },
+            _ = token.cancelled() => {
+                abort.abort();
+                Err(TaskError::Cancelled)
+            }
         };
         // Every printed row reaches the JobMaster before the final state does.
         let _ = forwarder.await;

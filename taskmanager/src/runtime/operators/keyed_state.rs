@@ -225,8 +225,8 @@ impl KeyedAccumulators {
 }
 
 fn update_acc(acc: &mut Acc, slots: &[u32], values: Option<&ArrayRef>) {
-    let ints = values.map(|v| v.as_primitive::<Int64Type>());
-    let floats = values.map(|v| v.as_primitive::<Float64Type>());
+    let ints = values.and_then(|v| v.as_primitive_opt::<Int64Type>());
+    let floats = values.and_then(|v| v.as_primitive_opt::<Float64Type>());
     macro_rules! fold {
         ($vec:expr, $arr:expr, $f:expr) => {{
             let arr = $arr.expect("argument");

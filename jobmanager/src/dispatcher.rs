@@ -1,0 +1,126 @@
+//! The Dispatcher: accepts JobGraphs, starts a JobMaster for each, and answers for
+//! all jobs (lists, details, cancellation, printed output). It reaches JobMasters
+//! only through their handles.
+
+use std::collections::HashMap;
+
+use parking_lot::RwLock;
+use rask_common::job::graph::{JobGraph, JOB_GRAPH_VERSION};
+use rask_common::proto::TaskExecutionState;
+
+use crate::execution_graph::JobStatus;
+use crate::job_master::{self, JobMasterHandle, JobMasterMessage, JobMasterServices};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DispatcherError {
+    #[error("Job {0} not found")]
+    NotFound(String),
+    #[error("Job {0} already exists")]
+    Duplicate(String),
+    #[error("invalid JobGraph: {0}")]
+    Invalid(String),
+    #[error("Job {0} has already reached the terminal state {1}")]
+    AlreadyTerminal(String, JobStatus),
+}
+
+pub struct Dispatcher {
+    services: JobMasterServices,
+    jobs: RwLock<HashMap<String, JobMasterHandle>>,
+}
+
+impl Dispatcher {
+    pub fn new(services: JobMasterServices) -> Self {
+        Self {
+            services,
+            jobs: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Accepts a JobGraph and starts its JobMaster; returns the job id.
+    pub fn submit(&self, graph: JobGraph) -> Result<String, DispatcherError> {
+        if graph.version != JOB_GRAPH_VERSION {
+            return Err(DispatcherError::Invalid(format!(
+                "version {} (this JobManager reads version {JOB_GRAPH_VERSION})",
+                graph.version
+            )));
+        }
+        if graph.vertices.is_empty() {
+            return Err(DispatcherError::Invalid("no vertices".into()));
+        }
+        if graph.job_id.len() != 32 || !graph.job_id.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(DispatcherError::Invalid(format!(
+                "job id '{}' is not 32 hex characters",
+                graph.job_id
+            )));
+        }
+        for e in &graph.edges {
+            if graph.vertex(&e.source).is_none() || graph.vertex(&e.target).is_none() {
+                return Err(DispatcherError::Invalid(format!(
+                    "edge {} -> {} names a missing vertex",
+                    e.source, e.target
+                )));
+            }
+        }
+        if graph.vertices.iter().any(|v| {
+            v.parallelism == 0 || v.parallelism > graph.max_parallelism || v.operators.is_empty()
+        }) {
+            return Err(DispatcherError::Invalid(
+                "a vertex has no operators or a parallelism outside 1..=max-parallelism".into(),
+            ));
+        }
+        let mut jobs = self.jobs.write();
+        if jobs.contains_key(&graph.job_id) {
+            return Err(DispatcherError::Duplicate(graph.job_id));
+        }
+        let id = graph.job_id.clone();
+        tracing::info!("Submitting job '{}' ({id}).", graph.name);
+        jobs.insert(id.clone(), job_master::spawn(graph, self.services.clone()));
+        Ok(id)
+    }
+
+    pub fn job(&self, id: &str) -> Result<JobMasterHandle, DispatcherError> {
+        self.jobs
+            .read()
+            .get(id)
+            .cloned()
+            .ok_or_else(|| DispatcherError::NotFound(id.to_string()))
+    }
+
+    /// Every job, oldest first.
+    pub fn jobs(&self) -> Vec<JobMasterHandle> {
+        let mut all: Vec<JobMasterHandle> = self.jobs.read().values().cloned().collect();
+        all.sort_by_key(|h| h.execution.read().start_time);
+        all
+    }
+
+    pub fn cancel(&self, id: &str) -> Result<(), DispatcherError> {
+        let job = self.job(id)?;
+        let status = job.status();
+        if status.is_terminal() {
+            return Err(DispatcherError::AlreadyTerminal(id.to_string(), status));
+        }
+        job.send(JobMasterMessage::Cancel);
+        Ok(())
+    }
+
+    /// Routes a task's state change to its JobMaster.
+    pub fn update_task_state(&self, update: TaskExecutionState) -> Result<(), DispatcherError> {
+        self.job(&update.job_id)?
+            .send(JobMasterMessage::TaskState(update));
+        Ok(())
+    }
+
+    pub fn append_output(&self, job_id: &str, lines: Vec<String>) -> Result<(), DispatcherError> {
+        self.job(job_id)?.output.lock().append(lines);
+        Ok(())
+    }
+
+    /// Jobs per status, for `/overview`.
+    pub fn counts(&self) -> HashMap<JobStatus, usize> {
+        let mut m = HashMap::new();
+        for job in self.jobs.read().values() {
+            *m.entry(job.status()).or_default() += 1;
+        }
+        m
+    }
+}

@@ -1,0 +1,35 @@
+//! The JobMasterGateway gRPC service: TaskManagers report task states and printed rows
+//! here; the Dispatcher routes them to the job's JobMaster.
+
+use std::sync::Arc;
+
+use rask_common::proto::job_master_gateway_server::JobMasterGateway;
+use rask_common::proto::{Ack, TaskExecutionState, TaskOutput};
+use tonic::{Request, Response, Status};
+
+use crate::dispatcher::Dispatcher;
+
+pub struct JobMasterGatewayService {
+    pub dispatcher: Arc<Dispatcher>,
+}
+
+#[tonic::async_trait]
+impl JobMasterGateway for JobMasterGatewayService {
+    async fn update_task_execution_state(
+        &self,
+        request: Request<TaskExecutionState>,
+    ) -> Result<Response<Ack>, Status> {
+        self.dispatcher
+            .update_task_state(request.into_inner())
+            .map_err(|e| Status::not_found(e.to_string()))?;
+        Ok(Response::new(Ack {}))
+    }
+
+    async fn publish_output(&self, request: Request<TaskOutput>) -> Result<Response<Ack>, Status> {
+        let out = request.into_inner();
+        self.dispatcher
+            .append_output(&out.job_id, out.lines)
+            .map_err(|e| Status::not_found(e.to_string()))?;
+        Ok(Response::new(Ack {}))
+    }
+}

@@ -1,0 +1,439 @@
+//! The JobMaster: runs one job. It takes slots from the ResourceManager, deploys every
+//! subtask to its TaskExecutor, follows the tasks' states to the job's end (finished,
+//! failed, canceled), and frees the slots. Its state is its own; the Dispatcher and
+//! REST read snapshots of it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use rask_common::job::graph::{JobGraph, Partitioning};
+use rask_common::proto::task_executor_client::TaskExecutorClient;
+use rask_common::proto::{
+    CancelJobTasksRequest, FreeSlotRequest, InputLocation, RequestSlotRequest,
+    TaskDeploymentDescriptor, TaskExecutionState,
+};
+use tokio::sync::{mpsc, watch};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
+use crate::resource_manager::{ResourceManager, SlotOffer};
+
+/// Lines of printed output a job keeps for clients (older lines are dropped).
+const OUTPUT_LINES_KEPT: usize = 100_000;
+
+pub enum JobMasterMessage {
+    TaskState(TaskExecutionState),
+    Cancel,
+}
+
+/// Printed rows of a job, numbered from 0, the oldest dropped past a bound.
+#[derive(Default)]
+pub struct JobOutput {
+    first: usize,
+    lines: VecDeque<String>,
+}
+
+impl JobOutput {
+    pub fn append(&mut self, lines: Vec<String>) {
+        self.lines.extend(lines);
+        while self.lines.len() > OUTPUT_LINES_KEPT {
+            self.lines.pop_front();
+            self.first += 1;
+        }
+    }
+
+    /// Lines from number `from` on, and the number after the last.
+    pub fn read(&self, from: usize) -> (Vec<String>, usize) {
+        let start = from.max(self.first) - self.first;
+        let lines: Vec<String> = self.lines.iter().skip(start).cloned().collect();
+        (lines, self.first + self.lines.len())
+    }
+}
+
+/// What the rest of the JobManager holds of a running JobMaster.
+#[derive(Clone)]
+pub struct JobMasterHandle {
+    pub graph: Arc<JobGraph>,
+    pub execution: Arc<RwLock<ExecutionGraph>>,
+    pub output: Arc<Mutex<JobOutput>>,
+    pub terminal: watch::Receiver<bool>,
+    messages: mpsc::UnboundedSender<JobMasterMessage>,
+}
+
+impl JobMasterHandle {
+    pub fn send(&self, message: JobMasterMessage) {
+        let _ = self.messages.send(message);
+    }
+
+    pub fn status(&self) -> JobStatus {
+        self.execution.read().status
+    }
+}
+
+/// What a JobMaster needs from its JobManager.
+#[derive(Clone)]
+pub struct JobMasterServices {
+    pub resource_manager: Arc<ResourceManager>,
+    pub leader_token: String,
+    /// host:port of the JobMasterGateway (the JobManager's gRPC endpoint).
+    pub gateway_address: String,
+    pub slot_request_timeout: Duration,
+    pub buffer_timeout: Duration,
+}
+
+/// Starts a JobMaster for `graph`.
+pub fn spawn(graph: JobGraph, services: JobMasterServices) -> JobMasterHandle {
+    let graph = Arc::new(graph);
+    let execution = Arc::new(RwLock::new(ExecutionGraph::new(&graph)));
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (terminal_tx, terminal) = watch::channel(false);
+    let handle = JobMasterHandle {
+        graph: graph.clone(),
+        execution: execution.clone(),
+        output: Arc::default(),
+        terminal,
+        messages: tx,
+    };
+    let master = JobMaster {
+        graph,
+        execution,
+        services,
+        messages: rx,
+        slots: Vec::new(),
+        clients: Default::default(),
+    };
+    tokio::spawn(async move {
+        master.run().await;
+        let _ = terminal_tx.send(true);
+    });
+    handle
+}
+
+struct JobMaster {
+    graph: Arc<JobGraph>,
+    execution: Arc<RwLock<ExecutionGraph>>,
+    services: JobMasterServices,
+    messages: mpsc::UnboundedReceiver<JobMasterMessage>,
+    /// Slot i hosts subtask i of every vertex (slot sharing).
+    slots: Vec<(SlotOffer, String)>,
+    clients: std::collections::HashMap<String, TaskExecutorClient<Channel>>,
+}
+
+enum Outcome {
+    Finished,
+    Failed(String),
+    Canceled,
+}
+
+impl JobMaster {
+    fn job_id(&self) -> &str {
+        &self.graph.job_id
+    }
+
+    fn transition(&self, next: JobStatus) {
+        let mut eg = self.execution.write();
+        let from = eg.status;
+        if eg.transition(next) {
+            tracing::info!(
+                "Job {} ({}) switched from state {from} to {next}.",
+                self.graph.name,
+                self.graph.job_id
+            );
+        }
+    }
+
+    fn client(&mut self, address: &str) -> Result<TaskExecutorClient<Channel>, String> {
+        if let Some(c) = self.clients.get(address) {
+            return Ok(c.clone());
+        }
+        let channel = Endpoint::from_shared(format!("http://{address}"))
+            .map_err(|e| e.to_string())?
+            .connect_timeout(Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let client = TaskExecutorClient::new(channel).max_encoding_message_size(256 << 20);
+        self.clients.insert(address.to_string(), client.clone());
+        Ok(client)
+    }
+
+    async fn run(mut self) {
+        self.transition(JobStatus::Created);
+        let outcome = match self.schedule().await {
+            Err(outcome) => outcome,
+            Ok(()) => self.follow().await,
+        };
+        match outcome {
+            Outcome::Finished => self.transition(JobStatus::Finished),
+            Outcome::Canceled => {
+                self.transition(JobStatus::Cancelling);
+                self.cancel_tasks().await;
+                self.transition(JobStatus::Canceled);
+            }
+            Outcome::Failed(cause) => {
+                tracing::warn!(
+                    "Job {} ({}) failed: {cause}",
+                    self.graph.name,
+                    self.graph.job_id
+                );
+                self.execution.write().failure = Some((now_ms(), cause));
+                self.transition(JobStatus::Failing);
+                self.cancel_tasks().await;
+                self.transition(JobStatus::Failed);
+            }
+        }
+        self.free_slots().await;
+    }
+
+    /// Waits for slots, reserves them at their TaskExecutors, deploys every subtask.
+    async fn schedule(&mut self) -> Result<(), Outcome> {
+        let needed = self.graph.slots_needed() as usize;
+        let deadline = Instant::now() + self.services.slot_request_timeout;
+        let mut lost = self.services.resource_manager.subscribe_lost();
+        let offers = loop {
+            match self
+                .services
+                .resource_manager
+                .reserve(self.job_id(), needed)
+            {
+                Ok(offers) => break offers,
+                Err(free) => {
+                    if Instant::now() >= deadline {
+                        return Err(Outcome::Failed(format!(
+                            "Could not acquire the minimum required resources: the job needs {needed} slots, {free} are free (slot.request.timeout: {} ms)",
+                            self.services.slot_request_timeout.as_millis()
+                        )));
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                        m = self.messages.recv() => if let Some(JobMasterMessage::Cancel) = m { return Err(Outcome::Canceled) },
+                    }
+                }
+            }
+        };
+        for offer in offers {
+            let allocation_id = rask_common::ids::random_hex_id();
+            let mut client = self.client(&offer.rpc_address).map_err(Outcome::Failed)?;
+            let response = client
+                .request_slot(RequestSlotRequest {
+                    leader_token: self.services.leader_token.clone(),
+                    slot_index: offer.slot_index,
+                    allocation_id: allocation_id.clone(),
+                    job_id: self.job_id().to_string(),
+                })
+                .await
+                .map_err(|e| {
+                    Outcome::Failed(format!(
+                        "TaskManager {} refused slot {}: {}",
+                        offer.resource_id,
+                        offer.slot_index,
+                        e.message()
+                    ))
+                })?;
+            if let Some(report) = response.into_inner().slot_report {
+                self.services
+                    .resource_manager
+                    .slot_report(&offer.resource_id, report.slots);
+            }
+            self.slots.push((offer, allocation_id));
+        }
+        self.transition(JobStatus::Running);
+        let graph_json =
+            serde_json::to_vec(self.graph.as_ref()).map_err(|e| Outcome::Failed(e.to_string()))?;
+        let mut deployments = Vec::new();
+        let graph = self.graph.clone();
+        for vertex in &graph.vertices {
+            for subtask in 0..vertex.parallelism {
+                let (slot, allocation_id) = self.slots[subtask as usize].clone();
+                let mut inputs = Vec::new();
+                for edge in self.graph.inputs_of(&vertex.id) {
+                    let producer = self.graph.vertex(&edge.source).expect("planned graph");
+                    let producers: Vec<u32> = match edge.partitioning {
+                        Partitioning::Forward => vec![subtask],
+                        _ => (0..producer.parallelism).collect(),
+                    };
+                    for p in producers {
+                        inputs.push(InputLocation {
+                            producer_vertex_id: producer.id.clone(),
+                            producer_subtask: p,
+                            taskmanager_address: self.slots[p as usize].0.rpc_address.clone(),
+                        });
+                    }
+                }
+                let tdd = TaskDeploymentDescriptor {
+                    leader_token: self.services.leader_token.clone(),
+                    job_id: self.job_id().to_string(),
+                    vertex_id: vertex.id.clone(),
+                    subtask_index: subtask,
+                    attempt: 0,
+                    allocation_id,
+                    job_graph_json: graph_json.clone(),
+                    jobmaster_address: self.services.gateway_address.clone(),
+                    inputs,
+                    memory_budget_bytes: slot.memory_budget_bytes,
+                    buffer_timeout_ms: self.services.buffer_timeout.as_millis() as u64,
+                };
+                {
+                    let mut eg = self.execution.write();
+                    eg.set_task_state(&vertex.id, subtask, ExecutionState::Scheduled);
+                    eg.set_task_state(&vertex.id, subtask, ExecutionState::Deploying);
+                    if let Some(e) = eg
+                        .vertices
+                        .iter_mut()
+                        .find(|v| v.id == vertex.id)
+                        .and_then(|v| v.subtasks.get_mut(subtask as usize))
+                    {
+                        e.resource_id = Some(slot.resource_id.clone());
+                        e.rpc_address = Some(slot.rpc_address.clone());
+                    }
+                }
+                let mut client = self.client(&slot.rpc_address).map_err(Outcome::Failed)?;
+                let what = format!("{} ({}/{})", vertex.name, subtask + 1, vertex.parallelism);
+                let resource = slot.resource_id.clone();
+                deployments.push(async move {
+                    client.submit_task(tdd).await.map_err(|e| {
+                        format!("deploying {what} to {resource} failed: {}", e.message())
+                    })
+                });
+            }
+        }
+        // Deploy concurrently; a consumer waits for its producers' results to appear.
+        for result in futures::future::join_all(deployments).await {
+            result.map_err(Outcome::Failed)?;
+        }
+        // Drain losses that happened before deployment.
+        while let Ok(rid) = lost.try_recv() {
+            if self.slots.iter().any(|(s, _)| s.resource_id == rid) {
+                return Err(Outcome::Failed(format!("TaskManager {rid} was lost")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows task states until the job ends.
+    async fn follow(&mut self) -> Outcome {
+        let mut lost = self.services.resource_manager.subscribe_lost();
+        loop {
+            tokio::select! {
+                message = self.messages.recv() => match message {
+                    None | Some(JobMasterMessage::Cancel) => return Outcome::Canceled,
+                    Some(JobMasterMessage::TaskState(update)) => {
+                        let Some(state) = ExecutionState::parse(&update.state) else { continue };
+                        let mut eg = self.execution.write();
+                        eg.set_task_state(&update.vertex_id, update.subtask_index, state);
+                        if state == ExecutionState::Failed {
+                            return Outcome::Failed(update.error);
+                        }
+                        if eg.all_tasks(|s| s == ExecutionState::Finished) {
+                            return Outcome::Finished;
+                        }
+                    }
+                },
+                rid = lost.recv() => {
+                    if let Ok(rid) = rid {
+                        if self.slots.iter().any(|(s, _)| s.resource_id == rid) {
+                            return Outcome::Failed(format!("TaskManager {rid} was lost (connection closed or heartbeat timed out)"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks every TaskExecutor of the job to cancel its tasks, then waits briefly for
+    /// them to report a terminal state.
+    async fn cancel_tasks(&mut self) {
+        {
+            let mut eg = self.execution.write();
+            let updates: Vec<(String, u32)> = eg
+                .vertices
+                .iter()
+                .flat_map(|v| {
+                    v.subtasks
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, e)| !e.state.is_terminal())
+                        .map(move |(i, _)| (v.id.clone(), i as u32))
+                })
+                .collect();
+            for (v, i) in updates {
+                eg.set_task_state(&v, i, ExecutionState::Canceling);
+            }
+        }
+        let mut addresses: Vec<String> = self
+            .slots
+            .iter()
+            .map(|(s, _)| s.rpc_address.clone())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        for address in addresses {
+            if let Ok(mut client) = self.client(&address) {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    client.cancel_job_tasks(CancelJobTasksRequest {
+                        leader_token: self.services.leader_token.clone(),
+                        job_id: self.job_id().to_string(),
+                    }),
+                )
+                .await;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !self.execution.read().all_tasks(|s| s.is_terminal()) && Instant::now() < deadline {
+            tokio::select! {
+                m = self.messages.recv() => match m {
+                    Some(JobMasterMessage::TaskState(update)) => {
+                        if let Some(state) = ExecutionState::parse(&update.state) {
+                            self.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
+                        }
+                    }
+                    Some(JobMasterMessage::Cancel) => {}
+                    None => break,
+                },
+                _ = tokio::time::sleep_until(deadline.into()) => break,
+            }
+        }
+        // Tasks that never answered (their TaskManager is gone) end as CANCELED.
+        let mut eg = self.execution.write();
+        let left: Vec<(String, u32)> = eg
+            .vertices
+            .iter()
+            .flat_map(|v| {
+                v.subtasks
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| !e.state.is_terminal())
+                    .map(move |(i, _)| (v.id.clone(), i as u32))
+            })
+            .collect();
+        for (v, i) in left {
+            eg.set_task_state(&v, i, ExecutionState::Canceled);
+        }
+    }
+
+    async fn free_slots(&mut self) {
+        let slots = std::mem::take(&mut self.slots);
+        for (slot, allocation_id) in slots {
+            if let Ok(mut client) = self.client(&slot.rpc_address) {
+                let answer = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    client.free_slot(FreeSlotRequest {
+                        leader_token: self.services.leader_token.clone(),
+                        allocation_id,
+                    }),
+                )
+                .await;
+                if let Ok(Ok(response)) = answer {
+                    if let Some(report) = response.into_inner().slot_report {
+                        self.services
+                            .resource_manager
+                            .slot_report(&slot.resource_id, report.slots);
+                    }
+                }
+            }
+        }
+        self.services.resource_manager.release(self.job_id());
+    }
+}

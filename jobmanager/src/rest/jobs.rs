@@ -1,0 +1,255 @@
+//! REST handlers for jobs, in Flink's shapes: submit, list, overview, details,
+//! cancel, exceptions; plus `/jobs/:id/output`, Rask's feed of printed rows for the
+//! CLI's attached mode.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rask_common::job::graph::JobGraph;
+use serde_json::{json, Value};
+
+use super::{RestError, RestState};
+use crate::dispatcher::DispatcherError;
+use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
+use crate::job_master::JobMasterHandle;
+
+impl From<DispatcherError> for RestError {
+    fn from(e: DispatcherError) -> Self {
+        let status = match e {
+            DispatcherError::NotFound(_) => StatusCode::NOT_FOUND,
+            DispatcherError::Duplicate(_) | DispatcherError::AlreadyTerminal(..) => {
+                StatusCode::CONFLICT
+            }
+            DispatcherError::Invalid(_) => StatusCode::BAD_REQUEST,
+        };
+        RestError {
+            status,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// `POST /jobs` with a JobGraph (JSON) as the body.
+pub async fn submit(
+    State(state): State<RestState>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), RestError> {
+    let graph: JobGraph = serde_json::from_slice(&body)
+        .map_err(|e| RestError::bad_request(format!("Request body is not a JobGraph: {e}")))?;
+    let id = state.dispatcher.submit(graph)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id })),
+    ))
+}
+
+pub async fn list(State(state): State<RestState>) -> Json<Value> {
+    let jobs: Vec<Value> = state
+        .dispatcher
+        .jobs()
+        .iter()
+        .map(|j| json!({ "id": j.graph.job_id, "status": j.status().name() }))
+        .collect();
+    Json(json!({ "jobs": jobs }))
+}
+
+fn duration(eg: &ExecutionGraph) -> i64 {
+    if eg.end_time >= 0 {
+        eg.end_time - eg.start_time
+    } else {
+        now_ms() - eg.start_time
+    }
+}
+
+fn task_counts(eg: &ExecutionGraph) -> Value {
+    let mut counts: HashMap<&str, usize> =
+        ExecutionState::ALL.iter().map(|s| (s.name(), 0)).collect();
+    for e in eg.executions() {
+        *counts.entry(e.state.name()).or_default() += 1;
+    }
+    counts.insert("RECONCILING", 0);
+    json!(counts)
+}
+
+pub async fn overview(State(state): State<RestState>) -> Json<Value> {
+    let jobs: Vec<Value> = state
+        .dispatcher
+        .jobs()
+        .iter()
+        .map(|j| {
+            let eg = j.execution.read();
+            let mut tasks: serde_json::Map<String, Value> = ExecutionState::ALL
+                .iter()
+                .map(|s| (s.name().to_ascii_lowercase(), json!(0)))
+                .collect();
+            for e in eg.executions() {
+                let key = e.state.name().to_ascii_lowercase();
+                tasks[&key] = json!(tasks[&key].as_u64().unwrap_or(0) + 1);
+            }
+            tasks.insert("reconciling".into(), json!(0));
+            tasks.insert("total".into(), json!(eg.executions().count()));
+            json!({
+                "jid": eg.job_id,
+                "name": eg.name,
+                "jobType": "STREAMING",
+                "start-time": eg.start_time,
+                "end-time": eg.end_time,
+                "duration": duration(&eg),
+                "state": eg.status.name(),
+                "last-modification": eg.timestamps.values().max().copied().unwrap_or(eg.start_time),
+                "tasks": tasks,
+            })
+        })
+        .collect();
+    Json(json!({ "jobs": jobs }))
+}
+
+fn detail_json(job: &JobMasterHandle) -> Value {
+    let eg = job.execution.read();
+    let timestamps: serde_json::Map<String, Value> = JobStatus::ALL
+        .iter()
+        .map(|s| {
+            (
+                s.name().to_string(),
+                json!(eg.timestamps.get(s).copied().unwrap_or(0)),
+            )
+        })
+        .chain(std::iter::once(("SUSPENDED".to_string(), json!(0))))
+        .collect();
+    let vertices: Vec<Value> = eg
+        .vertices
+        .iter()
+        .map(|v| {
+            let start = v.subtasks.iter().map(|e| e.start_time).filter(|t| *t >= 0).min().unwrap_or(-1);
+            let end = if v.subtasks.iter().all(|e| e.state.is_terminal()) { v.subtasks.iter().map(|e| e.end_time).max().unwrap_or(-1) } else { -1 };
+            let tasks: serde_json::Map<String, Value> = v.counts().into_iter().map(|(s, n)| (s.name().to_string(), json!(n))).collect();
+            json!({
+                "id": v.id,
+                "name": v.name,
+                "maxParallelism": eg.max_parallelism,
+                "parallelism": v.parallelism,
+                "status": v.status().name(),
+                "start-time": start,
+                "end-time": end,
+                "duration": if start < 0 { -1 } else if end >= 0 { end - start } else { now_ms() - start },
+                "tasks": tasks,
+                "subtasks": v.subtasks.iter().enumerate().map(|(i, e)| json!({
+                    "subtask": i,
+                    "status": e.state.name(),
+                    "taskmanager-id": e.resource_id,
+                    "endpoint": e.rpc_address,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let plan_nodes: Vec<Value> = job
+        .graph
+        .vertices
+        .iter()
+        .map(|v| {
+            let inputs: Vec<Value> = job
+                .graph
+                .inputs_of(&v.id)
+                .iter()
+                .enumerate()
+                .map(|(n, e)| json!({ "num": n, "id": e.source, "ship_strategy": ship_strategy(&e.partitioning), "exchange": "pipelined_bounded" }))
+                .collect();
+            json!({ "id": v.id, "parallelism": v.parallelism, "operator": "", "operator_strategy": "", "description": v.name, "inputs": inputs })
+        })
+        .collect();
+    json!({
+        "jid": eg.job_id,
+        "name": eg.name,
+        "isStoppable": false,
+        "state": eg.status.name(),
+        "job-type": "STREAMING",
+        "start-time": eg.start_time,
+        "end-time": eg.end_time,
+        "duration": duration(&eg),
+        "maxParallelism": eg.max_parallelism,
+        "now": now_ms(),
+        "timestamps": timestamps,
+        "vertices": vertices,
+        "status-counts": task_counts(&eg),
+        "plan": { "jid": eg.job_id, "name": eg.name, "type": "STREAMING", "nodes": plan_nodes },
+    })
+}
+
+pub fn ship_strategy(p: &rask_common::job::graph::Partitioning) -> &'static str {
+    use rask_common::job::graph::Partitioning::*;
+    match p {
+        Forward => "FORWARD",
+        Hash { .. } => "HASH",
+        Rebalance => "REBALANCE",
+        Broadcast => "BROADCAST",
+    }
+}
+
+pub async fn detail(
+    State(state): State<RestState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RestError> {
+    Ok(Json(detail_json(&state.dispatcher.job(&id)?)))
+}
+
+/// `PATCH /jobs/:id?mode=cancel`, as Flink.
+pub async fn cancel(
+    State(state): State<RestState>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<(StatusCode, Json<Value>), RestError> {
+    match params.get("mode").map(String::as_str) {
+        None | Some("cancel") => {}
+        Some(other) => {
+            return Err(RestError::bad_request(format!(
+                "Unsupported mode '{other}': use mode=cancel."
+            )))
+        }
+    }
+    state.dispatcher.cancel(&id)?;
+    Ok((StatusCode::ACCEPTED, Json(json!({}))))
+}
+
+pub async fn exceptions(
+    State(state): State<RestState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&id)?;
+    let eg = job.execution.read();
+    let entries: Vec<Value> = eg
+        .failure
+        .iter()
+        .map(|(t, cause)| json!({ "exceptionName": "TaskFailure", "stacktrace": cause, "timestamp": t, "taskName": Value::Null, "location": Value::Null, "concurrentExceptions": [] }))
+        .collect();
+    Ok(Json(json!({
+        "root-exception": eg.failure.as_ref().map(|(_, c)| c.clone()),
+        "timestamp": eg.failure.as_ref().map(|(t, _)| *t),
+        "all-exceptions": [],
+        "truncated": false,
+        "exceptionHistory": { "entries": entries, "truncated": false },
+    })))
+}
+
+/// `GET /jobs/:id/output?from=N`: printed rows from line N on.
+pub async fn output(
+    State(state): State<RestState>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&id)?;
+    let from: usize = match params.get("from") {
+        Some(v) => v.parse().map_err(|_| {
+            RestError::bad_request(format!("'from' must be a line number, got '{v}'"))
+        })?,
+        None => 0,
+    };
+    // Read the state first: once terminal, every printed line is already in.
+    let status = job.status();
+    let (lines, next) = job.output.lock().read(from);
+    Ok(Json(
+        json!({ "lines": lines, "next": next, "state": status.name(), "terminal": status.is_terminal() }),
+    ))
+}
