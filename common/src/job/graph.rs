@@ -171,12 +171,27 @@ pub enum OperatorKind {
         partition_keys: Vec<usize>,
         order_by: Vec<(usize, bool)>,
     },
+    /// Per key, a state machine driven by the event column; emits an alert row for
+    /// every event that has no transition from the key's current state.
+    StateMachine {
+        keys: Vec<usize>,
+        event_column: usize,
+        initial: String,
+        transitions: Vec<Transition>,
+    },
     PrintSink,
     FileSink {
         path: String,
         format: FileFormat,
     },
     BlackholeSink,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Transition {
+    pub from: String,
+    pub event: String,
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

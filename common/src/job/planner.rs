@@ -195,6 +195,7 @@ impl Planner {
                     || s.aggregate.is_some()
                     || s.window.is_some()
                     || s.top_n.is_some()
+                    || s.state_machine.is_some()
                 {
                     return Err(self.error(
                         line,
@@ -236,7 +237,7 @@ impl Planner {
             return Err(self.error(
                 line,
                 "pipeline",
-                "key_by must be followed by aggregate, window or top_n",
+                "key_by must be followed by aggregate, window, top_n or state_machine",
             ));
         }
         for (i, sink) in spec.sinks.iter().enumerate() {
@@ -703,9 +704,10 @@ impl Planner {
             s.aggregate.is_some(),
             s.window.is_some(),
             s.top_n.is_some(),
+            s.state_machine.is_some(),
         ];
         if set.iter().filter(|b| **b).count() != 1 {
-            return Err(self.error(line, field, "a step needs exactly one of: filter, map, flat_map, key_by, aggregate, window, top_n"));
+            return Err(self.error(line, field, "a step needs exactly one of: filter, map, flat_map, key_by, aggregate, window, top_n, state_machine"));
         }
         let key_indices = |this: &Self, keys: &Option<(Vec<String>, u32)>| -> Vec<usize> {
             let _ = this;
@@ -935,6 +937,82 @@ impl Planner {
                     Some(1),
                     Some(order_all),
                 )
+            } else if let Some(sm) = &s.state_machine {
+                let sf = format!("{field}.state_machine");
+                let keys_idx = key_indices(self, &keys);
+                if keys_idx.is_empty() {
+                    return Err(self.error(
+                        line,
+                        &sf,
+                        "state_machine runs per key: put a key_by before it",
+                    ));
+                }
+                let ev = &sm.value.event;
+                let event_column = input.index_of(&ev.value).map_err(|_| {
+                    self.error(
+                        line_of(ev),
+                        format!("{sf}.event"),
+                        format!("unknown column '{}' (columns: {})", ev.value, names(&input)),
+                    )
+                })?;
+                if input.field(event_column).data_type() != &DataType::Utf8 {
+                    return Err(self.error(
+                        line_of(ev),
+                        format!("{sf}.event"),
+                        format!(
+                            "type mismatch: the event column must be STRING, '{}' is {}",
+                            ev.value,
+                            type_name(input.field(event_column).data_type())
+                        ),
+                    ));
+                }
+                let mut transitions = Vec::new();
+                let mut seen = HashSet::new();
+                for (j, t) in sm.value.transitions.iter().enumerate() {
+                    if !seen.insert((t.value.from.clone(), t.value.event.clone())) {
+                        return Err(self.error(
+                            line_of(t),
+                            format!("{sf}.transitions[{j}]"),
+                            format!(
+                                "a second transition from '{}' on '{}'",
+                                t.value.from, t.value.event
+                            ),
+                        ));
+                    }
+                    transitions.push(Transition {
+                        from: t.value.from.clone(),
+                        event: t.value.event.clone(),
+                        to: t.value.to.clone(),
+                    });
+                }
+                if !transitions.iter().any(|t| t.from == sm.value.initial.value) {
+                    return Err(self.error(
+                        line_of(&sm.value.initial),
+                        format!("{sf}.initial"),
+                        format!(
+                            "no transition leaves the initial state '{}'",
+                            sm.value.initial.value
+                        ),
+                    ));
+                }
+                let mut fields: Vec<Field> =
+                    keys_idx.iter().map(|&k| input.field(k).clone()).collect();
+                fields.push(Field::new("state", DataType::Utf8, false));
+                fields.push(Field::new("event", DataType::Utf8, true));
+                (
+                    "StateMachine".into(),
+                    OperatorKind::StateMachine {
+                        keys: keys_idx.clone(),
+                        event_column,
+                        initial: sm.value.initial.value.clone(),
+                        transitions,
+                    },
+                    Arc::new(Schema::new(fields)),
+                    Some(keys_idx),
+                    parallelism,
+                    None,
+                    None,
+                )
             } else {
                 let t = s.top_n.as_ref().expect("one is set");
                 let tf = format!("{field}.top_n");
@@ -989,11 +1067,16 @@ impl Planner {
                     None,
                 )
             };
-        if keys.is_some() && s.aggregate.is_none() && s.window.is_none() && s.top_n.is_none() {
+        if keys.is_some()
+            && s.aggregate.is_none()
+            && s.window.is_none()
+            && s.top_n.is_none()
+            && s.state_machine.is_none()
+        {
             return Err(self.error(
                 line,
                 field,
-                "key_by must be followed by aggregate, window or top_n",
+                "key_by must be followed by aggregate, window, top_n or state_machine",
             ));
         }
         let step_name = s

@@ -140,6 +140,26 @@ pub struct StepSpec {
     pub window: Option<Spanned<WindowSpec>>,
     #[serde(default, rename = "top_n")]
     pub top_n: Option<Spanned<TopNSpec>>,
+    #[serde(default, rename = "state_machine")]
+    pub state_machine: Option<Spanned<StateMachineSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StateMachineSpec {
+    /// The STRING column that holds each row's event.
+    pub event: Spanned<String>,
+    /// The state every key starts in.
+    pub initial: Spanned<String>,
+    pub transitions: Vec<Spanned<TransitionSpec>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionSpec {
+    pub from: String,
+    pub event: String,
+    pub to: String,
 }
 
 #[derive(Debug, Deserialize)]

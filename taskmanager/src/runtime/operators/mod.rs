@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod basic;
 pub mod keyed_state;
 pub mod sinks;
+pub mod state_machine;
 pub mod top_n;
 pub mod window;
 
@@ -105,6 +106,21 @@ pub fn build(
             order_by,
             &input,
             output,
+        )?),
+        OperatorKind::StateMachine {
+            keys,
+            event_column,
+            initial,
+            transitions,
+        } => Box::new(state_machine::StateMachine::new(
+            &name,
+            keys,
+            *event_column,
+            initial,
+            transitions,
+            &input,
+            output,
+            ctx,
         )?),
         OperatorKind::PrintSink => Box::new(sinks::Print::new(ctx)),
         OperatorKind::FileSink { path, format } => {
