@@ -9,11 +9,7 @@ use crate::commands;
 use crate::rest_client::RestClient;
 
 #[derive(Parser, Debug)]
-#[command(
-    name = "rask",
-    version,
-    about = "Run and manage Rask jobs (Flink's CLI, in Rust)"
-)]
+#[command(name = "rask", version, about = "Run and manage Rask jobs (Flink's CLI, in Rust)")]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -93,18 +89,12 @@ pub enum Command {
 
 /// The configuration the CLI reads (file, environment, -D).
 fn configuration(cluster: &ClusterOptions) -> anyhow::Result<rask_common::config::Configuration> {
-    Ok(rask_common::config::Configuration::load(
-        cluster.config.as_deref(),
-        &cluster.dynamic,
-    )?)
+    Ok(rask_common::config::Configuration::load(cluster.config.as_deref(), &cluster.dynamic)?)
 }
 
 /// `local` unless the user points at a cluster (-m, --config or RASK_CONF_DIR).
 fn default_target(cluster: &ClusterOptions) -> Target {
-    if cluster.jobmanager.is_some()
-        || cluster.config.is_some()
-        || std::env::var_os(rask_common::config::CONF_DIR_ENV).is_some()
-    {
+    if cluster.jobmanager.is_some() || cluster.config.is_some() || std::env::var_os(rask_common::config::CONF_DIR_ENV).is_some() {
         Target::Remote
     } else {
         Target::Local
@@ -114,19 +104,10 @@ fn default_target(cluster: &ClusterOptions) -> Target {
 /// Runs the parsed command; the error is the one line the user sees.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run {
-            detached,
-            parallelism,
-            target,
-            cluster,
-            job_file,
-        } => {
+        Command::Run { detached, parallelism, target, cluster, job_file } => {
             let conf = configuration(&cluster)?;
             let graph = commands::run::plan(&job_file, parallelism, &conf)?;
-            let options = commands::run::RunOptions {
-                detached,
-                parallelism,
-            };
+            let options = commands::run::RunOptions { detached, parallelism };
             match target.unwrap_or_else(|| default_target(&cluster)) {
                 Target::Local => {
                     if detached {
@@ -144,22 +125,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let client = RestClient::new(resolve_rest_url(&cluster)?);
             commands::cancel::run(&client, &job_id).await
         }
-        Command::Info {
-            parallelism,
-            cluster,
-            job_file,
-        } => {
+        Command::Info { parallelism, cluster, job_file } => {
             let conf = configuration(&cluster)?;
             let graph = commands::run::plan(&job_file, parallelism, &conf)?;
             print!("{}", commands::info::render(&graph));
             Ok(())
         }
-        Command::List {
-            running,
-            scheduled,
-            all,
-            cluster,
-        } => {
+        Command::List { running, scheduled, all, cluster } => {
             let url = resolve_rest_url(&cluster)?;
             let client = RestClient::new(url);
             let filter = commands::list::Filter::from_flags(running, scheduled, all);

@@ -30,13 +30,9 @@ impl MiniCluster {
             conf.set(key, value)?;
         }
         if !conf.contains(&o::TASKMANAGER_MEMORY_PROCESS_SIZE) {
-            conf.set(
-                o::TASKMANAGER_MEMORY_PROCESS_SIZE.key,
-                format!("{}m", 512 * slots.max(1)),
-            )?;
+            conf.set(o::TASKMANAGER_MEMORY_PROCESS_SIZE.key, format!("{}m", 512 * slots.max(1)))?;
         }
-        let jobmanager =
-            JobManager::start(JobManagerConfiguration::from_configuration(&conf)?).await?;
+        let jobmanager = JobManager::start(JobManagerConfiguration::from_configuration(&conf)?).await?;
         let rest_url = format!("http://{}", jobmanager.rest_address);
         let mut tm_conf = TaskManagerConfiguration::from_configuration(&conf)?;
         tm_conf.jobmanager_rpc_address = jobmanager.rpc_address.to_string();
@@ -49,11 +45,7 @@ impl MiniCluster {
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        Ok(Self {
-            jobmanager,
-            taskmanager,
-            rest_url,
-        })
+        Ok(Self { jobmanager, taskmanager, rest_url })
     }
 
     pub async fn shutdown(self) {

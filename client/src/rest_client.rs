@@ -10,11 +10,7 @@ pub enum RestError {
     #[error("could not reach the JobManager at {url}: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("the JobManager at {url} answered {status}: {message}")]
-    Status {
-        url: String,
-        status: u16,
-        message: String,
-    },
+    Status { url: String, status: u16, message: String },
     #[error("unexpected answer from {url}: {reason}")]
     Malformed { url: String, reason: String },
 }
@@ -39,64 +35,30 @@ impl RestClient {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
-        self.call(self.http.get(format!("{}{path}", self.base)), path)
-            .await
+        self.call(self.http.get(format!("{}{path}", self.base)), path).await
     }
 
-    pub async fn post<B: serde::Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, RestError> {
-        self.call(
-            self.http.post(format!("{}{path}", self.base)).json(body),
-            path,
-        )
-        .await
+    pub async fn post<B: serde::Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, RestError> {
+        self.call(self.http.post(format!("{}{path}", self.base)).json(body), path).await
     }
 
     pub async fn patch(&self, path: &str) -> Result<serde_json::Value, RestError> {
-        self.call(self.http.patch(format!("{}{path}", self.base)), path)
-            .await
+        self.call(self.http.patch(format!("{}{path}", self.base)), path).await
     }
 
-    async fn call<T: DeserializeOwned>(
-        &self,
-        request: reqwest::RequestBuilder,
-        path: &str,
-    ) -> Result<T, RestError> {
+    async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, path: &str) -> Result<T, RestError> {
         let url = format!("{}{path}", self.base);
-        let response = request.send().await.map_err(|e| RestError::Unreachable {
-            url: self.base.clone(),
-            reason: root_cause(&e),
-        })?;
+        let response = request.send().await.map_err(|e| RestError::Unreachable { url: self.base.clone(), reason: root_cause(&e) })?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| RestError::Unreachable {
-            url: self.base.clone(),
-            reason: root_cause(&e),
-        })?;
+        let body = response.bytes().await.map_err(|e| RestError::Unreachable { url: self.base.clone(), reason: root_cause(&e) })?;
         if !status.is_success() {
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|v| {
-                    v.get("errors")?.as_array().map(|e| {
-                        e.iter()
-                            .filter_map(|m| m.as_str())
-                            .collect::<Vec<_>>()
-                            .join("; ")
-                    })
-                })
+                .and_then(|v| v.get("errors")?.as_array().map(|e| e.iter().filter_map(|m| m.as_str()).collect::<Vec<_>>().join("; ")))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            return Err(RestError::Status {
-                url,
-                status: status.as_u16(),
-                message,
-            });
+            return Err(RestError::Status { url, status: status.as_u16(), message });
         }
-        serde_json::from_slice(&body).map_err(|e| RestError::Malformed {
-            url,
-            reason: e.to_string(),
-        })
+        serde_json::from_slice(&body).map_err(|e| RestError::Malformed { url, reason: e.to_string() })
     }
 }
 

@@ -2,9 +2,7 @@
 
 /// CPU cores available to this process.
 pub fn cpu_cores() -> u32 {
-    std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1)
+    std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1)
 }
 
 /// (physical memory, available memory) in bytes, from /proc/meminfo; zeros where

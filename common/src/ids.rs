@@ -22,9 +22,7 @@ mod tests {
     fn ids_have_flink_shapes() {
         let id = random_hex_id();
         assert_eq!(id.len(), 32);
-        assert!(id
-            .chars()
-            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         let tm = taskmanager_resource_id("127.0.0.1", 4321);
         assert!(tm.starts_with("127.0.0.1:4321-"));
         assert_eq!(tm.len(), "127.0.0.1:4321-".len() + 6);

@@ -22,9 +22,7 @@ pub trait LeaderRetrieval: Send + Sync + 'static {
     /// and gets the newer one once the implementation has learnt it. It never fails
     /// for the static implementation; HA implementations may fail when their backing
     /// store cannot be reached. Idempotent and cheap to call repeatedly.
-    fn leader(
-        &self,
-    ) -> Pin<Box<dyn Future<Output = Result<LeaderAddress, LeaderRetrievalError>> + Send + '_>>;
+    fn leader(&self) -> Pin<Box<dyn Future<Output = Result<LeaderAddress, LeaderRetrievalError>> + Send + '_>>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,10 +44,7 @@ impl StaticLeaderRetrieval {
 }
 
 impl LeaderRetrieval for StaticLeaderRetrieval {
-    fn leader(
-        &self,
-    ) -> Pin<Box<dyn Future<Output = Result<LeaderAddress, LeaderRetrievalError>> + Send + '_>>
-    {
+    fn leader(&self) -> Pin<Box<dyn Future<Output = Result<LeaderAddress, LeaderRetrievalError>> + Send + '_>> {
         let address = self.address.clone();
         Box::pin(async move { Ok(address) })
     }

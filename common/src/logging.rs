@@ -8,8 +8,7 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global subscriber. `default_level` is used when `RUST_LOG` is unset.
 /// Calling it twice (tests running daemons in-process) is harmless.
 pub fn init(default_level: &str) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

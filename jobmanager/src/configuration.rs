@@ -27,14 +27,10 @@ pub struct JobManagerConfiguration {
 
 impl JobManagerConfiguration {
     pub fn from_configuration(conf: &Configuration) -> Result<Self, ConfigError> {
-        let rpc_host = conf
-            .get_string(&o::JOBMANAGER_RPC_ADDRESS)
-            .unwrap_or_default();
+        let rpc_host = conf.get_string(&o::JOBMANAGER_RPC_ADDRESS).unwrap_or_default();
         let rpc_port = conf.get_port(&o::JOBMANAGER_RPC_PORT)?;
         let rest_address = conf.get_string(&o::REST_ADDRESS).unwrap_or_default();
-        let rest_bind_host = conf
-            .get_string(&o::REST_BIND_ADDRESS)
-            .unwrap_or_else(|| rest_address.clone());
+        let rest_bind_host = conf.get_string(&o::REST_BIND_ADDRESS).unwrap_or_else(|| rest_address.clone());
         let rest_port = conf.get_port(&o::REST_PORT)?;
         let heartbeat_interval = conf.get_duration(&o::HEARTBEAT_INTERVAL)?;
         let heartbeat_timeout = conf.get_duration(&o::HEARTBEAT_TIMEOUT)?;
@@ -51,10 +47,7 @@ impl JobManagerConfiguration {
                 key: o::HEARTBEAT_TIMEOUT.key.into(),
                 value: conf.get_string(&o::HEARTBEAT_TIMEOUT).unwrap_or_default(),
                 origin: conf.origin(&o::HEARTBEAT_TIMEOUT),
-                reason: format!(
-                    "must be greater than heartbeat.interval ({} ms)",
-                    heartbeat_interval.as_millis()
-                ),
+                reason: format!("must be greater than heartbeat.interval ({} ms)", heartbeat_interval.as_millis()),
             });
         }
         Ok(Self {

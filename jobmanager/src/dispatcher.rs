@@ -30,43 +30,27 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     pub fn new(services: JobMasterServices) -> Self {
-        Self {
-            services,
-            jobs: RwLock::new(HashMap::new()),
-        }
+        Self { services, jobs: RwLock::new(HashMap::new()) }
     }
 
     /// Accepts a JobGraph and starts its JobMaster; returns the job id.
     pub fn submit(&self, graph: JobGraph) -> Result<String, DispatcherError> {
         if graph.version != JOB_GRAPH_VERSION {
-            return Err(DispatcherError::Invalid(format!(
-                "version {} (this JobManager reads version {JOB_GRAPH_VERSION})",
-                graph.version
-            )));
+            return Err(DispatcherError::Invalid(format!("version {} (this JobManager reads version {JOB_GRAPH_VERSION})", graph.version)));
         }
         if graph.vertices.is_empty() {
             return Err(DispatcherError::Invalid("no vertices".into()));
         }
         if graph.job_id.len() != 32 || !graph.job_id.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(DispatcherError::Invalid(format!(
-                "job id '{}' is not 32 hex characters",
-                graph.job_id
-            )));
+            return Err(DispatcherError::Invalid(format!("job id '{}' is not 32 hex characters", graph.job_id)));
         }
         for e in &graph.edges {
             if graph.vertex(&e.source).is_none() || graph.vertex(&e.target).is_none() {
-                return Err(DispatcherError::Invalid(format!(
-                    "edge {} -> {} names a missing vertex",
-                    e.source, e.target
-                )));
+                return Err(DispatcherError::Invalid(format!("edge {} -> {} names a missing vertex", e.source, e.target)));
             }
         }
-        if graph.vertices.iter().any(|v| {
-            v.parallelism == 0 || v.parallelism > graph.max_parallelism || v.operators.is_empty()
-        }) {
-            return Err(DispatcherError::Invalid(
-                "a vertex has no operators or a parallelism outside 1..=max-parallelism".into(),
-            ));
+        if graph.vertices.iter().any(|v| v.parallelism == 0 || v.parallelism > graph.max_parallelism || v.operators.is_empty()) {
+            return Err(DispatcherError::Invalid("a vertex has no operators or a parallelism outside 1..=max-parallelism".into()));
         }
         let mut jobs = self.jobs.write();
         if jobs.contains_key(&graph.job_id) {
@@ -79,11 +63,7 @@ impl Dispatcher {
     }
 
     pub fn job(&self, id: &str) -> Result<JobMasterHandle, DispatcherError> {
-        self.jobs
-            .read()
-            .get(id)
-            .cloned()
-            .ok_or_else(|| DispatcherError::NotFound(id.to_string()))
+        self.jobs.read().get(id).cloned().ok_or_else(|| DispatcherError::NotFound(id.to_string()))
     }
 
     /// Every job, oldest first.
@@ -105,8 +85,7 @@ impl Dispatcher {
 
     /// Routes a task's state change to its JobMaster.
     pub fn update_task_state(&self, update: TaskExecutionState) -> Result<(), DispatcherError> {
-        self.job(&update.job_id)?
-            .send(JobMasterMessage::TaskState(update));
+        self.job(&update.job_id)?.send(JobMasterMessage::TaskState(update));
         Ok(())
     }
 

@@ -23,11 +23,7 @@ use rask_common::proto::job_master_gateway_server::JobMasterGatewayServer;
 #[derive(Debug, thiserror::Error)]
 pub enum JobManagerError {
     #[error("cannot bind the {endpoint} endpoint to {address}")]
-    Bind {
-        endpoint: &'static str,
-        address: String,
-        source: std::io::Error,
-    },
+    Bind { endpoint: &'static str, address: String, source: std::io::Error },
     #[error(transparent)]
     Ha(#[from] HaError),
 }
@@ -44,15 +40,8 @@ pub struct JobManager {
     rest_server: JoinHandle<()>,
 }
 
-async fn bind(
-    endpoint: &'static str,
-    address: &str,
-) -> Result<(TcpListener, SocketAddr), JobManagerError> {
-    let err = |source| JobManagerError::Bind {
-        endpoint,
-        address: address.to_string(),
-        source,
-    };
+async fn bind(endpoint: &'static str, address: &str) -> Result<(TcpListener, SocketAddr), JobManagerError> {
+    let err = |source| JobManagerError::Bind { endpoint, address: address.to_string(), source };
     let listener = TcpListener::bind(address).await.map_err(err)?;
     let local = listener.local_addr().map_err(err)?;
     Ok((listener, local))
@@ -65,20 +54,13 @@ impl JobManager {
     }
 
     /// Starts a JobManager that campaigns through `leader_election` before serving.
-    pub async fn start_with(
-        conf: JobManagerConfiguration,
-        leader_election: Arc<dyn LeaderElection>,
-    ) -> Result<Self, JobManagerError> {
+    pub async fn start_with(conf: JobManagerConfiguration, leader_election: Arc<dyn LeaderElection>) -> Result<Self, JobManagerError> {
         let started = Instant::now();
         let (rpc_listener, rpc_address) = bind("ResourceManager gRPC", &conf.rpc_bind).await?;
         let (rest_listener, rest_address) = bind("REST", &conf.rest_bind).await?;
         let token = leader_election.campaign().await?;
-        let resource_manager = Arc::new(ResourceManager::new(
-            conf.cluster_id.clone(),
-            token.0,
-            conf.heartbeat_interval,
-            conf.heartbeat_timeout,
-        ));
+        let resource_manager =
+            Arc::new(ResourceManager::new(conf.cluster_id.clone(), token.0, conf.heartbeat_interval, conf.heartbeat_timeout));
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let dispatcher = Arc::new(Dispatcher::new(JobMasterServices {
@@ -89,21 +71,16 @@ impl JobManager {
             buffer_timeout: conf.buffer_timeout,
         }));
         let service = ResourceManagerService::new(resource_manager.clone(), shutdown_rx.clone());
-        let gateway = JobMasterGatewayService {
-            dispatcher: dispatcher.clone(),
-        };
+        let gateway = JobMasterGatewayService { dispatcher: dispatcher.clone() };
         let mut rpc_stop = shutdown_rx.clone();
         let rpc_server = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
                 .add_service(ResourceManagerServer::new(service))
                 .add_service(JobMasterGatewayServer::new(gateway))
-                .serve_with_incoming_shutdown(
-                    rask_common::net::incoming(rpc_listener),
-                    async move {
-                        let _ = rpc_stop.wait_for(|stop| *stop).await;
-                    },
-                )
+                .serve_with_incoming_shutdown(rask_common::net::incoming(rpc_listener), async move {
+                    let _ = rpc_stop.wait_for(|stop| *stop).await;
+                })
                 .await;
             if let Err(e) = result {
                 tracing::error!("ResourceManager endpoint failed: {e}");
@@ -132,16 +109,7 @@ impl JobManager {
             "JobManager started for cluster '{}': ResourceManager at {rpc_address}, REST at http://{rest_address}",
             conf.cluster_id
         );
-        Ok(Self {
-            rpc_address,
-            rest_address,
-            resource_manager,
-            dispatcher,
-            leader_election,
-            shutdown,
-            rpc_server,
-            rest_server,
-        })
+        Ok(Self { rpc_address, rest_address, resource_manager, dispatcher, leader_election, shutdown, rpc_server, rest_server })
     }
 
     /// Resolves when leadership is lost (never, without HA).

@@ -7,10 +7,7 @@ use std::fmt;
 use rask_common::job::graph::JobGraph;
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Flink's JobStatus.
@@ -55,10 +52,7 @@ impl JobStatus {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            JobStatus::Failed | JobStatus::Canceled | JobStatus::Finished
-        )
+        matches!(self, JobStatus::Failed | JobStatus::Canceled | JobStatus::Finished)
     }
 
     /// The transitions Flink's JobStatus allows (restarts arrive with recovery).
@@ -139,16 +133,12 @@ impl ExecutionState {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            ExecutionState::Finished | ExecutionState::Canceled | ExecutionState::Failed
-        )
+        matches!(self, ExecutionState::Finished | ExecutionState::Canceled | ExecutionState::Failed)
     }
 
     /// A terminal state is final; otherwise states only move forward.
     pub fn can_become(self, next: ExecutionState) -> bool {
-        !self.is_terminal()
-            && (next > self || (self == ExecutionState::Canceling && next.is_terminal()))
+        !self.is_terminal() && (next > self || (self == ExecutionState::Canceling && next.is_terminal()))
     }
 }
 
@@ -173,27 +163,17 @@ impl ExecutionJobVertex {
     /// The vertex's status: the least advanced of its subtasks', FAILED/CANCELED winning.
     pub fn status(&self) -> ExecutionState {
         let states = self.subtasks.iter().map(|e| e.state);
-        if self
-            .subtasks
-            .iter()
-            .any(|e| e.state == ExecutionState::Failed)
-        {
+        if self.subtasks.iter().any(|e| e.state == ExecutionState::Failed) {
             return ExecutionState::Failed;
         }
-        if self
-            .subtasks
-            .iter()
-            .any(|e| e.state == ExecutionState::Canceled)
-            && self.subtasks.iter().all(|e| e.state.is_terminal())
-        {
+        if self.subtasks.iter().any(|e| e.state == ExecutionState::Canceled) && self.subtasks.iter().all(|e| e.state.is_terminal()) {
             return ExecutionState::Canceled;
         }
         states.min().unwrap_or(ExecutionState::Created)
     }
 
     pub fn counts(&self) -> BTreeMap<ExecutionState, usize> {
-        let mut m: BTreeMap<ExecutionState, usize> =
-            ExecutionState::ALL.iter().map(|s| (*s, 0)).collect();
+        let mut m: BTreeMap<ExecutionState, usize> = ExecutionState::ALL.iter().map(|s| (*s, 0)).collect();
         for e in &self.subtasks {
             *m.entry(e.state).or_default() += 1;
         }
@@ -266,12 +246,7 @@ impl ExecutionGraph {
     }
 
     pub fn set_task_state(&mut self, vertex_id: &str, subtask: u32, state: ExecutionState) -> bool {
-        let Some(e) = self
-            .vertices
-            .iter_mut()
-            .find(|v| v.id == vertex_id)
-            .and_then(|v| v.subtasks.get_mut(subtask as usize))
-        else {
+        let Some(e) = self.vertices.iter_mut().find(|v| v.id == vertex_id).and_then(|v| v.subtasks.get_mut(subtask as usize)) else {
             return false;
         };
         if e.state == state || !e.state.can_become(state) {

@@ -15,21 +15,14 @@ pub struct JobMasterGatewayService {
 
 #[tonic::async_trait]
 impl JobMasterGateway for JobMasterGatewayService {
-    async fn update_task_execution_state(
-        &self,
-        request: Request<TaskExecutionState>,
-    ) -> Result<Response<Ack>, Status> {
-        self.dispatcher
-            .update_task_state(request.into_inner())
-            .map_err(|e| Status::not_found(e.to_string()))?;
+    async fn update_task_execution_state(&self, request: Request<TaskExecutionState>) -> Result<Response<Ack>, Status> {
+        self.dispatcher.update_task_state(request.into_inner()).map_err(|e| Status::not_found(e.to_string()))?;
         Ok(Response::new(Ack {}))
     }
 
     async fn publish_output(&self, request: Request<TaskOutput>) -> Result<Response<Ack>, Status> {
         let out = request.into_inner();
-        self.dispatcher
-            .append_output(&out.job_id, out.lines)
-            .map_err(|e| Status::not_found(e.to_string()))?;
+        self.dispatcher.append_output(&out.job_id, out.lines).map_err(|e| Status::not_found(e.to_string()))?;
         Ok(Response::new(Ack {}))
     }
 }

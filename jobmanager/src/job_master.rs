@@ -11,8 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use rask_common::job::graph::{JobGraph, Partitioning};
 use rask_common::proto::task_executor_client::TaskExecutorClient;
 use rask_common::proto::{
-    CancelJobTasksRequest, FreeSlotRequest, InputLocation, RequestSlotRequest,
-    TaskDeploymentDescriptor, TaskExecutionState,
+    CancelJobTasksRequest, FreeSlotRequest, InputLocation, RequestSlotRequest, TaskDeploymentDescriptor, TaskExecutionState,
 };
 use tokio::sync::{mpsc, watch};
 use tonic::transport::{Channel, Endpoint};
@@ -89,21 +88,8 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices) -> JobMasterHandle {
     let execution = Arc::new(RwLock::new(ExecutionGraph::new(&graph)));
     let (tx, rx) = mpsc::unbounded_channel();
     let (terminal_tx, terminal) = watch::channel(false);
-    let handle = JobMasterHandle {
-        graph: graph.clone(),
-        execution: execution.clone(),
-        output: Arc::default(),
-        terminal,
-        messages: tx,
-    };
-    let master = JobMaster {
-        graph,
-        execution,
-        services,
-        messages: rx,
-        slots: Vec::new(),
-        clients: Default::default(),
-    };
+    let handle = JobMasterHandle { graph: graph.clone(), execution: execution.clone(), output: Arc::default(), terminal, messages: tx };
+    let master = JobMaster { graph, execution, services, messages: rx, slots: Vec::new(), clients: Default::default() };
     tokio::spawn(async move {
         master.run().await;
         let _ = terminal_tx.send(true);
@@ -136,11 +122,7 @@ impl JobMaster {
         let mut eg = self.execution.write();
         let from = eg.status;
         if eg.transition(next) {
-            tracing::info!(
-                "Job {} ({}) switched from state {from} to {next}.",
-                self.graph.name,
-                self.graph.job_id
-            );
+            tracing::info!("Job {} ({}) switched from state {from} to {next}.", self.graph.name, self.graph.job_id);
         }
     }
 
@@ -172,11 +154,7 @@ impl JobMaster {
                 self.transition(JobStatus::Canceled);
             }
             Outcome::Failed(cause) => {
-                tracing::warn!(
-                    "Job {} ({}) failed: {cause}",
-                    self.graph.name,
-                    self.graph.job_id
-                );
+                tracing::warn!("Job {} ({}) failed: {cause}", self.graph.name, self.graph.job_id);
                 self.execution.write().failure = Some((now_ms(), cause));
                 self.transition(JobStatus::Failing);
                 self.cancel_tasks().await;
@@ -192,11 +170,7 @@ impl JobMaster {
         let deadline = Instant::now() + self.services.slot_request_timeout;
         let mut lost = self.services.resource_manager.subscribe_lost();
         let offers = loop {
-            match self
-                .services
-                .resource_manager
-                .reserve(self.job_id(), needed)
-            {
+            match self.services.resource_manager.reserve(self.job_id(), needed) {
                 Ok(offers) => break offers,
                 Err(free) => {
                     if Instant::now() >= deadline {
@@ -224,23 +198,15 @@ impl JobMaster {
                 })
                 .await
                 .map_err(|e| {
-                    Outcome::Failed(format!(
-                        "TaskManager {} refused slot {}: {}",
-                        offer.resource_id,
-                        offer.slot_index,
-                        e.message()
-                    ))
+                    Outcome::Failed(format!("TaskManager {} refused slot {}: {}", offer.resource_id, offer.slot_index, e.message()))
                 })?;
             if let Some(report) = response.into_inner().slot_report {
-                self.services
-                    .resource_manager
-                    .slot_report(&offer.resource_id, report.slots);
+                self.services.resource_manager.slot_report(&offer.resource_id, report.slots);
             }
             self.slots.push((offer, allocation_id));
         }
         self.transition(JobStatus::Running);
-        let graph_json =
-            serde_json::to_vec(self.graph.as_ref()).map_err(|e| Outcome::Failed(e.to_string()))?;
+        let graph_json = serde_json::to_vec(self.graph.as_ref()).map_err(|e| Outcome::Failed(e.to_string()))?;
         let mut deployments = Vec::new();
         let graph = self.graph.clone();
         for vertex in &graph.vertices {
@@ -278,12 +244,7 @@ impl JobMaster {
                     let mut eg = self.execution.write();
                     eg.set_task_state(&vertex.id, subtask, ExecutionState::Scheduled);
                     eg.set_task_state(&vertex.id, subtask, ExecutionState::Deploying);
-                    if let Some(e) = eg
-                        .vertices
-                        .iter_mut()
-                        .find(|v| v.id == vertex.id)
-                        .and_then(|v| v.subtasks.get_mut(subtask as usize))
-                    {
+                    if let Some(e) = eg.vertices.iter_mut().find(|v| v.id == vertex.id).and_then(|v| v.subtasks.get_mut(subtask as usize)) {
                         e.resource_id = Some(slot.resource_id.clone());
                         e.rpc_address = Some(slot.rpc_address.clone());
                     }
@@ -292,9 +253,7 @@ impl JobMaster {
                 let what = format!("{} ({}/{})", vertex.name, subtask + 1, vertex.parallelism);
                 let resource = slot.resource_id.clone();
                 deployments.push(async move {
-                    client.submit_task(tdd).await.map_err(|e| {
-                        format!("deploying {what} to {resource} failed: {}", e.message())
-                    })
+                    client.submit_task(tdd).await.map_err(|e| format!("deploying {what} to {resource} failed: {}", e.message()))
                 });
             }
         }
@@ -350,22 +309,14 @@ impl JobMaster {
                 .vertices
                 .iter()
                 .flat_map(|v| {
-                    v.subtasks
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, e)| !e.state.is_terminal())
-                        .map(move |(i, _)| (v.id.clone(), i as u32))
+                    v.subtasks.iter().enumerate().filter(|(_, e)| !e.state.is_terminal()).map(move |(i, _)| (v.id.clone(), i as u32))
                 })
                 .collect();
             for (v, i) in updates {
                 eg.set_task_state(&v, i, ExecutionState::Canceling);
             }
         }
-        let mut addresses: Vec<String> = self
-            .slots
-            .iter()
-            .map(|(s, _)| s.rpc_address.clone())
-            .collect();
+        let mut addresses: Vec<String> = self.slots.iter().map(|(s, _)| s.rpc_address.clone()).collect();
         addresses.sort();
         addresses.dedup();
         for address in addresses {
@@ -400,13 +351,7 @@ impl JobMaster {
         let left: Vec<(String, u32)> = eg
             .vertices
             .iter()
-            .flat_map(|v| {
-                v.subtasks
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| !e.state.is_terminal())
-                    .map(move |(i, _)| (v.id.clone(), i as u32))
-            })
+            .flat_map(|v| v.subtasks.iter().enumerate().filter(|(_, e)| !e.state.is_terminal()).map(move |(i, _)| (v.id.clone(), i as u32)))
             .collect();
         for (v, i) in left {
             eg.set_task_state(&v, i, ExecutionState::Canceled);
@@ -419,17 +364,12 @@ impl JobMaster {
             if let Ok(mut client) = self.client(&slot.rpc_address) {
                 let answer = tokio::time::timeout(
                     Duration::from_secs(2),
-                    client.free_slot(FreeSlotRequest {
-                        leader_token: self.services.leader_token.clone(),
-                        allocation_id,
-                    }),
+                    client.free_slot(FreeSlotRequest { leader_token: self.services.leader_token.clone(), allocation_id }),
                 )
                 .await;
                 if let Ok(Ok(response)) = answer {
                     if let Some(report) = response.into_inner().slot_report {
-                        self.services
-                            .resource_manager
-                            .slot_report(&slot.resource_id, report.slots);
+                        self.services.resource_manager.slot_report(&slot.resource_id, report.slots);
                     }
                 }
             }

@@ -23,9 +23,7 @@ pub struct TaskManagerConfiguration {
 
 impl TaskManagerConfiguration {
     pub fn from_configuration(conf: &Configuration) -> Result<Self, ConfigError> {
-        let jm_host = conf
-            .get_string(&o::JOBMANAGER_RPC_ADDRESS)
-            .unwrap_or_default();
+        let jm_host = conf.get_string(&o::JOBMANAGER_RPC_ADDRESS).unwrap_or_default();
         let jm_port = conf.get_port(&o::JOBMANAGER_RPC_PORT)?;
         let rest_host = conf.get_string(&o::REST_ADDRESS).unwrap_or_default();
         let rest_port = conf.get_port(&o::REST_PORT)?;
@@ -38,8 +36,7 @@ impl TaskManagerConfiguration {
             cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
             jobmanager_rpc_address: host_port(&jm_host, jm_port),
             jobmanager_rest_url: format!("http://{}", host_port(&rest_host, rest_port)),
-            registration_initial_backoff: conf
-                .get_duration(&o::CLUSTER_REGISTRATION_INITIAL_TIMEOUT)?,
+            registration_initial_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_INITIAL_TIMEOUT)?,
             registration_max_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_MAX_TIMEOUT)?,
         })
     }

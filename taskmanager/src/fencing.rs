@@ -13,9 +13,7 @@ pub struct LeaderFence {
 pub enum FencingError {
     #[error("not registered with any JobManager yet; command refused")]
     NoLeader,
-    #[error(
-        "stale leader token '{got}': this TaskManager follows leader '{current}'; command refused"
-    )]
+    #[error("stale leader token '{got}': this TaskManager follows leader '{current}'; command refused")]
     StaleToken { got: String, current: String },
 }
 
@@ -35,10 +33,7 @@ impl LeaderFence {
         match self.token.read().as_deref() {
             None => Err(FencingError::NoLeader),
             Some(current) if current == token => Ok(()),
-            Some(current) => Err(FencingError::StaleToken {
-                got: token.to_string(),
-                current: current.to_string(),
-            }),
+            Some(current) => Err(FencingError::StaleToken { got: token.to_string(), current: current.to_string() }),
         }
     }
 }
@@ -54,10 +49,7 @@ mod tests {
         fence.accept_leader("a");
         assert!(fence.check("a").is_ok());
         fence.accept_leader("b");
-        assert!(matches!(
-            fence.check("a"),
-            Err(FencingError::StaleToken { .. })
-        ));
+        assert!(matches!(fence.check("a"), Err(FencingError::StaleToken { .. })));
         assert!(fence.check("b").is_ok());
     }
 }

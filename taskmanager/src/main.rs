@@ -31,22 +31,14 @@ fn main() -> std::process::ExitCode {
         }
     };
     rask_common::logging::init(&conf.0.get_string(&options::LOG_LEVEL).unwrap_or_default());
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(conf.1)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             // 2 = refused by the JobManager: restarting would be refused again.
-            let refused = matches!(
-                e.downcast_ref::<TaskManagerError>(),
-                Some(TaskManagerError::Connection(
-                    ConnectionError::Refused { .. }
-                ))
-            );
+            let refused =
+                matches!(e.downcast_ref::<TaskManagerError>(), Some(TaskManagerError::Connection(ConnectionError::Refused { .. })));
             std::process::ExitCode::from(if refused { 2 } else { 1 })
         }
     }

@@ -11,8 +11,7 @@ use rask_common::proto::resource_manager_client::ResourceManagerClient;
 use rask_common::proto::resource_manager_message::Kind as RmKind;
 use rask_common::proto::task_executor_message::Kind as TeKind;
 use rask_common::proto::{
-    DisconnectTaskExecutor, HardwareDescription, HeartbeatResponse, RegisterTaskExecutor,
-    RegistrationAccepted, TaskExecutorMessage,
+    DisconnectTaskExecutor, HardwareDescription, HeartbeatResponse, RegisterTaskExecutor, RegistrationAccepted, TaskExecutorMessage,
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -53,10 +52,7 @@ enum SessionEnd {
 
 /// Runs until `shutdown` turns true (then deregisters and returns Ok) or the
 /// JobManager refuses the registration (returns the refusal).
-pub async fn run(
-    ctx: ConnectionContext,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<(), ConnectionError> {
+pub async fn run(ctx: ConnectionContext, mut shutdown: watch::Receiver<bool>) -> Result<(), ConnectionError> {
     let mut backoff = ctx.initial_backoff;
     let mut failures: u32 = 0;
     loop {
@@ -102,11 +98,7 @@ fn registration(ctx: &ConnectionContext) -> TaskExecutorMessage {
     }
 }
 
-async fn session(
-    ctx: &ConnectionContext,
-    shutdown: &mut watch::Receiver<bool>,
-    failures: u32,
-) -> Result<SessionEnd, ConnectionError> {
+async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>, failures: u32) -> Result<SessionEnd, ConnectionError> {
     // Say so when the JobManager cannot be reached: at the first failure, then now and
     // then, so the log neither stays silent nor floods.
     let loud = failures == 1 || (failures > 0 && failures.is_multiple_of(20));
@@ -131,9 +123,7 @@ async fn session(
         let channel = match endpoint.connect().await {
             Ok(c) => c,
             Err(e) => {
-                let cause = std::error::Error::source(&e)
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| e.to_string());
+                let cause = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
                 if loud {
                     tracing::warn!("JobManager at {address} not reachable ({cause}); retrying");
                 } else {
@@ -144,10 +134,7 @@ async fn session(
         };
         let (tx, rx) = mpsc::channel::<TaskExecutorMessage>(8);
         let _ = tx.send(registration(ctx)).await;
-        let mut inbound = match ResourceManagerClient::new(channel)
-            .session(ReceiverStream::new(rx))
-            .await
-        {
+        let mut inbound = match ResourceManagerClient::new(channel).session(ReceiverStream::new(rx)).await {
             Ok(r) => r.into_inner(),
             Err(e) => {
                 tracing::debug!("JobManager at {address} did not open a session: {e}");
@@ -158,10 +145,7 @@ async fn session(
             Ok(Some(msg)) => match msg.kind {
                 Some(RmKind::Accepted(a)) => a,
                 Some(RmKind::Rejected(r)) => {
-                    return Err(ConnectionError::Refused {
-                        address,
-                        reason: r.reason,
-                    });
+                    return Err(ConnectionError::Refused { address, reason: r.reason });
                 }
                 _ => {
                     tracing::warn!("JobManager at {address} answered the registration with an unexpected message");
@@ -181,16 +165,10 @@ async fn session(
         _ = stopped(&mut stop) => return Ok(SessionEnd::Shutdown),
     };
     ctx.fence.accept_leader(&accepted.leader_token);
-    tracing::info!(
-        "registered at the JobManager at {address} as {} with {} slots",
-        ctx.resource_id,
-        ctx.slots.lock().report().slots.len()
-    );
+    tracing::info!("registered at the JobManager at {address} as {} with {} slots", ctx.resource_id, ctx.slots.lock().report().slots.len());
     let timeout = Duration::from_millis(accepted.heartbeat_timeout_ms.max(1));
     let mut last_heartbeat = Instant::now();
-    let mut watchdog = tokio::time::interval(Duration::from_millis(
-        accepted.heartbeat_interval_ms.clamp(10, 1000),
-    ));
+    let mut watchdog = tokio::time::interval(Duration::from_millis(accepted.heartbeat_interval_ms.clamp(10, 1000)));
     loop {
         tokio::select! {
             msg = inbound.message() => match msg {

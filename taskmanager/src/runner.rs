@@ -21,10 +21,7 @@ use crate::task_executor::TaskExecutorService;
 #[derive(Debug, thiserror::Error)]
 pub enum TaskManagerError {
     #[error("cannot bind the TaskExecutor endpoint to {address}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    Bind { address: String, source: std::io::Error },
     #[error(transparent)]
     Connection(#[from] ConnectionError),
     #[error("TaskManager task failed: {0}")]
@@ -52,49 +49,22 @@ impl TaskManager {
     }
 
     /// Starts a TaskManager that finds its JobManager through `leader_retrieval`.
-    pub async fn start_with(
-        conf: TaskManagerConfiguration,
-        leader_retrieval: Arc<dyn LeaderRetrieval>,
-    ) -> Result<Self, TaskManagerError> {
+    pub async fn start_with(conf: TaskManagerConfiguration, leader_retrieval: Arc<dyn LeaderRetrieval>) -> Result<Self, TaskManagerError> {
         let bind = rask_common::net::host_port(&conf.host, conf.rpc_port);
-        let listener = TcpListener::bind(&bind)
-            .await
-            .map_err(|source| TaskManagerError::Bind {
-                address: bind.clone(),
-                source,
-            })?;
-        let local = listener
-            .local_addr()
-            .map_err(|source| TaskManagerError::Bind {
-                address: bind.clone(),
-                source,
-            })?;
-        let resource_id = conf
-            .resource_id
-            .clone()
-            .unwrap_or_else(|| rask_common::ids::taskmanager_resource_id(&conf.host, local.port()));
+        let listener = TcpListener::bind(&bind).await.map_err(|source| TaskManagerError::Bind { address: bind.clone(), source })?;
+        let local = listener.local_addr().map_err(|source| TaskManagerError::Bind { address: bind.clone(), source })?;
+        let resource_id = conf.resource_id.clone().unwrap_or_else(|| rask_common::ids::taskmanager_resource_id(&conf.host, local.port()));
         let fence = Arc::new(LeaderFence::default());
-        let slots = Arc::new(Mutex::new(SlotTable::new(
-            conf.num_slots,
-            conf.process_memory_bytes,
-        )));
+        let slots = Arc::new(Mutex::new(SlotTable::new(conf.num_slots, conf.process_memory_bytes)));
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let own_address = rask_common::net::host_port(&conf.host, local.port());
         let tasks = Arc::new(TaskServices::new(resource_id.clone(), own_address));
-        let service = TaskExecutorService {
-            fence: fence.clone(),
-            slots: slots.clone(),
-            tasks,
-        };
+        let service = TaskExecutorService { fence: fence.clone(), slots: slots.clone(), tasks };
         let mut server_shutdown = shutdown_rx.clone();
         let server = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
-                .add_service(
-                    TaskExecutorServer::new(service)
-                        .max_decoding_message_size(256 << 20)
-                        .max_encoding_message_size(256 << 20),
-                )
+                .add_service(TaskExecutorServer::new(service).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20))
                 .serve_with_incoming_shutdown(rask_common::net::incoming(listener), async move {
                     let _ = server_shutdown.wait_for(|stop| *stop).await;
                 })
@@ -123,13 +93,7 @@ impl TaskManager {
             conf.num_slots,
             (conf.process_memory_bytes / u64::from(conf.num_slots)) >> 20
         );
-        Ok(Self {
-            resource_id,
-            rpc_address: local,
-            shutdown,
-            connection,
-            server,
-        })
+        Ok(Self { resource_id, rpc_address: local, shutdown, connection, server })
     }
 
     /// Waits until the TaskManager stops on its own, which happens only when the

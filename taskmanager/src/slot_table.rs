@@ -21,11 +21,7 @@ pub enum SlotError {
     #[error("slot {index} does not exist (this TaskManager has {slots} slots)")]
     NoSuchSlot { index: u32, slots: u32 },
     #[error("slot {index} is held by allocation {holder} of job {job}")]
-    Occupied {
-        index: u32,
-        holder: String,
-        job: String,
-    },
+    Occupied { index: u32, holder: String, job: String },
     #[error("an allocation id is required")]
     EmptyAllocationId,
     #[error("allocation {0} already holds another slot")]
@@ -42,15 +38,7 @@ impl SlotTable {
     /// division stays unassigned).
     pub fn new(num_slots: u32, process_memory_bytes: u64) -> Self {
         let budget = process_memory_bytes / u64::from(num_slots.max(1));
-        Self {
-            slots: (0..num_slots)
-                .map(|index| TaskSlot {
-                    index,
-                    memory_budget_bytes: budget,
-                    allocation: None,
-                })
-                .collect(),
-        }
+        Self { slots: (0..num_slots).map(|index| TaskSlot { index, memory_budget_bytes: budget, allocation: None }).collect() }
     }
 
     pub fn report(&self) -> SlotReport {
@@ -61,57 +49,31 @@ impl SlotTable {
                 .map(|s| SlotStatus {
                     index: s.index,
                     memory_budget_bytes: s.memory_budget_bytes,
-                    allocation_id: s
-                        .allocation
-                        .as_ref()
-                        .map(|a| a.allocation_id.clone())
-                        .unwrap_or_default(),
-                    job_id: s
-                        .allocation
-                        .as_ref()
-                        .map(|a| a.job_id.clone())
-                        .unwrap_or_default(),
+                    allocation_id: s.allocation.as_ref().map(|a| a.allocation_id.clone()).unwrap_or_default(),
+                    job_id: s.allocation.as_ref().map(|a| a.job_id.clone()).unwrap_or_default(),
                 })
                 .collect(),
         }
     }
 
     /// Gives slot `index` to an allocation. Idempotent for the allocation that holds it.
-    pub fn allocate(
-        &mut self,
-        index: u32,
-        allocation_id: &str,
-        job_id: &str,
-    ) -> Result<(), SlotError> {
+    pub fn allocate(&mut self, index: u32, allocation_id: &str, job_id: &str) -> Result<(), SlotError> {
         let slots = self.slots.len() as u32;
         if allocation_id.is_empty() {
             return Err(SlotError::EmptyAllocationId);
         }
-        if let Some(other) = self.slots.iter().find(|s| {
-            s.index != index
-                && s.allocation
-                    .as_ref()
-                    .is_some_and(|a| a.allocation_id == allocation_id)
-        }) {
+        if let Some(other) =
+            self.slots.iter().find(|s| s.index != index && s.allocation.as_ref().is_some_and(|a| a.allocation_id == allocation_id))
+        {
             let _ = other;
             return Err(SlotError::AllocationElsewhere(allocation_id.to_string()));
         }
-        let slot = self
-            .slots
-            .get_mut(index as usize)
-            .ok_or(SlotError::NoSuchSlot { index, slots })?;
+        let slot = self.slots.get_mut(index as usize).ok_or(SlotError::NoSuchSlot { index, slots })?;
         match &slot.allocation {
             Some(a) if a.allocation_id == allocation_id => Ok(()),
-            Some(a) => Err(SlotError::Occupied {
-                index,
-                holder: a.allocation_id.clone(),
-                job: a.job_id.clone(),
-            }),
+            Some(a) => Err(SlotError::Occupied { index, holder: a.allocation_id.clone(), job: a.job_id.clone() }),
             None => {
-                slot.allocation = Some(Allocation {
-                    allocation_id: allocation_id.to_string(),
-                    job_id: job_id.to_string(),
-                });
+                slot.allocation = Some(Allocation { allocation_id: allocation_id.to_string(), job_id: job_id.to_string() });
                 Ok(())
             }
         }
@@ -119,11 +81,7 @@ impl SlotTable {
 
     /// Frees the slot an allocation holds; returns whether one was held.
     pub fn free(&mut self, allocation_id: &str) -> bool {
-        match self.slots.iter_mut().find(|s| {
-            s.allocation
-                .as_ref()
-                .is_some_and(|a| a.allocation_id == allocation_id)
-        }) {
+        match self.slots.iter_mut().find(|s| s.allocation.as_ref().is_some_and(|a| a.allocation_id == allocation_id)) {
             Some(slot) => {
                 slot.allocation = None;
                 true
@@ -142,10 +100,7 @@ mod tests {
         let table = SlotTable::new(4, 1 << 30);
         let report = table.report();
         assert_eq!(report.slots.len(), 4);
-        assert!(report
-            .slots
-            .iter()
-            .all(|s| s.memory_budget_bytes == 256 << 20));
+        assert!(report.slots.iter().all(|s| s.memory_budget_bytes == 256 << 20));
     }
 
     #[test]
@@ -153,18 +108,9 @@ mod tests {
         let mut table = SlotTable::new(2, 1000);
         table.allocate(0, "a1", "j1").unwrap();
         table.allocate(0, "a1", "j1").unwrap();
-        assert!(matches!(
-            table.allocate(0, "a2", "j2"),
-            Err(SlotError::Occupied { .. })
-        ));
-        assert!(matches!(
-            table.allocate(1, "a1", "j1"),
-            Err(SlotError::AllocationElsewhere(_))
-        ));
-        assert!(matches!(
-            table.allocate(7, "a3", "j1"),
-            Err(SlotError::NoSuchSlot { .. })
-        ));
+        assert!(matches!(table.allocate(0, "a2", "j2"), Err(SlotError::Occupied { .. })));
+        assert!(matches!(table.allocate(1, "a1", "j1"), Err(SlotError::AllocationElsewhere(_))));
+        assert!(matches!(table.allocate(7, "a3", "j1"), Err(SlotError::NoSuchSlot { .. })));
         assert_eq!(table.report().slots[0].job_id, "j1");
         assert!(table.free("a1"));
         assert!(!table.free("a1"));

@@ -6,9 +6,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rask_common::proto::task_executor_server::TaskExecutor;
 use rask_common::proto::{
-    CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse,
-    PartitionRequest, RequestSlotRequest, RequestSlotResponse, SubmitTaskResponse,
-    TaskDeploymentDescriptor,
+    CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse, PartitionRequest, RequestSlotRequest,
+    RequestSlotResponse, SubmitTaskResponse, TaskDeploymentDescriptor,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -27,79 +26,47 @@ pub struct TaskExecutorService {
 
 #[tonic::async_trait]
 impl TaskExecutor for TaskExecutorService {
-    async fn request_slot(
-        &self,
-        request: Request<RequestSlotRequest>,
-    ) -> Result<Response<RequestSlotResponse>, Status> {
+    async fn request_slot(&self, request: Request<RequestSlotRequest>) -> Result<Response<RequestSlotResponse>, Status> {
         let req = request.into_inner();
-        self.fence
-            .check(&req.leader_token)
-            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let mut slots = self.slots.lock();
-        slots
-            .allocate(req.slot_index, &req.allocation_id, &req.job_id)
-            .map_err(|e| match e {
-                SlotError::NoSuchSlot { .. } | SlotError::EmptyAllocationId => {
-                    Status::invalid_argument(e.to_string())
-                }
-                SlotError::Occupied { .. } => Status::resource_exhausted(e.to_string()),
-                SlotError::AllocationElsewhere(_) => Status::already_exists(e.to_string()),
-            })?;
+        slots.allocate(req.slot_index, &req.allocation_id, &req.job_id).map_err(|e| match e {
+            SlotError::NoSuchSlot { .. } | SlotError::EmptyAllocationId => Status::invalid_argument(e.to_string()),
+            SlotError::Occupied { .. } => Status::resource_exhausted(e.to_string()),
+            SlotError::AllocationElsewhere(_) => Status::already_exists(e.to_string()),
+        })?;
         tracing::info!(slot = req.slot_index, allocation = %req.allocation_id, job = %req.job_id, "slot allocated");
-        Ok(Response::new(RequestSlotResponse {
-            slot_report: Some(slots.report()),
-        }))
+        Ok(Response::new(RequestSlotResponse { slot_report: Some(slots.report()) }))
     }
 
-    async fn free_slot(
-        &self,
-        request: Request<FreeSlotRequest>,
-    ) -> Result<Response<FreeSlotResponse>, Status> {
+    async fn free_slot(&self, request: Request<FreeSlotRequest>) -> Result<Response<FreeSlotResponse>, Status> {
         let req = request.into_inner();
-        self.fence
-            .check(&req.leader_token)
-            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         self.tasks.release_slot(&req.allocation_id);
         let mut slots = self.slots.lock();
         if slots.free(&req.allocation_id) {
             tracing::info!(allocation = %req.allocation_id, "slot freed");
         }
-        Ok(Response::new(FreeSlotResponse {
-            slot_report: Some(slots.report()),
-        }))
+        Ok(Response::new(FreeSlotResponse { slot_report: Some(slots.report()) }))
     }
 
-    async fn submit_task(
-        &self,
-        request: Request<TaskDeploymentDescriptor>,
-    ) -> Result<Response<SubmitTaskResponse>, Status> {
+    async fn submit_task(&self, request: Request<TaskDeploymentDescriptor>) -> Result<Response<SubmitTaskResponse>, Status> {
         let tdd = request.into_inner();
-        self.fence
-            .check(&tdd.leader_token)
-            .map_err(|e| Status::failed_precondition(e.to_string()))?;
-        task::submit(self.tasks.clone(), tdd)
-            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        self.fence.check(&tdd.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        task::submit(self.tasks.clone(), tdd).map_err(|e| Status::invalid_argument(e.to_string()))?;
         Ok(Response::new(SubmitTaskResponse {}))
     }
 
-    async fn cancel_job_tasks(
-        &self,
-        request: Request<CancelJobTasksRequest>,
-    ) -> Result<Response<CancelJobTasksResponse>, Status> {
+    async fn cancel_job_tasks(&self, request: Request<CancelJobTasksRequest>) -> Result<Response<CancelJobTasksResponse>, Status> {
         let req = request.into_inner();
-        self.fence
-            .check(&req.leader_token)
-            .map_err(|e| Status::failed_precondition(e.to_string()))?;
+        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let cancelled = self.tasks.cancel_job(&req.job_id) as u32;
         Ok(Response::new(CancelJobTasksResponse { cancelled }))
     }
 
     type ReadPartitionStream = ReceiverStream<Result<DataFrame, Status>>;
 
-    async fn read_partition(
-        &self,
-        request: Request<PartitionRequest>,
-    ) -> Result<Response<Self::ReadPartitionStream>, Status> {
+    async fn read_partition(&self, request: Request<PartitionRequest>) -> Result<Response<Self::ReadPartitionStream>, Status> {
         let req = request.into_inner();
         let key = SubpartitionKey {
             job_id: req.job_id,
@@ -107,12 +74,8 @@ impl TaskExecutor for TaskExecutorService {
             producer_subtask: req.producer_subtask,
             consumer_subtask: req.consumer_subtask,
         };
-        let queue = self
-            .tasks
-            .partitions
-            .take(key, std::time::Duration::from_secs(60))
-            .await
-            .map_err(|e| Status::not_found(e.to_string()))?;
+        let queue =
+            self.tasks.partitions.take(key, std::time::Duration::from_secs(60)).await.map_err(|e| Status::not_found(e.to_string()))?;
         Ok(Response::new(ReceiverStream::new(remote::serve(queue))))
     }
 }

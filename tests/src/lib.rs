@@ -25,17 +25,15 @@ pub fn bin_dir() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--manifest-path"])
-            .arg(&manifest)
-            .args([
-                "-p",
-                "rask-jobmanager",
-                "-p",
-                "rask-taskmanager",
-                "-p",
-                "rask-cli",
-                "--bins",
-            ]);
+        cmd.args(["build", "--quiet", "--manifest-path"]).arg(&manifest).args([
+            "-p",
+            "rask-jobmanager",
+            "-p",
+            "rask-taskmanager",
+            "-p",
+            "rask-cli",
+            "--bins",
+        ]);
         if release {
             cmd.arg("--release");
         }
@@ -64,10 +62,7 @@ pub fn clean_command(binary: &str) -> Command {
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
@@ -102,12 +97,7 @@ pub fn get_status_json(url: &str) -> (u16, Value) {
 
 fn http() -> &'static reqwest::blocking::Client {
     static CLIENT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .expect("client")
-    })
+    CLIENT.get_or_init(|| reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().expect("client"))
 }
 
 /// A daemon started as a child process. Its stderr (the log) is collected in memory
@@ -146,12 +136,7 @@ impl Daemon {
                 l.push('\n');
             }
         });
-        Self {
-            name: name.into(),
-            child,
-            log,
-            log_path,
-        }
+        Self { name: name.into(), child, log, log_path }
     }
 
     pub fn pid(&self) -> u32 {
@@ -164,11 +149,7 @@ impl Daemon {
 
     /// Waits until the log contains `needle`.
     pub fn wait_log(&self, needle: &str, timeout: Duration) {
-        wait_for(
-            timeout,
-            &format!("'{needle}' in the log of {}", self.name),
-            || self.log().contains(needle).then_some(()),
-        );
+        wait_for(timeout, &format!("'{needle}' in the log of {}", self.name), || self.log().contains(needle).then_some(()));
     }
 
     pub fn signal(&self, signal: i32) {
@@ -190,9 +171,7 @@ impl Daemon {
     /// Waits for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let name = self.name.clone();
-        wait_for(timeout, &format!("{name} to exit"), || {
-            self.child.try_wait().ok().flatten()
-        })
+        wait_for(timeout, &format!("{name} to exit"), || self.child.try_wait().ok().flatten())
     }
 
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
@@ -221,11 +200,7 @@ pub struct ClusterSpec {
 
 impl ClusterSpec {
     pub fn new() -> Self {
-        Self {
-            rpc_port: free_port(),
-            rest_port: free_port(),
-            settings: Vec::new(),
-        }
+        Self { rpc_port: free_port(), rest_port: free_port(), settings: Vec::new() }
     }
 
     pub fn with(mut self, key: &str, value: &str) -> Self {
@@ -247,9 +222,7 @@ impl ClusterSpec {
         ];
         all.extend(self.settings.iter().cloned());
         all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        all.into_iter()
-            .flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")])
-            .collect()
+        all.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect()
     }
 
     pub fn jobmanager(&self, name: &str, dir: &Path) -> Daemon {
@@ -266,14 +239,9 @@ impl ClusterSpec {
 
     /// Waits until `/overview` reports exactly `taskmanagers` and `slots`.
     pub fn wait_slots(&self, taskmanagers: u64, slots: u64, timeout: Duration) -> Value {
-        wait_for(
-            timeout,
-            &format!("{taskmanagers} TaskManagers with {slots} slots"),
-            || {
-                self.overview()
-                    .filter(|o| o["taskmanagers"] == taskmanagers && o["slots-total"] == slots)
-            },
-        )
+        wait_for(timeout, &format!("{taskmanagers} TaskManagers with {slots} slots"), || {
+            self.overview().filter(|o| o["taskmanagers"] == taskmanagers && o["slots-total"] == slots)
+        })
     }
 }
 
@@ -295,13 +263,8 @@ pub fn rask(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 /// Runs a daemon binary to completion (for configuration errors).
 pub fn run_to_exit(binary: &str, args: &[&str]) -> Output {
-    let mut child = clean_command(binary)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child =
+        clean_command(binary).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let start = Instant::now();
     while child.try_wait().ok().flatten().is_none() {
         if start.elapsed() > Duration::from_secs(10) {

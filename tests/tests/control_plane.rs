@@ -20,20 +20,12 @@ fn two_taskmanagers_register_with_their_slots_and_memory_split() {
     let _tm1 = spec.taskmanager(
         "tm1",
         dir.path(),
-        &[
-            ("taskmanager.numberOfTaskSlots", "2"),
-            ("taskmanager.memory.process.size", "1g"),
-            ("taskmanager.resource-id", "tm-a"),
-        ],
+        &[("taskmanager.numberOfTaskSlots", "2"), ("taskmanager.memory.process.size", "1g"), ("taskmanager.resource-id", "tm-a")],
     );
     let _tm2 = spec.taskmanager(
         "tm2",
         dir.path(),
-        &[
-            ("taskmanager.numberOfTaskSlots", "3"),
-            ("taskmanager.memory.process.size", "768m"),
-            ("taskmanager.resource-id", "tm-b"),
-        ],
+        &[("taskmanager.numberOfTaskSlots", "3"), ("taskmanager.memory.process.size", "768m"), ("taskmanager.resource-id", "tm-b")],
     );
     let overview = spec.wait_slots(2, 5, SECS(10));
     assert_eq!(overview["slots-available"], 5);
@@ -49,20 +41,10 @@ fn two_taskmanagers_register_with_their_slots_and_memory_split() {
     assert!(a["hardware"]["cpuCores"].as_u64().unwrap() >= 1);
     assert!(a["path"].as_str().unwrap().starts_with("grpc://127.0.0.1:"));
     assert!(a["dataPort"].as_u64().unwrap() > 0);
-    let budgets: Vec<u64> = a["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["memoryBudget"].as_u64().unwrap())
-        .collect();
+    let budgets: Vec<u64> = a["slots"].as_array().unwrap().iter().map(|s| s["memoryBudget"].as_u64().unwrap()).collect();
     assert_eq!(budgets, vec![512 << 20, 512 << 20]);
     let b = tm_detail(&spec, "tm-b");
-    let budgets: Vec<u64> = b["slots"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["memoryBudget"].as_u64().unwrap())
-        .collect();
+    let budgets: Vec<u64> = b["slots"].as_array().unwrap().iter().map(|s| s["memoryBudget"].as_u64().unwrap()).collect();
     assert_eq!(budgets, vec![256 << 20; 3]);
     assert_eq!(b["totalResource"]["managedMemory"], 768);
 }
@@ -79,11 +61,7 @@ fn killed_taskmanager_leaves_overview_when_its_connection_drops() {
     let killed = Instant::now();
     tm1.kill9();
     spec.wait_slots(1, 4, SECS(5));
-    assert!(
-        killed.elapsed() < SECS(5),
-        "loss took {:?}",
-        killed.elapsed()
-    );
+    assert!(killed.elapsed() < SECS(5), "loss took {:?}", killed.elapsed());
     jm.wait_log("lost: connection closed", SECS(2));
 }
 
@@ -102,10 +80,7 @@ fn stopped_taskmanager_is_lost_after_heartbeat_timeout_and_comes_back() {
     let stopped = Instant::now();
     spec.wait_slots(0, 0, SECS(5));
     let took = stopped.elapsed();
-    assert!(
-        took >= Duration::from_millis(500),
-        "declared lost before heartbeat.timeout: {took:?}"
-    );
+    assert!(took >= Duration::from_millis(500), "declared lost before heartbeat.timeout: {took:?}");
     jm.wait_log("no heartbeat for 600 ms", SECS(2));
     tm.signal(libc::SIGCONT);
     spec.wait_slots(1, 2, SECS(10));
@@ -145,14 +120,9 @@ fn sigterm_deregisters_taskmanager_at_once() {
     assert!(status.success(), "TaskManager exit status {status:?}");
     // Already gone when the process has exited: no waiting for any timeout.
     let o = spec.overview().unwrap();
-    assert_eq!(
-        (o["taskmanagers"].as_u64(), o["slots-total"].as_u64()),
-        (Some(1), Some(1))
-    );
+    assert_eq!((o["taskmanagers"].as_u64(), o["slots-total"].as_u64()), (Some(1), Some(1)));
     jm.wait_log("TaskManager leaving at 127.0.0.1:", SECS(1));
-    assert!(jm
-        .log()
-        .contains("deregistered (TaskManager is shutting down)"));
+    assert!(jm.log().contains("deregistered (TaskManager is shutting down)"));
 }
 
 #[test]
@@ -165,21 +135,12 @@ fn duplicate_resource_id_and_foreign_cluster_are_refused() {
 
     let mut dup = spec.taskmanager("dup", dir.path(), &[("taskmanager.resource-id", "tm-x")]);
     assert_eq!(dup.wait_exit(SECS(10)).code(), Some(2));
-    assert!(
-        dup.log()
-            .contains("a TaskManager with id 'tm-x' is already registered"),
-        "{}",
-        dup.log()
-    );
+    assert!(dup.log().contains("a TaskManager with id 'tm-x' is already registered"), "{}", dup.log());
     jm.wait_log("refused registration of TaskManager tm-x", SECS(2));
 
     let mut foreign = spec.taskmanager("foreign", dir.path(), &[("cluster.id", "green")]);
     assert_eq!(foreign.wait_exit(SECS(10)).code(), Some(2));
-    assert!(
-        foreign.log().contains("cluster id mismatch"),
-        "{}",
-        foreign.log()
-    );
+    assert!(foreign.log().contains("cluster id mismatch"), "{}", foreign.log());
     jm.wait_log("belongs to cluster 'green'", SECS(2));
     assert_eq!(spec.overview().unwrap()["taskmanagers"], 1);
 }
@@ -193,44 +154,23 @@ fn bad_configuration_is_rejected_with_key_and_file() {
     let out = run_to_exit("rask-jobmanager", &["--config", &file_arg]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("'rest.port'") && err.contains("'abc'") && err.contains(&file_arg),
-        "{err}"
-    );
+    assert!(err.contains("'rest.port'") && err.contains("'abc'") && err.contains(&file_arg), "{err}");
 
     let out = run_to_exit("rask-taskmanager", &["-D", "heartbeat.timeout=-5"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("'heartbeat.timeout'") && err.contains("negative"),
-        "{err}"
-    );
+    assert!(err.contains("'heartbeat.timeout'") && err.contains("negative"), "{err}");
 
     std::fs::write(&file, "taskmanager.numberOfTaskSlot: 4\n").unwrap();
     let out = run_to_exit("rask-taskmanager", &["--config", &file_arg]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("unknown configuration key 'taskmanager.numberOfTaskSlot'")
-            && err.contains(&file_arg),
-        "{err}"
-    );
+    assert!(err.contains("unknown configuration key 'taskmanager.numberOfTaskSlot'") && err.contains(&file_arg), "{err}");
 
-    let out = run_to_exit(
-        "rask-jobmanager",
-        &[
-            "-D",
-            "heartbeat.interval=5000",
-            "-D",
-            "heartbeat.timeout=1000",
-        ],
-    );
+    let out = run_to_exit("rask-jobmanager", &["-D", "heartbeat.interval=5000", "-D", "heartbeat.timeout=1000"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        err.contains("'heartbeat.timeout'") && err.contains("greater than heartbeat.interval"),
-        "{err}"
-    );
+    assert!(err.contains("'heartbeat.timeout'") && err.contains("greater than heartbeat.interval"), "{err}");
 }
 
 #[test]
@@ -261,12 +201,8 @@ fn rest_api_speaks_flinks_shapes() {
         .as_array()
         .unwrap()
         .iter()
-        .any(|e| e["key"] == "rest.port"
-            && e["value"].as_str() == Some(spec.rest_port.to_string().as_str())));
-    assert_eq!(
-        get_json(&format!("{url}/jobs/overview")).unwrap()["jobs"],
-        serde_json::json!([])
-    );
+        .any(|e| e["key"] == "rest.port" && e["value"].as_str() == Some(spec.rest_port.to_string().as_str())));
+    assert_eq!(get_json(&format!("{url}/jobs/overview")).unwrap()["jobs"], serde_json::json!([]));
 
     let (status, body) = get_status_json(&format!("{url}/no/such/path"));
     assert_eq!(status, 404);
@@ -274,9 +210,7 @@ fn rest_api_speaks_flinks_shapes() {
     let (status, body) = get_status_json(&format!("{url}/taskmanagers/nobody"));
     assert_eq!(status, 404);
     assert!(body["errors"][0].as_str().unwrap().contains("nobody"));
-    let (status, body) = get_status_json(&format!(
-        "{url}/jobmanager/metrics?get=heartbeatRttP99Ms,taskSlotsTotal"
-    ));
+    let (status, body) = get_status_json(&format!("{url}/jobmanager/metrics?get=heartbeatRttP99Ms,taskSlotsTotal"));
     assert_eq!(status, 200);
     assert_eq!(body[1]["value"], "1");
 }
@@ -300,21 +234,10 @@ fn cli_lists_jobs_and_finds_the_jobmanager_like_flink() {
 
     let conf_dir = dir.path().join("conf");
     std::fs::create_dir(&conf_dir).unwrap();
-    std::fs::write(
-        conf_dir.join("rask.yaml"),
-        format!("rest.address: 127.0.0.1\nrest.port: {}\n", spec.rest_port),
-    )
-    .unwrap();
+    std::fs::write(conf_dir.join("rask.yaml"), format!("rest.address: 127.0.0.1\nrest.port: {}\n", spec.rest_port)).unwrap();
     let out = rask(&["list"], &[("RASK_CONF_DIR", conf_dir.to_str().unwrap())]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    let out = rask(
-        &[
-            "list",
-            "--config",
-            conf_dir.join("rask.yaml").to_str().unwrap(),
-        ],
-        &[],
-    );
+    let out = rask(&["list", "--config", conf_dir.join("rask.yaml").to_str().unwrap()], &[]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
 
     let dead = format!("127.0.0.1:{}", free_port());

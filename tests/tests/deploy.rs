@@ -15,27 +15,15 @@ fn deploy_dir() -> PathBuf {
 #[test]
 fn systemd_units_pass_systemd_analyze_verify() {
     let analyze = Command::new("systemd-analyze").arg("--version").output();
-    assert!(
-        analyze.is_ok_and(|o| o.status.success()),
-        "systemd-analyze is missing: install Debian's `systemd` package (.ci/run does)"
-    );
+    assert!(analyze.is_ok_and(|o| o.status.success()), "systemd-analyze is missing: install Debian's `systemd` package (.ci/run does)");
     let dir = tempfile::tempdir().unwrap();
     // verify checks that ExecStart's binary exists: point it at this build's binaries.
     let bins = format!("{}/", bin_dir().display());
     let mut units = Vec::new();
     for name in ["rask-jobmanager.service", "rask-taskmanager@.service"] {
         let text = std::fs::read_to_string(deploy_dir().join("systemd").join(name)).unwrap();
-        assert!(
-            text.contains("ExecStart=/usr/local/bin/"),
-            "{name}: ExecStart"
-        );
-        for needle in [
-            "Restart=on-failure",
-            "User=rask",
-            "LimitNOFILE=",
-            "--config /etc/rask/rask.yaml",
-            "Type=",
-        ] {
+        assert!(text.contains("ExecStart=/usr/local/bin/"), "{name}: ExecStart");
+        for needle in ["Restart=on-failure", "User=rask", "LimitNOFILE=", "--config /etc/rask/rask.yaml", "Type="] {
             assert!(text.contains(needle), "{name} lacks {needle}");
         }
         let text = text.replace("/usr/local/bin/", &bins);
@@ -43,16 +31,8 @@ fn systemd_units_pass_systemd_analyze_verify() {
         std::fs::write(dir.path().join(&file_name), text).unwrap();
         units.push(dir.path().join(file_name));
     }
-    let out = Command::new("systemd-analyze")
-        .arg("verify")
-        .args(&units)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "systemd-analyze verify: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("systemd-analyze").arg("verify").args(&units).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "systemd-analyze verify: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -60,20 +40,11 @@ fn example_configuration_documents_and_loads_every_key() {
     let file = deploy_dir().join("conf/rask.yaml");
     let text = std::fs::read_to_string(&file).unwrap();
     for option in options::ALL {
-        assert!(
-            text.contains(option.key),
-            "deploy/conf/rask.yaml does not document {}",
-            option.key
-        );
+        assert!(text.contains(option.key), "deploy/conf/rask.yaml does not document {}", option.key);
     }
-    let conf = Configuration::load_from(Some(&file), Vec::new(), &[])
-        .expect("example configuration loads");
+    let conf = Configuration::load_from(Some(&file), Vec::new(), &[]).expect("example configuration loads");
     assert_eq!(conf.get_port(&options::REST_PORT).unwrap(), 8081);
-    assert_eq!(
-        conf.get_positive_int(&options::TASKMANAGER_NUM_SLOTS)
-            .unwrap(),
-        2
-    );
+    assert_eq!(conf.get_positive_int(&options::TASKMANAGER_NUM_SLOTS).unwrap(), 2);
 }
 
 #[test]
@@ -90,11 +61,7 @@ fn start_and_stop_cluster_scripts_run_a_local_cluster() {
         ),
     )
     .unwrap();
-    std::fs::write(
-        conf_dir.join("workers"),
-        "# two workers\nlocalhost\nlocalhost\n",
-    )
-    .unwrap();
+    std::fs::write(conf_dir.join("workers"), "# two workers\nlocalhost\nlocalhost\n").unwrap();
     let script = |name: &str| {
         Command::new(deploy_dir().join("bin").join(name))
             .env("RASK_CONF_DIR", &conf_dir)
@@ -105,49 +72,24 @@ fn start_and_stop_cluster_scripts_run_a_local_cluster() {
             .unwrap()
     };
     let out = script("start-cluster.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let spec = ClusterSpec {
-        rpc_port: rpc,
-        rest_port: rest,
-        settings: vec![],
-    };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let spec = ClusterSpec { rpc_port: rpc, rest_port: rest, settings: vec![] };
     spec.wait_slots(2, 6, Duration::from_secs(10));
     let pids: Vec<i32> = std::fs::read_dir(dir.path().join("pids"))
         .unwrap()
-        .map(|e| {
-            std::fs::read_to_string(e.unwrap().path())
-                .unwrap()
-                .trim()
-                .parse()
-                .unwrap()
-        })
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap().trim().parse().unwrap())
         .collect();
     assert_eq!(pids.len(), 3);
 
     let out = script("stop-cluster.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for pid in pids {
         // SAFETY: probing a pid with signal 0.
         let alive = unsafe { libc::kill(pid, 0) } == 0;
-        let zombie =
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "));
-        assert!(
-            !alive || zombie,
-            "process {pid} still running after stop-cluster.sh"
-        );
+        let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "));
+        assert!(!alive || zombie, "process {pid} still running after stop-cluster.sh");
     }
     assert!(spec.overview().is_none(), "REST endpoint still answers");
     let jm_log = std::fs::read_to_string(dir.path().join("log/rask-jobmanager.log")).unwrap();
-    assert!(
-        jm_log.contains("deregistered (TaskManager is shutting down)"),
-        "{jm_log}"
-    );
+    assert!(jm_log.contains("deregistered (TaskManager is shutting down)"), "{jm_log}");
 }

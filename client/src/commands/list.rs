@@ -17,24 +17,12 @@ impl Filter {
     /// Flink's rules: no flag = running and scheduled; -a = everything.
     pub fn from_flags(running: bool, scheduled: bool, all: bool) -> Self {
         if all {
-            return Self {
-                running: true,
-                scheduled: true,
-                finished: true,
-            };
+            return Self { running: true, scheduled: true, finished: true };
         }
         if !running && !scheduled {
-            return Self {
-                running: true,
-                scheduled: true,
-                finished: false,
-            };
+            return Self { running: true, scheduled: true, finished: false };
         }
-        Self {
-            running,
-            scheduled,
-            finished: false,
-        }
+        Self { running, scheduled, finished: false }
     }
 }
 
@@ -88,31 +76,18 @@ fn section(out: &mut String, title: &str, empty: &str, jobs: &[&JobOverview]) {
 /// Renders the listing for `jobs` under `filter`.
 pub fn render(mut jobs: Vec<JobOverview>, filter: Filter) -> String {
     jobs.sort_by_key(|j| j.start_time);
-    let running: Vec<&JobOverview> = jobs
-        .iter()
-        .filter(|j| !is_scheduled(&j.state) && !is_terminal(&j.state))
-        .collect();
+    let running: Vec<&JobOverview> = jobs.iter().filter(|j| !is_scheduled(&j.state) && !is_terminal(&j.state)).collect();
     let scheduled: Vec<&JobOverview> = jobs.iter().filter(|j| is_scheduled(&j.state)).collect();
     let finished: Vec<&JobOverview> = jobs.iter().filter(|j| is_terminal(&j.state)).collect();
     let mut out = String::new();
     if filter.running {
-        section(
-            &mut out,
-            "Running/Restarting Jobs",
-            "No running jobs.",
-            &running,
-        );
+        section(&mut out, "Running/Restarting Jobs", "No running jobs.", &running);
     }
     if filter.scheduled {
         section(&mut out, "Scheduled Jobs", "No scheduled jobs.", &scheduled);
     }
     if filter.finished {
-        section(
-            &mut out,
-            "Terminated Jobs",
-            "No terminated jobs.",
-            &finished,
-        );
+        section(&mut out, "Terminated Jobs", "No terminated jobs.", &finished);
     }
     out
 }
@@ -127,12 +102,7 @@ mod tests {
     use super::*;
 
     fn job(id: &str, state: &str) -> JobOverview {
-        JobOverview {
-            jid: id.into(),
-            name: format!("job {id}"),
-            state: state.into(),
-            start_time: 1_700_000_000_000,
-        }
+        JobOverview { jid: id.into(), name: format!("job {id}"), state: state.into(), start_time: 1_700_000_000_000 }
     }
 
     #[test]
@@ -143,13 +113,7 @@ mod tests {
 
     #[test]
     fn sections_and_filters() {
-        let jobs = || {
-            vec![
-                job("a", "RUNNING"),
-                job("b", "CREATED"),
-                job("c", "FINISHED"),
-            ]
-        };
+        let jobs = || vec![job("a", "RUNNING"), job("b", "CREATED"), job("c", "FINISHED")];
         let out = render(jobs(), Filter::from_flags(false, false, false));
         assert!(out.contains("Running/Restarting Jobs"));
         assert!(out.contains(" : a : job a (RUNNING)"));

@@ -21,11 +21,7 @@ pub struct RunOptions {
 }
 
 /// The program step, as `rask run` and `rask info` do it.
-pub fn plan(
-    job_file: &Path,
-    parallelism: Option<u32>,
-    conf: &Configuration,
-) -> anyhow::Result<JobGraph> {
+pub fn plan(job_file: &Path, parallelism: Option<u32>, conf: &Configuration) -> anyhow::Result<JobGraph> {
     let options = PlanOptions {
         parallelism,
         max_parallelism: conf
@@ -61,9 +57,7 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
     let started = Instant::now();
     let mut from = 0usize;
     loop {
-        let out: Output = client
-            .get(&format!("/jobs/{job_id}/output?from={from}"))
-            .await?;
+        let out: Output = client.get(&format!("/jobs/{job_id}/output?from={from}")).await?;
         for line in &out.lines {
             println!("{line}");
         }
@@ -89,11 +83,7 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
     }
 }
 
-pub async fn run_remote(
-    client: &RestClient,
-    graph: &JobGraph,
-    options: &RunOptions,
-) -> anyhow::Result<()> {
+pub async fn run_remote(client: &RestClient, graph: &JobGraph, options: &RunOptions) -> anyhow::Result<()> {
     let job_id = submit(client, graph).await?;
     println!("Job has been submitted with JobID {job_id}");
     if options.detached {

@@ -58,20 +58,11 @@ pub enum ConfigError {
     #[error("cannot parse {origin}: {reason}")]
     Parse { origin: Origin, reason: String },
     #[error("configuration key '{key}' is set twice in {origin}, on lines {lines}")]
-    Conflict {
-        key: String,
-        origin: Origin,
-        lines: String,
-    },
+    Conflict { key: String, origin: Origin, lines: String },
     #[error("unknown configuration key '{key}' in {origin}")]
     UnknownKey { key: String, origin: Origin },
     #[error("invalid value '{value}' for configuration key '{key}' in {origin}: {reason}")]
-    InvalidValue {
-        key: String,
-        value: String,
-        origin: Origin,
-        reason: String,
-    },
+    InvalidValue { key: String, value: String, origin: Origin, reason: String },
     #[error("malformed -D argument '{0}': expected key=value")]
     MalformedDynamicProperty(String),
 }
@@ -111,15 +102,10 @@ impl Configuration {
         let mut conf = Self::new();
         let path = match file {
             Some(p) => Some(resolve_file(p)),
-            None => env
-                .get(CONF_DIR_ENV)
-                .map(|dir| Path::new(dir).join(CONFIG_FILE_NAME)),
+            None => env.get(CONF_DIR_ENV).map(|dir| Path::new(dir).join(CONFIG_FILE_NAME)),
         };
         if let Some(path) = path {
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::File { path: path.clone(), reason: e.to_string() })?;
             conf.merge_yaml(&text, Origin::File(path))?;
         }
         if let Some(text) = env.get(PROPERTIES_ENV) {
@@ -134,9 +120,7 @@ impl Configuration {
             }
         }
         for arg in dynamic {
-            let (key, value) = arg
-                .split_once('=')
-                .ok_or_else(|| ConfigError::MalformedDynamicProperty(arg.clone()))?;
+            let (key, value) = arg.split_once('=').ok_or_else(|| ConfigError::MalformedDynamicProperty(arg.clone()))?;
             conf.set_checked(key.trim(), value.trim(), Origin::DynamicProperty)?;
         }
         Ok(conf)
@@ -148,23 +132,14 @@ impl Configuration {
     }
 
     fn set_checked(&mut self, key: &str, value: &str, origin: Origin) -> Result<(), ConfigError> {
-        let option = options::lookup(key).ok_or_else(|| ConfigError::UnknownKey {
-            key: key.to_string(),
-            origin: origin.clone(),
-        })?;
+        let option = options::lookup(key).ok_or_else(|| ConfigError::UnknownKey { key: key.to_string(), origin: origin.clone() })?;
         check_value(option, value).map_err(|reason| ConfigError::InvalidValue {
             key: option.key.to_string(),
             value: value.to_string(),
             origin: origin.clone(),
             reason,
         })?;
-        self.entries.insert(
-            option.key,
-            Entry {
-                value: value.to_string(),
-                origin,
-            },
-        );
+        self.entries.insert(option.key, Entry { value: value.to_string(), origin });
         Ok(())
     }
 
@@ -172,14 +147,8 @@ impl Configuration {
         let parsed = config::Config::builder()
             .add_source(config::File::from_str(text, FileFormat::Yaml))
             .build()
-            .map_err(|e| ConfigError::Parse {
-                origin: origin.clone(),
-                reason: e.to_string(),
-            })?;
-        let table = parsed.collect().map_err(|e| ConfigError::Parse {
-            origin: origin.clone(),
-            reason: e.to_string(),
-        })?;
+            .map_err(|e| ConfigError::Parse { origin: origin.clone(), reason: e.to_string() })?;
+        let table = parsed.collect().map_err(|e| ConfigError::Parse { origin: origin.clone(), reason: e.to_string() })?;
         let mut flat = Vec::new();
         for (key, value) in table {
             flatten(key, value, &mut flat);
@@ -189,11 +158,7 @@ impl Configuration {
         if let Origin::File(path) = &origin {
             for (key, _) in &flat {
                 let flat_at = locate_flat(text, key);
-                let nested_at = if key.contains('.') {
-                    locate_nested(text, key)
-                } else {
-                    None
-                };
+                let nested_at = if key.contains('.') { locate_nested(text, key) } else { None };
                 let mut at: Vec<usize> = flat_at.iter().map(|(l, _)| *l).collect();
                 at.extend(nested_at.iter().map(|(l, _)| *l));
                 at.sort_unstable();
@@ -202,11 +167,7 @@ impl Configuration {
                     return Err(ConfigError::Conflict {
                         key: key.clone(),
                         origin: Origin::File(path.clone()),
-                        lines: at
-                            .iter()
-                            .map(|l| l.to_string())
-                            .collect::<Vec<_>>()
-                            .join(" and "),
+                        lines: at.iter().map(|l| l.to_string()).collect::<Vec<_>>().join(" and "),
                     });
                 }
             }
@@ -215,9 +176,7 @@ impl Configuration {
             // The config crate folds keys to lower case: find the key as written (and
             // its line) so errors quote the user's own text.
             let (key, key_origin) = match (&origin, locate(text, &key)) {
-                (Origin::File(path), Some((line, written))) => {
-                    (written, Origin::FileLine(path.clone(), line))
-                }
+                (Origin::File(path), Some((line, written))) => (written, Origin::FileLine(path.clone(), line)),
                 _ => (key, origin.clone()),
             };
             self.set_checked(&key, &value, key_origin)?;
@@ -232,23 +191,14 @@ impl Configuration {
         }
     }
 
-    fn parsed<T>(
-        &self,
-        option: &ConfigOption,
-        parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
+    fn parsed<T>(&self, option: &ConfigOption, parse: impl Fn(&str) -> Result<T, String>) -> Result<T, ConfigError> {
         let (value, origin) = self.raw(option).ok_or_else(|| ConfigError::InvalidValue {
             key: option.key.to_string(),
             value: String::new(),
             origin: Origin::Default,
             reason: "no value set and no default".into(),
         })?;
-        parse(value).map_err(|reason| ConfigError::InvalidValue {
-            key: option.key.to_string(),
-            value: value.to_string(),
-            origin,
-            reason,
-        })
+        parse(value).map_err(|reason| ConfigError::InvalidValue { key: option.key.to_string(), value: value.to_string(), origin, reason })
     }
 
     /// Where the option's effective value comes from.
@@ -289,10 +239,8 @@ impl Configuration {
 
     /// Every key with its effective value (explicit or default), sorted by key.
     pub fn effective_entries(&self) -> Vec<(&'static str, String)> {
-        let mut out: Vec<(&'static str, String)> = options::ALL
-            .iter()
-            .filter_map(|o| self.raw(o).map(|(v, _)| (o.key, v.to_string())))
-            .collect();
+        let mut out: Vec<(&'static str, String)> =
+            options::ALL.iter().filter_map(|o| self.raw(o).map(|(v, _)| (o.key, v.to_string()))).collect();
         out.sort();
         out
     }
@@ -330,10 +278,7 @@ pub(crate) fn check_value(option: &ConfigOption, value: &str) -> Result<(), Stri
 /// 1-based line and the key as written. Handles the flat form and, for the nested
 /// form, follows the indentation of each segment.
 fn locate(text: &str, key: &str) -> Option<(usize, String)> {
-    locate_flat(text, key)
-        .into_iter()
-        .next()
-        .or_else(|| locate_nested(text, key))
+    locate_flat(text, key).into_iter().next().or_else(|| locate_nested(text, key))
 }
 
 /// Every line where the key is written in the flat form (`rest.port: 1`).
@@ -394,11 +339,7 @@ fn flatten(prefix: String, value: Value, out: &mut Vec<(String, String)>) {
             }
         }
         RawKind::Array(items) => {
-            let joined = items
-                .into_iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join(";");
+            let joined = items.into_iter().map(|v| v.to_string()).collect::<Vec<_>>().join(";");
             out.push((prefix, joined));
         }
         RawKind::Nil => out.push((prefix, String::new())),
@@ -422,8 +363,7 @@ mod tests {
         pub struct Dir(std::path::PathBuf);
         impl Dir {
             pub fn new() -> Self {
-                let p =
-                    std::env::temp_dir().join(format!("rask-conf-{}", crate::ids::random_hex_id()));
+                let p = std::env::temp_dir().join(format!("rask-conf-{}", crate::ids::random_hex_id()));
                 std::fs::create_dir_all(&p).unwrap();
                 Dir(p)
             }
@@ -444,34 +384,22 @@ mod tests {
 
     #[test]
     fn flat_and_nested_forms_agree() {
-        let (_d1, flat) =
-            write("rest.port: 9091\ntaskmanager.numberOfTaskSlots: 4\nheartbeat.interval: 500\n");
-        let (_d2, nested) =
-            write("rest:\n  port: 9091\ntaskmanager:\n  numberOfTaskSlots: 4\nheartbeat:\n  interval: 500\n");
+        let (_d1, flat) = write("rest.port: 9091\ntaskmanager.numberOfTaskSlots: 4\nheartbeat.interval: 500\n");
+        let (_d2, nested) = write("rest:\n  port: 9091\ntaskmanager:\n  numberOfTaskSlots: 4\nheartbeat:\n  interval: 500\n");
         for path in [flat, nested] {
             let c = Configuration::load_from(Some(&path), none(), &[]).unwrap();
             assert_eq!(c.get_port(&REST_PORT).unwrap(), 9091);
             assert_eq!(c.get_positive_int(&TASKMANAGER_NUM_SLOTS).unwrap(), 4);
-            assert_eq!(
-                c.get_duration(&HEARTBEAT_INTERVAL).unwrap(),
-                Duration::from_millis(500)
-            );
+            assert_eq!(c.get_duration(&HEARTBEAT_INTERVAL).unwrap(), Duration::from_millis(500));
         }
     }
 
     #[test]
     fn directory_env_and_dynamic_layers() {
         let (dir, _) = write("rest.port: 9091\njobmanager.rpc.port: 7000\nrest.address: a\n");
-        let env = vec![
-            ("RASK_REST_PORT".to_string(), "9092".to_string()),
-            (
-                "RASK_PROPERTIES".to_string(),
-                "rest.address: b\n".to_string(),
-            ),
-        ];
-        let c =
-            Configuration::load_from(Some(dir.path()), env, &["jobmanager.rpc.port=7001".into()])
-                .unwrap();
+        let env =
+            vec![("RASK_REST_PORT".to_string(), "9092".to_string()), ("RASK_PROPERTIES".to_string(), "rest.address: b\n".to_string())];
+        let c = Configuration::load_from(Some(dir.path()), env, &["jobmanager.rpc.port=7001".into()]).unwrap();
         assert_eq!(c.get_port(&REST_PORT).unwrap(), 9092);
         assert_eq!(c.get_port(&JOBMANAGER_RPC_PORT).unwrap(), 7001);
         assert_eq!(c.get_string(&REST_ADDRESS).unwrap(), "b");
@@ -483,86 +411,43 @@ mod tests {
     #[test]
     fn errors_name_key_value_and_file() {
         let (_d, path) = write("rest.port: abc\n");
-        let e = Configuration::load_from(Some(&path), none(), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'rest.port'")
-                && e.contains("'abc'")
-                && e.contains(&path.display().to_string()),
-            "{e}"
-        );
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("'rest.port'") && e.contains("'abc'") && e.contains(&path.display().to_string()), "{e}");
 
         let (_d, path) = write("heartbeat:\n  timeout: -5\n");
-        let e = Configuration::load_from(Some(&path), none(), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'heartbeat.timeout'") && e.contains("negative"),
-            "{e}"
-        );
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("'heartbeat.timeout'") && e.contains("negative"), "{e}");
 
         let (_d, path) = write("rest.port: 8081\ntaskmanager.numberOfTaskSlot: 8081\n");
-        let e = Configuration::load_from(Some(&path), none(), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("unknown configuration key 'taskmanager.numberOfTaskSlot'")
-                && e.contains("rask.yaml line 2"),
-            "{e}"
-        );
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("unknown configuration key 'taskmanager.numberOfTaskSlot'") && e.contains("rask.yaml line 2"), "{e}");
 
-        let (_d, path) =
-            write("rest:\n  address: x\nheartbeat:\n  interval: 100\n  Timeout: soon\n");
-        let e = Configuration::load_from(Some(&path), none(), &[])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("'heartbeat.timeout'") && e.contains("rask.yaml line 5"),
-            "{e}"
-        );
+        let (_d, path) = write("rest:\n  address: x\nheartbeat:\n  interval: 100\n  Timeout: soon\n");
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
+        assert!(e.contains("'heartbeat.timeout'") && e.contains("rask.yaml line 5"), "{e}");
 
-        let e = Configuration::load_from(None, none(), &["rest.port".into()])
-            .unwrap_err()
-            .to_string();
+        let e = Configuration::load_from(None, none(), &["rest.port".into()]).unwrap_err().to_string();
         assert!(e.contains("malformed -D argument"), "{e}");
 
         let missing = Path::new("/definitely/not/here.yaml");
-        let e = Configuration::load_from(Some(missing), none(), &[])
-            .unwrap_err()
-            .to_string();
+        let e = Configuration::load_from(Some(missing), none(), &[]).unwrap_err().to_string();
         assert!(e.contains("/definitely/not/here.yaml"), "{e}");
     }
 
     #[test]
     fn same_key_twice_in_one_file_is_refused() {
         let (_d, path) = write("rest.port: 1111\nrest:\n  port: 2222\n");
-        let e = Configuration::load_from(Some(&path), none(), &[])
-            .unwrap_err()
-            .to_string();
+        let e = Configuration::load_from(Some(&path), none(), &[]).unwrap_err().to_string();
         assert!(e.contains("'rest.port' is set twice"), "{e}");
-        let e =
-            Configuration::load_from(None, none(), &["taskmanager.memory.process.size=0".into()])
-                .unwrap_err()
-                .to_string();
+        let e = Configuration::load_from(None, none(), &["taskmanager.memory.process.size=0".into()]).unwrap_err().to_string();
         assert!(e.contains("greater than 0"), "{e}");
-        let e = Configuration::load_from(None, none(), &["rest.address=".into()])
-            .unwrap_err()
-            .to_string();
+        let e = Configuration::load_from(None, none(), &["rest.address=".into()]).unwrap_err().to_string();
         assert!(e.contains("must not be empty"), "{e}");
     }
 
     #[test]
     fn alias_and_case() {
-        let c = Configuration::load_from(
-            None,
-            none(),
-            &[
-                "cluster.id=prod".into(),
-                "TaskManager.NumberOfTaskSlots=3".into(),
-            ],
-        )
-        .unwrap();
+        let c = Configuration::load_from(None, none(), &["cluster.id=prod".into(), "TaskManager.NumberOfTaskSlots=3".into()]).unwrap();
         assert_eq!(c.get_string(&CLUSTER_ID).unwrap(), "prod");
         assert_eq!(c.get_positive_int(&TASKMANAGER_NUM_SLOTS).unwrap(), 3);
     }

@@ -39,36 +39,17 @@ macro_rules! option {
 
 use ValueKind::*;
 
-option!(JOBMANAGER_RPC_ADDRESS, "jobmanager.rpc.address", String, Some("localhost"),
-    "Host of the JobManager's gRPC endpoint (ResourceManager), where TaskManagers connect; the JobManager binds to it.");
 option!(
-    JOBMANAGER_RPC_PORT,
-    "jobmanager.rpc.port",
-    Port,
-    Some("6123"),
-    "Port of the JobManager's gRPC endpoint."
-);
-option!(
-    REST_ADDRESS,
-    "rest.address",
+    JOBMANAGER_RPC_ADDRESS,
+    "jobmanager.rpc.address",
     String,
     Some("localhost"),
-    "Host clients use to reach the REST endpoint."
+    "Host of the JobManager's gRPC endpoint (ResourceManager), where TaskManagers connect; the JobManager binds to it."
 );
-option!(
-    REST_BIND_ADDRESS,
-    "rest.bind-address",
-    String,
-    None,
-    "Address the REST endpoint binds to; defaults to rest.address."
-);
-option!(
-    REST_PORT,
-    "rest.port",
-    Port,
-    Some("8081"),
-    "Port of the REST endpoint (0 = any free port)."
-);
+option!(JOBMANAGER_RPC_PORT, "jobmanager.rpc.port", Port, Some("6123"), "Port of the JobManager's gRPC endpoint.");
+option!(REST_ADDRESS, "rest.address", String, Some("localhost"), "Host clients use to reach the REST endpoint.");
+option!(REST_BIND_ADDRESS, "rest.bind-address", String, None, "Address the REST endpoint binds to; defaults to rest.address.");
+option!(REST_PORT, "rest.port", Port, Some("8081"), "Port of the REST endpoint (0 = any free port).");
 option!(
     HEARTBEAT_INTERVAL,
     "heartbeat.interval",
@@ -76,8 +57,13 @@ option!(
     Some("10000"),
     "Time between heartbeat requests from the JobManager to each TaskManager (ms, or with a unit)."
 );
-option!(HEARTBEAT_TIMEOUT, "heartbeat.timeout", Duration, Some("50000"),
-    "Time without a heartbeat after which the peer is declared lost (ms, or with a unit). A dropped connection is detected at once.");
+option!(
+    HEARTBEAT_TIMEOUT,
+    "heartbeat.timeout",
+    Duration,
+    Some("50000"),
+    "Time without a heartbeat after which the peer is declared lost (ms, or with a unit). A dropped connection is detected at once."
+);
 option!(
     CLUSTER_ID,
     "high-availability.cluster-id",
@@ -86,8 +72,13 @@ option!(
     "Id of the cluster; TaskManagers of another cluster are refused.",
     aliases = ["cluster.id"]
 );
-option!(CLUSTER_REGISTRATION_INITIAL_TIMEOUT, "cluster.registration.initial-timeout", Duration, Some("10"),
-    "First back-off of a TaskManager retrying to reach the JobManager (ms); it doubles after each failure.");
+option!(
+    CLUSTER_REGISTRATION_INITIAL_TIMEOUT,
+    "cluster.registration.initial-timeout",
+    Duration,
+    Some("10"),
+    "First back-off of a TaskManager retrying to reach the JobManager (ms); it doubles after each failure."
+);
 option!(
     CLUSTER_REGISTRATION_MAX_TIMEOUT,
     "cluster.registration.max-timeout",
@@ -116,20 +107,8 @@ option!(
     Some("localhost"),
     "Host the TaskManager binds its gRPC endpoint to and advertises to the JobManager."
 );
-option!(
-    TASKMANAGER_RPC_PORT,
-    "taskmanager.rpc.port",
-    Port,
-    Some("0"),
-    "Port of the TaskManager's gRPC endpoint (0 = any free port)."
-);
-option!(
-    TASKMANAGER_RESOURCE_ID,
-    "taskmanager.resource-id",
-    String,
-    None,
-    "Stable id of the TaskManager; defaults to host:port-<random>."
-);
+option!(TASKMANAGER_RPC_PORT, "taskmanager.rpc.port", Port, Some("0"), "Port of the TaskManager's gRPC endpoint (0 = any free port).");
+option!(TASKMANAGER_RESOURCE_ID, "taskmanager.resource-id", String, None, "Stable id of the TaskManager; defaults to host:port-<random>.");
 option!(
     SLOT_REQUEST_TIMEOUT,
     "slot.request.timeout",
@@ -158,13 +137,7 @@ option!(
     Some("128"),
     "Number of key groups: the upper bound for the parallelism of keyed operators."
 );
-option!(
-    LOG_LEVEL,
-    "log.level",
-    OneOf(&["trace", "debug", "info", "warn", "error"]),
-    Some("info"),
-    "Log level when RUST_LOG is not set."
-);
+option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
 /// Every key, in the order `rask.yaml` documents them.
 pub const ALL: &[&ConfigOption] = &[
@@ -192,9 +165,7 @@ pub const ALL: &[&ConfigOption] = &[
 
 /// Finds the option a key (or one of its aliases) names, ignoring ASCII case.
 pub fn lookup(key: &str) -> Option<&'static ConfigOption> {
-    ALL.iter().copied().find(|o| {
-        o.key.eq_ignore_ascii_case(key) || o.aliases.iter().any(|a| a.eq_ignore_ascii_case(key))
-    })
+    ALL.iter().copied().find(|o| o.key.eq_ignore_ascii_case(key) || o.aliases.iter().any(|a| a.eq_ignore_ascii_case(key)))
 }
 
 /// The environment variable that overrides an option: `RASK_` and the key in upper
@@ -216,19 +187,15 @@ mod tests {
     fn defaults_parse_as_their_kind() {
         for option in ALL {
             if let Some(default) = option.default {
-                super::super::check_value(option, default)
-                    .unwrap_or_else(|e| panic!("default of {} is invalid: {e}", option.key));
+                super::super::check_value(option, default).unwrap_or_else(|e| panic!("default of {} is invalid: {e}", option.key));
             }
         }
     }
 
     #[test]
     fn env_names_are_unique() {
-        let mut names: Vec<std::string::String> = ALL
-            .iter()
-            .flat_map(|o| std::iter::once(o.key).chain(o.aliases.iter().copied()))
-            .map(env_var_name)
-            .collect();
+        let mut names: Vec<std::string::String> =
+            ALL.iter().flat_map(|o| std::iter::once(o.key).chain(o.aliases.iter().copied())).map(env_var_name).collect();
         let n = names.len();
         names.sort();
         names.dedup();

@@ -16,24 +16,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     if digits.is_empty() {
         return Err("expected a duration such as 10000 (ms), 500ms, 10s or 1min".into());
     }
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "number out of range".to_string())?;
+    let n: u64 = digits.parse().map_err(|_| "number out of range".to_string())?;
     let ms_per_unit: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1,
         "s" | "sec" | "secs" | "second" | "seconds" => 1_000,
         "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
         "h" | "hour" | "hours" => 3_600_000,
         "d" | "day" | "days" => 86_400_000,
-        other => {
-            return Err(format!(
-                "unknown time unit '{other}' (use ms, s, min, h or d)"
-            ))
-        }
+        other => return Err(format!("unknown time unit '{other}' (use ms, s, min, h or d)")),
     };
-    n.checked_mul(ms_per_unit)
-        .map(Duration::from_millis)
-        .ok_or_else(|| "duration out of range".to_string())
+    n.checked_mul(ms_per_unit).map(Duration::from_millis).ok_or_else(|| "duration out of range".to_string())
 }
 
 /// Parses a memory size in bytes: a number with an optional unit b, k/kb, m/mb,
@@ -48,20 +40,14 @@ pub fn parse_memory_size(text: &str) -> Result<u64, String> {
     if digits.is_empty() {
         return Err("expected a memory size such as 512m, 1g or 1073741824".into());
     }
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| "number out of range".to_string())?;
+    let n: u64 = digits.parse().map_err(|_| "number out of range".to_string())?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" | "bytes" => 0,
         "k" | "kb" | "kibibytes" => 10,
         "m" | "mb" | "mebibytes" => 20,
         "g" | "gb" | "gibibytes" => 30,
         "t" | "tb" | "tebibytes" => 40,
-        other => {
-            return Err(format!(
-                "unknown memory unit '{other}' (use b, k, m, g or t)"
-            ))
-        }
+        other => return Err(format!("unknown memory unit '{other}' (use b, k, m, g or t)")),
     };
     match n.checked_mul(1u64 << shift) {
         Some(0) => Err("must be greater than 0".into()),
@@ -72,9 +58,7 @@ pub fn parse_memory_size(text: &str) -> Result<u64, String> {
 
 /// Parses a TCP port, 0 to 65535.
 pub fn parse_port(text: &str) -> Result<u16, String> {
-    text.trim()
-        .parse::<u16>()
-        .map_err(|_| "expected a port number from 0 to 65535".to_string())
+    text.trim().parse::<u16>().map_err(|_| "expected a port number from 0 to 65535".to_string())
 }
 
 /// Parses a whole number of at least 1.
@@ -91,10 +75,7 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(
-            parse_duration("10000").unwrap(),
-            Duration::from_millis(10_000)
-        );
+        assert_eq!(parse_duration("10000").unwrap(), Duration::from_millis(10_000));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("10 s").unwrap(), Duration::from_secs(10));
         assert_eq!(parse_duration("1min").unwrap(), Duration::from_secs(60));

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    new_null_array, Array, ArrayRef, BooleanArray, Datum, Float64Array, Int32Array, Int64Array,
-    Scalar, StringArray, StringBuilder, TimestampMillisecondArray, UInt32Array,
+    new_null_array, Array, ArrayRef, BooleanArray, Datum, Float64Array, Int32Array, Int64Array, Scalar, StringArray, StringBuilder,
+    TimestampMillisecondArray, UInt32Array,
 };
 use arrow::compute::kernels::{boolean, cmp, numeric, zip};
 use arrow::compute::{cast, take};
@@ -14,10 +14,7 @@ use arrow::datatypes::{DataType, Schema};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
-use sqlparser::ast::{
-    self, BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem,
-    UnaryOperator,
-};
+use sqlparser::ast::{self, BinaryOperator, FunctionArg, FunctionArgExpr, FunctionArguments, SelectItem, UnaryOperator};
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
@@ -97,38 +94,15 @@ pub enum Func {
 /// A compiled, typed expression over the columns of one schema.
 #[derive(Debug, Clone)]
 pub enum Expr {
-    Column {
-        index: usize,
-        name: String,
-        ty: DataType,
-    },
+    Column { index: usize, name: String, ty: DataType },
     Literal(ScalarValue),
-    Binary {
-        op: BinOp,
-        left: Box<Expr>,
-        right: Box<Expr>,
-        ty: DataType,
-    },
+    Binary { op: BinOp, left: Box<Expr>, right: Box<Expr>, ty: DataType },
     Not(Box<Expr>),
     Negate(Box<Expr>),
-    IsNull {
-        expr: Box<Expr>,
-        negated: bool,
-    },
-    Cast {
-        expr: Box<Expr>,
-        ty: DataType,
-    },
-    Case {
-        whens: Vec<(Expr, Expr)>,
-        otherwise: Option<Box<Expr>>,
-        ty: DataType,
-    },
-    Call {
-        func: Func,
-        args: Vec<Expr>,
-        ty: DataType,
-    },
+    IsNull { expr: Box<Expr>, negated: bool },
+    Cast { expr: Box<Expr>, ty: DataType },
+    Case { whens: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>>, ty: DataType },
+    Call { func: Func, args: Vec<Expr>, ty: DataType },
 }
 
 /// A value during evaluation: a whole column, or one value standing for every row.
@@ -157,11 +131,9 @@ impl ColumnarValue {
 impl Expr {
     pub fn data_type(&self) -> DataType {
         match self {
-            Expr::Column { ty, .. }
-            | Expr::Binary { ty, .. }
-            | Expr::Cast { ty, .. }
-            | Expr::Case { ty, .. }
-            | Expr::Call { ty, .. } => ty.clone(),
+            Expr::Column { ty, .. } | Expr::Binary { ty, .. } | Expr::Cast { ty, .. } | Expr::Case { ty, .. } | Expr::Call { ty, .. } => {
+                ty.clone()
+            }
             Expr::Literal(v) => v.data_type(),
             Expr::Not(_) | Expr::IsNull { .. } => DataType::Boolean,
             Expr::Negate(e) => e.data_type(),
@@ -177,9 +149,7 @@ impl Expr {
         Ok(match self {
             Expr::Column { index, .. } => ColumnarValue::Array(batch.column(*index).clone()),
             Expr::Literal(v) => ColumnarValue::Scalar(v.to_array()),
-            Expr::Binary {
-                op, left, right, ..
-            } => {
+            Expr::Binary { op, left, right, .. } => {
                 let l = left.eval(batch)?;
                 let r = right.eval(batch)?;
                 if matches!(op, BinOp::And | BinOp::Or | BinOp::Concat) {
@@ -191,10 +161,7 @@ impl Expr {
                         _ => concat_strings(&[la, ra])?,
                     }));
                 }
-                let scalar = matches!(
-                    (&l, &r),
-                    (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_))
-                );
+                let scalar = matches!((&l, &r), (ColumnarValue::Scalar(_), ColumnarValue::Scalar(_)));
                 let (ld, rd) = (l.datum(), r.datum());
                 let (ld, rd) = (ld.as_ref(), rd.as_ref());
                 let out: ArrayRef = match op {
@@ -227,21 +194,13 @@ impl Expr {
             }
             Expr::IsNull { expr, negated } => {
                 let a = expr.evaluate(batch)?;
-                ColumnarValue::Array(Arc::new(if *negated {
-                    boolean::is_not_null(&a)?
-                } else {
-                    boolean::is_null(&a)?
-                }))
+                ColumnarValue::Array(Arc::new(if *negated { boolean::is_not_null(&a)? } else { boolean::is_null(&a)? }))
             }
             Expr::Cast { expr, ty } => match expr.eval(batch)? {
                 ColumnarValue::Array(a) => ColumnarValue::Array(cast(&a, ty)?),
                 ColumnarValue::Scalar(s) => ColumnarValue::Scalar(cast(&s, ty)?),
             },
-            Expr::Case {
-                whens,
-                otherwise,
-                ty,
-            } => {
+            Expr::Case { whens, otherwise, ty } => {
                 let rows = batch.num_rows();
                 let mut result = match otherwise {
                     Some(e) => e.evaluate(batch)?,
@@ -255,10 +214,7 @@ impl Expr {
                 ColumnarValue::Array(result)
             }
             Expr::Call { func, args, .. } => {
-                let arrays = args
-                    .iter()
-                    .map(|a| a.evaluate(batch))
-                    .collect::<Result<Vec<_>, _>>()?;
+                let arrays = args.iter().map(|a| a.evaluate(batch)).collect::<Result<Vec<_>, _>>()?;
                 ColumnarValue::Array(match func {
                     Func::Concat => concat_strings(&arrays)?,
                     Func::Upper | Func::Lower => {
@@ -283,10 +239,7 @@ impl Expr {
                         let negative = cmp::lt(a, &Scalar::new(zero))?;
                         zip::zip(&negative, &numeric::neg(a)?, a)?
                     }
-                    Func::CharLength => cast(
-                        &arrow::compute::kernels::length::length(&arrays[0])?,
-                        &DataType::Int32,
-                    )?,
+                    Func::CharLength => cast(&arrow::compute::kernels::length::length(&arrays[0])?, &DataType::Int32)?,
                 })
             }
         })
@@ -294,27 +247,14 @@ impl Expr {
 }
 
 fn as_bool(a: &ArrayRef) -> Result<&BooleanArray, ArrowError> {
-    a.as_any()
-        .downcast_ref::<BooleanArray>()
-        .ok_or_else(|| ArrowError::CastError("expected BOOLEAN".into()))
+    a.as_any().downcast_ref::<BooleanArray>().ok_or_else(|| ArrowError::CastError("expected BOOLEAN".into()))
 }
 
 fn concat_strings(arrays: &[ArrayRef]) -> Result<ArrayRef, ArrowError> {
-    let strings = arrays
-        .iter()
-        .map(|a| cast(a, &DataType::Utf8))
-        .collect::<Result<Vec<_>, _>>()?;
+    let strings = arrays.iter().map(|a| cast(a, &DataType::Utf8)).collect::<Result<Vec<_>, _>>()?;
     let rows = strings.first().map(|a| a.len()).unwrap_or(0);
-    let typed: Vec<&StringArray> = strings
-        .iter()
-        .map(|a| {
-            a.as_any()
-                .downcast_ref::<StringArray>()
-                .expect("cast to Utf8")
-        })
-        .collect();
-    let mut b =
-        StringBuilder::with_capacity(rows, typed.iter().map(|a| a.value_data().len()).sum());
+    let typed: Vec<&StringArray> = strings.iter().map(|a| a.as_any().downcast_ref::<StringArray>().expect("cast to Utf8")).collect();
+    let mut b = StringBuilder::with_capacity(rows, typed.iter().map(|a| a.value_data().len()).sum());
     let mut row = String::new();
     for i in 0..rows {
         if typed.iter().any(|a| a.is_null(i)) {
@@ -336,9 +276,7 @@ fn concat_strings(arrays: &[ArrayRef]) -> Result<ArrayRef, ArrowError> {
 
 fn parser(sql: &str) -> Result<Parser<'static>, ExprError> {
     static DIALECT: GenericDialect = GenericDialect {};
-    Parser::new(&DIALECT)
-        .try_with_sql(sql)
-        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))
+    Parser::new(&DIALECT).try_with_sql(sql).map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))
 }
 
 fn expect_end(p: &mut Parser, sql: &str) -> Result<(), ExprError> {
@@ -352,9 +290,7 @@ fn expect_end(p: &mut Parser, sql: &str) -> Result<(), ExprError> {
 /// Parses one SQL expression.
 pub fn parse_expr(sql: &str) -> Result<ast::Expr, ExprError> {
     let mut p = parser(sql)?;
-    let e = p
-        .parse_expr()
-        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
+    let e = p.parse_expr().map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
     expect_end(&mut p, sql)?;
     Ok(e)
 }
@@ -362,9 +298,7 @@ pub fn parse_expr(sql: &str) -> Result<ast::Expr, ExprError> {
 /// Parses a select list: `a, b * 2 AS c, SUM(x) AS total`. Each item is (expr, alias).
 pub fn parse_select_list(sql: &str) -> Result<Vec<(ast::Expr, Option<String>)>, ExprError> {
     let mut p = parser(sql)?;
-    let items = p
-        .parse_comma_separated(Parser::parse_select_item)
-        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
+    let items = p.parse_comma_separated(Parser::parse_select_item).map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
     expect_end(&mut p, sql)?;
     items
         .into_iter()
@@ -379,19 +313,9 @@ pub fn parse_select_list(sql: &str) -> Result<Vec<(ast::Expr, Option<String>)>, 
 /// Parses an order-by list: `revenue DESC, product_id`. Each item is (expr, descending).
 pub fn parse_order_by(sql: &str) -> Result<Vec<(ast::Expr, bool)>, ExprError> {
     let mut p = parser(sql)?;
-    let items = p
-        .parse_comma_separated(Parser::parse_order_by_expr)
-        .map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
+    let items = p.parse_comma_separated(Parser::parse_order_by_expr).map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))?;
     expect_end(&mut p, sql)?;
-    Ok(items
-        .into_iter()
-        .map(|o| {
-            (
-                o.expr,
-                matches!(o.options.sort, Some(ast::OrderBySort::Desc)),
-            )
-        })
-        .collect())
+    Ok(items.into_iter().map(|o| (o.expr, matches!(o.options.sort, Some(ast::OrderBySort::Desc)))).collect())
 }
 
 /// The name an unaliased select item gets: a column's own name.
@@ -408,10 +332,7 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
     use ast::Expr as A;
     match e {
         A::Identifier(id) => column(&id.value, schema),
-        A::CompoundIdentifier(ids) => column(
-            &ids.last().map(|i| i.value.clone()).unwrap_or_default(),
-            schema,
-        ),
+        A::CompoundIdentifier(ids) => column(&ids.last().map(|i| i.value.clone()).unwrap_or_default(), schema),
         A::Value(v) => literal(&v.value).map(Expr::Literal),
         A::Nested(inner) => compile(inner, schema),
         A::UnaryOp { op, expr } => {
@@ -422,17 +343,10 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
                     Ok(Expr::Not(Box::new(inner)))
                 }
                 UnaryOperator::Minus => match inner {
-                    Expr::Literal(ScalarValue::Int64(v)) => {
-                        Ok(Expr::Literal(ScalarValue::Int64(-v)))
-                    }
-                    Expr::Literal(ScalarValue::Float64(v)) => {
-                        Ok(Expr::Literal(ScalarValue::Float64(-v)))
-                    }
+                    Expr::Literal(ScalarValue::Int64(v)) => Ok(Expr::Literal(ScalarValue::Int64(-v))),
+                    Expr::Literal(ScalarValue::Float64(v)) => Ok(Expr::Literal(ScalarValue::Float64(-v))),
                     other if is_numeric(&other.data_type()) => Ok(Expr::Negate(Box::new(other))),
-                    other => err(format!(
-                        "cannot negate a {} value",
-                        type_name(&other.data_type())
-                    )),
+                    other => err(format!("cannot negate a {} value", type_name(&other.data_type()))),
                 },
                 UnaryOperator::Plus => Ok(inner),
                 other => err(format!("operator '{other}' is not supported")),
@@ -458,38 +372,18 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
             };
             binary(op, compile(left, schema)?, compile(right, schema)?)
         }
-        A::IsNull(inner) => Ok(Expr::IsNull {
-            expr: Box::new(compile(inner, schema)?),
-            negated: false,
-        }),
-        A::IsNotNull(inner) => Ok(Expr::IsNull {
-            expr: Box::new(compile(inner, schema)?),
-            negated: true,
-        }),
-        A::Between {
-            expr,
-            negated,
-            low,
-            high,
-        } => {
+        A::IsNull(inner) => Ok(Expr::IsNull { expr: Box::new(compile(inner, schema)?), negated: false }),
+        A::IsNotNull(inner) => Ok(Expr::IsNull { expr: Box::new(compile(inner, schema)?), negated: true }),
+        A::Between { expr, negated, low, high } => {
             let x = compile(expr, schema)?;
             let both = binary(
                 BinOp::And,
                 binary(BinOp::GtEq, x.clone(), compile(low, schema)?)?,
                 binary(BinOp::LtEq, x, compile(high, schema)?)?,
             )?;
-            Ok(if *negated {
-                Expr::Not(Box::new(both))
-            } else {
-                both
-            })
+            Ok(if *negated { Expr::Not(Box::new(both)) } else { both })
         }
-        A::In {
-            expr,
-            target: ast::InTarget::List(list),
-            negated,
-            ..
-        } => {
+        A::In { expr, target: ast::InTarget::List(list), negated, .. } => {
             let x = compile(expr, schema)?;
             let mut any: Option<Expr> = None;
             for item in list {
@@ -500,33 +394,15 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
                 });
             }
             let any = any.ok_or_else(|| ExprError("IN needs at least one value".into()))?;
-            Ok(if *negated {
-                Expr::Not(Box::new(any))
-            } else {
-                any
-            })
+            Ok(if *negated { Expr::Not(Box::new(any)) } else { any })
         }
-        A::Cast {
-            expr, data_type, ..
-        } => {
+        A::Cast { expr, data_type, .. } => {
             let inner = compile(expr, schema)?;
-            let ty = parse_type(&data_type.to_string()).ok_or_else(|| {
-                ExprError(format!(
-                    "cannot CAST to {data_type}: use one of {}",
-                    super::types::TYPE_NAMES
-                ))
-            })?;
-            Ok(Expr::Cast {
-                expr: Box::new(inner),
-                ty,
-            })
+            let ty = parse_type(&data_type.to_string())
+                .ok_or_else(|| ExprError(format!("cannot CAST to {data_type}: use one of {}", super::types::TYPE_NAMES)))?;
+            Ok(Expr::Cast { expr: Box::new(inner), ty })
         }
-        A::Case {
-            operand,
-            conditions,
-            else_result,
-            ..
-        } => {
+        A::Case { operand, conditions, else_result, .. } => {
             let operand = operand.as_ref().map(|o| compile(o, schema)).transpose()?;
             let mut whens = Vec::new();
             for w in conditions {
@@ -540,34 +416,14 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
                 };
                 whens.push((cond, compile(&w.result, schema)?));
             }
-            let otherwise = else_result
-                .as_ref()
-                .map(|e| compile(e, schema))
-                .transpose()?;
+            let otherwise = else_result.as_ref().map(|e| compile(e, schema)).transpose()?;
             let mut ty = DataType::Null;
-            for t in whens
-                .iter()
-                .map(|(_, r)| r.data_type())
-                .chain(otherwise.iter().map(|e| e.data_type()))
-            {
-                ty = unify(&ty, &t).ok_or_else(|| {
-                    ExprError(format!(
-                        "CASE mixes {} and {} results",
-                        type_name(&ty),
-                        type_name(&t)
-                    ))
-                })?;
+            for t in whens.iter().map(|(_, r)| r.data_type()).chain(otherwise.iter().map(|e| e.data_type())) {
+                ty = unify(&ty, &t).ok_or_else(|| ExprError(format!("CASE mixes {} and {} results", type_name(&ty), type_name(&t))))?;
             }
-            let whens = whens
-                .into_iter()
-                .map(|(c, r)| (c, coerce(r, &ty)))
-                .collect();
+            let whens = whens.into_iter().map(|(c, r)| (c, coerce(r, &ty))).collect();
             let otherwise = otherwise.map(|e| Box::new(coerce(e, &ty)));
-            Ok(Expr::Case {
-                whens,
-                otherwise,
-                ty,
-            })
+            Ok(Expr::Case { whens, otherwise, ty })
         }
         A::Function(f) => {
             let name = f.name.to_string().to_ascii_uppercase();
@@ -589,26 +445,14 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
                 "UPPER" | "LOWER" => {
                     want(1)?;
                     want_type(&args[0], &DataType::Utf8, &name)?;
-                    let func = if name == "UPPER" {
-                        Func::Upper
-                    } else {
-                        Func::Lower
-                    };
-                    Ok(Expr::Call {
-                        func,
-                        args,
-                        ty: DataType::Utf8,
-                    })
+                    let func = if name == "UPPER" { Func::Upper } else { Func::Lower };
+                    Ok(Expr::Call { func, args, ty: DataType::Utf8 })
                 }
                 "CONCAT" => {
                     if args.is_empty() {
                         return err("CONCAT needs arguments");
                     }
-                    Ok(Expr::Call {
-                        func: Func::Concat,
-                        args,
-                        ty: DataType::Utf8,
-                    })
+                    Ok(Expr::Call { func: Func::Concat, args, ty: DataType::Utf8 })
                 }
                 "ABS" => {
                     want(1)?;
@@ -616,27 +460,17 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
                     if !is_numeric(&ty) {
                         return err(format!("ABS needs a number, got {}", type_name(&ty)));
                     }
-                    Ok(Expr::Call {
-                        func: Func::Abs,
-                        args,
-                        ty,
-                    })
+                    Ok(Expr::Call { func: Func::Abs, args, ty })
                 }
                 "CHAR_LENGTH" | "LENGTH" => {
                     want(1)?;
                     want_type(&args[0], &DataType::Utf8, &name)?;
-                    Ok(Expr::Call {
-                        func: Func::CharLength,
-                        args,
-                        ty: DataType::Int32,
-                    })
+                    Ok(Expr::Call { func: Func::CharLength, args, ty: DataType::Int32 })
                 }
-                "COUNT" | "SUM" | "MIN" | "MAX" | "AVG" => err(format!(
-                    "aggregate {name} is only allowed in an aggregate or window select"
-                )),
-                _ => err(format!(
-                    "unknown function {name} (supported: UPPER, LOWER, CONCAT, ABS, CHAR_LENGTH)"
-                )),
+                "COUNT" | "SUM" | "MIN" | "MAX" | "AVG" => {
+                    err(format!("aggregate {name} is only allowed in an aggregate or window select"))
+                }
+                _ => err(format!("unknown function {name} (supported: UPPER, LOWER, CONCAT, ABS, CHAR_LENGTH)")),
             }
         }
         other => err(format!("'{other}' is not supported in expressions")),
@@ -662,17 +496,10 @@ pub fn function_args(args: &FunctionArguments) -> Result<Vec<Option<ast::Expr>>,
 
 fn column(name: &str, schema: &Schema) -> Result<Expr, ExprError> {
     match schema.fields().iter().position(|f| f.name() == name) {
-        Some(index) => Ok(Expr::Column {
-            index,
-            name: name.to_string(),
-            ty: schema.field(index).data_type().clone(),
-        }),
+        Some(index) => Ok(Expr::Column { index, name: name.to_string(), ty: schema.field(index).data_type().clone() }),
         None => {
             let known: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-            err(format!(
-                "unknown column '{name}' (columns: {})",
-                known.join(", ")
-            ))
+            err(format!("unknown column '{name}' (columns: {})", known.join(", ")))
         }
     }
 }
@@ -683,15 +510,10 @@ fn literal(v: &ast::Value) -> Result<ScalarValue, ExprError> {
             if let Ok(i) = n.parse::<i64>() {
                 ScalarValue::Int64(i)
             } else {
-                ScalarValue::Float64(
-                    n.parse::<f64>()
-                        .map_err(|_| ExprError(format!("bad number {n}")))?,
-                )
+                ScalarValue::Float64(n.parse::<f64>().map_err(|_| ExprError(format!("bad number {n}")))?)
             }
         }
-        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => {
-            ScalarValue::Utf8(s.clone())
-        }
+        ast::Value::SingleQuotedString(s) | ast::Value::DoubleQuotedString(s) => ScalarValue::Utf8(s.clone()),
         ast::Value::Boolean(b) => ScalarValue::Boolean(*b),
         ast::Value::Null => ScalarValue::Null,
         other => return err(format!("literal {other} is not supported")),
@@ -707,11 +529,7 @@ fn want_type(e: &Expr, t: &DataType, what: &str) -> Result<(), ExprError> {
     if &got == t || got == DataType::Null {
         Ok(())
     } else {
-        err(format!(
-            "type mismatch: {what} needs {}, got {}",
-            type_name(t),
-            type_name(&got)
-        ))
+        err(format!("type mismatch: {what} needs {}, got {}", type_name(t), type_name(&got)))
     }
 }
 
@@ -736,96 +554,43 @@ fn coerce(e: Expr, ty: &DataType) -> Expr {
         (Expr::Literal(ScalarValue::Int64(v)), DataType::Int32) if i32::try_from(*v).is_ok() => {
             Expr::Literal(ScalarValue::Int32(*v as i32))
         }
-        (Expr::Literal(ScalarValue::Int64(v)), DataType::Float64) => {
-            Expr::Literal(ScalarValue::Float64(*v as f64))
-        }
-        (Expr::Literal(ScalarValue::Null), _) => Expr::Cast {
-            expr: Box::new(e),
-            ty: ty.clone(),
-        },
-        _ => Expr::Cast {
-            expr: Box::new(e),
-            ty: ty.clone(),
-        },
+        (Expr::Literal(ScalarValue::Int64(v)), DataType::Float64) => Expr::Literal(ScalarValue::Float64(*v as f64)),
+        (Expr::Literal(ScalarValue::Null), _) => Expr::Cast { expr: Box::new(e), ty: ty.clone() },
+        _ => Expr::Cast { expr: Box::new(e), ty: ty.clone() },
     }
 }
 
 fn binary(op: BinOp, left: Expr, right: Expr) -> Result<Expr, ExprError> {
     let (lt, rt) = (left.data_type(), right.data_type());
-    let mismatch = || {
-        ExprError(format!(
-            "type mismatch: cannot apply '{}' to {} and {}",
-            op_text(op),
-            type_name(&lt),
-            type_name(&rt)
-        ))
-    };
+    let mismatch = || ExprError(format!("type mismatch: cannot apply '{}' to {} and {}", op_text(op), type_name(&lt), type_name(&rt)));
     match op {
         BinOp::And | BinOp::Or => {
             want_bool(&left, op_text(op))?;
             want_bool(&right, op_text(op))?;
-            Ok(Expr::Binary {
-                op,
-                left: Box::new(left),
-                right: Box::new(right),
-                ty: DataType::Boolean,
-            })
+            Ok(Expr::Binary { op, left: Box::new(left), right: Box::new(right), ty: DataType::Boolean })
         }
-        BinOp::Concat => Ok(Expr::Binary {
-            op,
-            left: Box::new(left),
-            right: Box::new(right),
-            ty: DataType::Utf8,
-        }),
+        BinOp::Concat => Ok(Expr::Binary { op, left: Box::new(left), right: Box::new(right), ty: DataType::Utf8 }),
         BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod => {
-            if !(is_numeric(&lt) || lt == DataType::Null)
-                || !(is_numeric(&rt) || rt == DataType::Null)
-            {
+            if !(is_numeric(&lt) || lt == DataType::Null) || !(is_numeric(&rt) || rt == DataType::Null) {
                 return Err(mismatch());
             }
             // An integer literal next to an INT column stays INT.
             let ty = match (&left, &right) {
-                (Expr::Literal(ScalarValue::Int64(_)), _) if rt == DataType::Int32 => {
-                    DataType::Int32
-                }
-                (_, Expr::Literal(ScalarValue::Int64(_))) if lt == DataType::Int32 => {
-                    DataType::Int32
-                }
+                (Expr::Literal(ScalarValue::Int64(_)), _) if rt == DataType::Int32 => DataType::Int32,
+                (_, Expr::Literal(ScalarValue::Int64(_))) if lt == DataType::Int32 => DataType::Int32,
                 _ => unify(&lt, &rt).ok_or_else(mismatch)?,
             };
-            Ok(Expr::Binary {
-                op,
-                left: Box::new(coerce(left, &ty)),
-                right: Box::new(coerce(right, &ty)),
-                ty,
-            })
+            Ok(Expr::Binary { op, left: Box::new(coerce(left, &ty)), right: Box::new(coerce(right, &ty)), ty })
         }
         _ => {
             let ty = match (&left, &right) {
-                (Expr::Literal(ScalarValue::Int64(_)), _) if rt == DataType::Int32 => {
-                    DataType::Int32
-                }
-                (_, Expr::Literal(ScalarValue::Int64(_))) if lt == DataType::Int32 => {
-                    DataType::Int32
-                }
-                (Expr::Literal(ScalarValue::Utf8(_)), _)
-                    if matches!(rt, DataType::Timestamp(_, _)) =>
-                {
-                    rt.clone()
-                }
-                (_, Expr::Literal(ScalarValue::Utf8(_)))
-                    if matches!(lt, DataType::Timestamp(_, _)) =>
-                {
-                    lt.clone()
-                }
+                (Expr::Literal(ScalarValue::Int64(_)), _) if rt == DataType::Int32 => DataType::Int32,
+                (_, Expr::Literal(ScalarValue::Int64(_))) if lt == DataType::Int32 => DataType::Int32,
+                (Expr::Literal(ScalarValue::Utf8(_)), _) if matches!(rt, DataType::Timestamp(_, _)) => rt.clone(),
+                (_, Expr::Literal(ScalarValue::Utf8(_))) if matches!(lt, DataType::Timestamp(_, _)) => lt.clone(),
                 _ => unify(&lt, &rt).ok_or_else(mismatch)?,
             };
-            Ok(Expr::Binary {
-                op,
-                left: Box::new(coerce(left, &ty)),
-                right: Box::new(coerce(right, &ty)),
-                ty: DataType::Boolean,
-            })
+            Ok(Expr::Binary { op, left: Box::new(coerce(left, &ty)), right: Box::new(coerce(right, &ty)), ty: DataType::Boolean })
         }
     }
 }
@@ -894,25 +659,13 @@ mod tests {
     #[test]
     fn arithmetic_and_predicates() {
         let r = eval("price * qty");
-        assert_eq!(
-            r.as_any().downcast_ref::<Float64Array>().unwrap().values(),
-            &[2.5, 0.0, 3.0]
-        );
+        assert_eq!(r.as_any().downcast_ref::<Float64Array>().unwrap().values(), &[2.5, 0.0, 3.0]);
         let r = eval("status = 'PAID' AND qty > 0");
-        assert_eq!(
-            r.as_any().downcast_ref::<BooleanArray>().unwrap(),
-            &BooleanArray::from(vec![true, false, false])
-        );
+        assert_eq!(r.as_any().downcast_ref::<BooleanArray>().unwrap(), &BooleanArray::from(vec![true, false, false]));
         let r = eval("id % 2 = 0 OR qty BETWEEN 2 AND 3");
-        assert_eq!(
-            r.as_any().downcast_ref::<BooleanArray>().unwrap(),
-            &BooleanArray::from(vec![false, true, true])
-        );
+        assert_eq!(r.as_any().downcast_ref::<BooleanArray>().unwrap(), &BooleanArray::from(vec![false, true, true]));
         let r = eval("status IN ('OPEN', 'X')");
-        assert_eq!(
-            r.as_any().downcast_ref::<BooleanArray>().unwrap(),
-            &BooleanArray::from(vec![false, false, true])
-        );
+        assert_eq!(r.as_any().downcast_ref::<BooleanArray>().unwrap(), &BooleanArray::from(vec![false, false, true]));
         let r = eval("qty + 1");
         assert_eq!(r.data_type(), &DataType::Int32);
     }
@@ -920,21 +673,12 @@ mod tests {
     #[test]
     fn strings_case_and_functions() {
         let r = eval("CONCAT('Product ', id)");
-        assert_eq!(
-            r.as_any().downcast_ref::<StringArray>().unwrap().value(2),
-            "Product 9"
-        );
+        assert_eq!(r.as_any().downcast_ref::<StringArray>().unwrap().value(2), "Product 9");
         let r = eval("CASE id WHEN 7 THEN 'seven' WHEN 8 THEN 'eight' ELSE LOWER(status) END");
         let s = r.as_any().downcast_ref::<StringArray>().unwrap();
-        assert_eq!(
-            (s.value(0), s.value(1), s.value(2)),
-            ("seven", "eight", "open")
-        );
+        assert_eq!((s.value(0), s.value(1), s.value(2)), ("seven", "eight", "open"));
         let r = eval("ABS(0 - id)");
-        assert_eq!(
-            r.as_any().downcast_ref::<Int64Array>().unwrap().values(),
-            &[7, 8, 9]
-        );
+        assert_eq!(r.as_any().downcast_ref::<Int64Array>().unwrap().values(), &[7, 8, 9]);
     }
 
     #[test]

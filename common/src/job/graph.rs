@@ -23,11 +23,7 @@ pub struct JobGraph {
 impl JobGraph {
     /// Slots the job needs with slot sharing: its highest parallelism.
     pub fn slots_needed(&self) -> u32 {
-        self.vertices
-            .iter()
-            .map(|v| v.parallelism)
-            .max()
-            .unwrap_or(0)
+        self.vertices.iter().map(|v| v.parallelism).max().unwrap_or(0)
     }
 
     pub fn vertex(&self, id: &str) -> Option<&JobVertex> {
@@ -95,26 +91,14 @@ impl Columns {
             schema
                 .fields()
                 .iter()
-                .map(|f| Column {
-                    name: f.name().clone(),
-                    ty: super::types::type_name(f.data_type()).to_string(),
-                })
+                .map(|f| Column { name: f.name().clone(), ty: super::types::type_name(f.data_type()).to_string() })
                 .collect(),
         )
     }
 
     pub fn to_schema(&self) -> SchemaRef {
         Arc::new(Schema::new(
-            self.0
-                .iter()
-                .map(|c| {
-                    Field::new(
-                        &c.name,
-                        super::types::parse_type(&c.ty).unwrap_or(DataType::Null),
-                        true,
-                    )
-                })
-                .collect::<Vec<_>>(),
+            self.0.iter().map(|c| Field::new(&c.name, super::types::parse_type(&c.ty).unwrap_or(DataType::Null), true)).collect::<Vec<_>>(),
         ))
     }
 }
@@ -184,7 +168,9 @@ pub enum OperatorKind {
         path: String,
         format: FileFormat,
     },
-    BlackholeSink,
+    BlackholeSink {
+        rows_per_second: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

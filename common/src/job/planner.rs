@@ -39,11 +39,7 @@ pub fn plan_job_file(path: &Path, options: &PlanOptions) -> Result<JobGraph, Job
 }
 
 /// Plans job-file text; `path` names the file in errors and anchors relative paths.
-pub fn plan_job_text(
-    text: &str,
-    path: &Path,
-    options: &PlanOptions,
-) -> Result<JobGraph, JobFileError> {
+pub fn plan_job_text(text: &str, path: &Path, options: &PlanOptions) -> Result<JobGraph, JobFileError> {
     let spec: JobSpec = serde_saphyr::from_str(text).map_err(|e| {
         let line = e.location().map(|l| l.line() as u32).unwrap_or(0);
         let rendered = e.to_string();
@@ -54,34 +50,15 @@ pub fn plan_job_text(
             .unwrap_or("invalid YAML")
             .trim_start_matches("error: ")
             .to_string();
-        JobFileError {
-            file: path.to_path_buf(),
-            line,
-            field: String::new(),
-            message,
-        }
+        JobFileError { file: path.to_path_buf(), line, field: String::new(), message }
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Planner {
-        file: path.to_path_buf(),
-        base,
-        nodes: Vec::new(),
-        by_name: HashMap::new(),
-    }
-    .plan(spec, options)
+    Planner { file: path.to_path_buf(), base, nodes: Vec::new(), by_name: HashMap::new() }.plan(spec, options)
 }
 
 /// What planning one step yields: operator name, kind, output schema, hash keys of
 /// its input edge, parallelism, event-time column, and the select list's column order.
-type PlannedStep = (
-    String,
-    OperatorKind,
-    SchemaRef,
-    Option<Vec<usize>>,
-    u32,
-    Option<usize>,
-    Option<Vec<String>>,
-);
+type PlannedStep = (String, OperatorKind, SchemaRef, Option<Vec<usize>>, u32, Option<usize>, Option<Vec<String>>);
 
 /// A logical operator before chaining.
 struct Node {
@@ -109,18 +86,8 @@ fn line_of<T>(s: &Spanned<T>) -> u32 {
 }
 
 impl Planner {
-    fn error(
-        &self,
-        line: u32,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> JobFileError {
-        JobFileError {
-            file: self.file.clone(),
-            line,
-            field: field.into(),
-            message: message.into(),
-        }
+    fn error(&self, line: u32, field: impl Into<String>, message: impl Into<String>) -> JobFileError {
+        JobFileError { file: self.file.clone(), line, field: field.into(), message: message.into() }
     }
 
     fn expr_error(&self, line: u32, field: &str) -> impl Fn(ExprError) -> JobFileError + '_ {
@@ -130,11 +97,7 @@ impl Planner {
 
     fn add(&mut self, node: Node, line: u32, field: &str) -> Result<usize, JobFileError> {
         if self.by_name.contains_key(&node.name) {
-            return Err(self.error(
-                line,
-                field,
-                format!("the name '{}' is used twice", node.name),
-            ));
+            return Err(self.error(line, field, format!("the name '{}' is used twice", node.name)));
         }
         let i = self.nodes.len();
         self.by_name.insert(node.name.clone(), i);
@@ -149,18 +112,9 @@ impl Planner {
             (None, None) => options.default_parallelism.unwrap_or(1),
         };
         if default_p == 0 {
-            return Err(self.error(
-                spec.parallelism.as_ref().map(line_of).unwrap_or(0),
-                "parallelism",
-                "must be at least 1",
-            ));
+            return Err(self.error(spec.parallelism.as_ref().map(line_of).unwrap_or(0), "parallelism", "must be at least 1"));
         }
-        let max_p = spec
-            .max_parallelism
-            .as_ref()
-            .map(|m| m.value)
-            .or(options.max_parallelism)
-            .unwrap_or(128);
+        let max_p = spec.max_parallelism.as_ref().map(|m| m.value).or(options.max_parallelism).unwrap_or(128);
         if max_p == 0 || max_p < default_p {
             return Err(self.error(
                 spec.max_parallelism.as_ref().map(line_of).unwrap_or(0),
@@ -177,11 +131,7 @@ impl Planner {
         for (i, source) in spec.sources.iter().enumerate() {
             self.source(i, source, default_p, max_p)?;
         }
-        let mut previous: Option<usize> = if spec.sources.len() == 1 {
-            Some(0)
-        } else {
-            None
-        };
+        let mut previous: Option<usize> = if spec.sources.len() == 1 { Some(0) } else { None };
         let mut pending_keys: Option<(Vec<String>, u32)> = None;
         for (i, step) in spec.pipeline.iter().enumerate() {
             let field = format!("pipeline[{i}]");
@@ -197,34 +147,24 @@ impl Planner {
                     || s.top_n.is_some()
                     || s.state_machine.is_some()
                 {
-                    return Err(self.error(
-                        line,
-                        &field,
-                        "a step does exactly one thing: key_by stands alone",
-                    ));
+                    return Err(self.error(line, &field, "a step does exactly one thing: key_by stands alone"));
                 }
-                let keys: Vec<String> = key_by
-                    .value
-                    .split(',')
-                    .map(|k| k.trim().to_string())
-                    .filter(|k| !k.is_empty())
-                    .collect();
+                let keys: Vec<String> = key_by.value.split(',').map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
                 let schema = self.nodes[inputs[0]].schema.clone();
                 for k in &keys {
                     if schema.index_of(k).is_err() {
                         return Err(self.error(
                             line_of(key_by),
                             format!("{field}.key_by"),
-                            format!("unknown column '{k}' (columns: {}); key_by takes column names — compute a key with map first", names(&schema)),
+                            format!(
+                                "unknown column '{k}' (columns: {}); key_by takes column names — compute a key with map first",
+                                names(&schema)
+                            ),
                         ));
                     }
                 }
                 if keys.is_empty() {
-                    return Err(self.error(
-                        line_of(key_by),
-                        format!("{field}.key_by"),
-                        "names no column",
-                    ));
+                    return Err(self.error(line_of(key_by), format!("{field}.key_by"), "names no column"));
                 }
                 pending_keys = Some((keys, line_of(key_by)));
                 previous = Some(inputs[0]);
@@ -234,11 +174,7 @@ impl Planner {
             previous = Some(node);
         }
         if let Some((_, line)) = pending_keys {
-            return Err(self.error(
-                line,
-                "pipeline",
-                "key_by must be followed by aggregate, window, top_n or state_machine",
-            ));
+            return Err(self.error(line, "pipeline", "key_by must be followed by aggregate, window, top_n or state_machine"));
         }
         for (i, sink) in spec.sinks.iter().enumerate() {
             self.sink(i, sink, previous, default_p)?;
@@ -263,7 +199,10 @@ impl Planner {
                         self.error(
                             line_of(spanned),
                             format!("{field}.input"),
-                            format!("unknown input '{name}' (known so far: {}); a step can only read sources and earlier steps", known.join(", ")),
+                            format!(
+                                "unknown input '{name}' (known so far: {}); a step can only read sources and earlier steps",
+                                known.join(", ")
+                            ),
                         )
                     })?;
                     out.push(i);
@@ -281,32 +220,19 @@ impl Planner {
                 Ok(out)
             }
             None => previous.map(|p| vec![p]).ok_or_else(|| {
-                self.error(
-                    line,
-                    format!("{field}.input"),
-                    "the job has several sources: say which this step reads with `input`",
-                )
+                self.error(line, format!("{field}.input"), "the job has several sources: say which this step reads with `input`")
             }),
         }
     }
 
-    fn source(
-        &mut self,
-        i: usize,
-        source: &Spanned<spec::SourceSpec>,
-        default_p: u32,
-        max_p: u32,
-    ) -> Result<(), JobFileError> {
+    fn source(&mut self, i: usize, source: &Spanned<spec::SourceSpec>, default_p: u32, max_p: u32) -> Result<(), JobFileError> {
         let field = format!("sources[{i}]");
         let s = &source.value;
         let name = s.name.value.clone();
         let parallelism = s.parallelism.as_ref().map(|p| p.value).unwrap_or(default_p);
         if parallelism == 0 || parallelism > max_p {
             return Err(self.error(
-                s.parallelism
-                    .as_ref()
-                    .map(line_of)
-                    .unwrap_or(line_of(source)),
+                s.parallelism.as_ref().map(line_of).unwrap_or(line_of(source)),
                 format!("{field}.parallelism"),
                 format!("must be between 1 and max-parallelism ({max_p})"),
             ));
@@ -317,17 +243,12 @@ impl Planner {
                 let mut fields = Vec::new();
                 let mut gens = Vec::new();
                 for (j, f) in s.fields.iter().enumerate() {
-                    let (field_def, g) =
-                        self.datagen_field(&f.value, &format!("{field}.fields[{j}]"))?;
+                    let (field_def, g) = self.datagen_field(&f.value, &format!("{field}.fields[{j}]"))?;
                     fields.push(field_def);
                     gens.push(g);
                 }
                 if fields.is_empty() {
-                    return Err(self.error(
-                        line_of(source),
-                        format!("{field}.fields"),
-                        "datagen needs at least one field",
-                    ));
+                    return Err(self.error(line_of(source), format!("{field}.fields"), "datagen needs at least one field"));
                 }
                 let schema = Arc::new(Schema::new(fields));
                 let watermark = self.watermark(s, &schema, &field)?;
@@ -343,19 +264,11 @@ impl Planner {
                 )
             }
             "file" => {
-                let path = s.path.as_ref().ok_or_else(|| {
-                    self.error(
-                        line_of(source),
-                        format!("{field}.path"),
-                        "the file connector needs a path",
-                    )
-                })?;
-                let format = match s
-                    .format
+                let path = s
+                    .path
                     .as_ref()
-                    .map(|f| f.value.to_ascii_lowercase())
-                    .as_deref()
-                {
+                    .ok_or_else(|| self.error(line_of(source), format!("{field}.path"), "the file connector needs a path"))?;
+                let format = match s.format.as_ref().map(|f| f.value.to_ascii_lowercase()).as_deref() {
                     None | Some("csv") => FileFormat::Csv,
                     Some("json") => FileFormat::Json,
                     Some("text") => FileFormat::Text,
@@ -376,9 +289,7 @@ impl Planner {
                     ));
                 }
                 let schema = match format {
-                    FileFormat::Text => {
-                        Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]))
-                    }
+                    FileFormat::Text => Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)])),
                     _ => self.plain_fields(s, &field, line_of(source))?,
                 };
                 let watermark = self.watermark(s, &schema, &field)?;
@@ -394,13 +305,10 @@ impl Planner {
                 )
             }
             "socket" => {
-                let port = s.port.as_ref().ok_or_else(|| {
-                    self.error(
-                        line_of(source),
-                        format!("{field}.port"),
-                        "the socket connector needs a port",
-                    )
-                })?;
+                let port = s
+                    .port
+                    .as_ref()
+                    .ok_or_else(|| self.error(line_of(source), format!("{field}.port"), "the socket connector needs a port"))?;
                 let schema = Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]));
                 (
                     schema,
@@ -444,18 +352,9 @@ impl Planner {
         Ok(())
     }
 
-    fn plain_fields(
-        &self,
-        s: &spec::SourceSpec,
-        field: &str,
-        line: u32,
-    ) -> Result<SchemaRef, JobFileError> {
+    fn plain_fields(&self, s: &spec::SourceSpec, field: &str, line: u32) -> Result<SchemaRef, JobFileError> {
         if s.fields.is_empty() {
-            return Err(self.error(
-                line,
-                format!("{field}.fields"),
-                "csv and json files need their columns under `fields`",
-            ));
+            return Err(self.error(line, format!("{field}.fields"), "csv and json files need their columns under `fields`"));
         }
         let mut out = Vec::new();
         for (j, f) in s.fields.iter().enumerate() {
@@ -463,10 +362,7 @@ impl Planner {
                 self.error(
                     line_of(&f.value.ty),
                     format!("{field}.fields[{j}].type"),
-                    format!(
-                        "unknown type '{}' (use one of {TYPE_NAMES})",
-                        f.value.ty.value
-                    ),
+                    format!("unknown type '{}' (use one of {TYPE_NAMES})", f.value.ty.value),
                 )
             })?;
             out.push(Field::new(&f.value.name.value, ty, true));
@@ -474,12 +370,7 @@ impl Planner {
         Ok(Arc::new(Schema::new(out)))
     }
 
-    fn watermark(
-        &self,
-        s: &spec::SourceSpec,
-        schema: &Schema,
-        field: &str,
-    ) -> Result<Option<WatermarkStrategy>, JobFileError> {
+    fn watermark(&self, s: &spec::SourceSpec, schema: &Schema, field: &str) -> Result<Option<WatermarkStrategy>, JobFileError> {
         let Some(w) = &s.watermark else {
             return Ok(None);
         };
@@ -488,11 +379,7 @@ impl Planner {
             self.error(
                 line_of(col),
                 format!("{field}.watermark.column"),
-                format!(
-                    "unknown column '{}' (columns: {})",
-                    col.value,
-                    names(schema)
-                ),
+                format!("unknown column '{}' (columns: {})", col.value, names(schema)),
             )
         })?;
         if !matches!(schema.field(index).data_type(), DataType::Timestamp(_, _)) {
@@ -508,45 +395,21 @@ impl Planner {
         }
         let delay = match &w.value.max_out_of_orderness {
             Some(d) => parse_duration(&d.value)
-                .map_err(|e| {
-                    self.error(
-                        line_of(d),
-                        format!("{field}.watermark.max-out-of-orderness"),
-                        e,
-                    )
-                })?
+                .map_err(|e| self.error(line_of(d), format!("{field}.watermark.max-out-of-orderness"), e))?
                 .as_millis() as i64,
             None => 0,
         };
-        Ok(Some(WatermarkStrategy {
-            column: index,
-            max_out_of_orderness_ms: delay,
-        }))
+        Ok(Some(WatermarkStrategy { column: index, max_out_of_orderness_ms: delay }))
     }
 
-    fn datagen_field(
-        &self,
-        f: &spec::FieldSpec,
-        field: &str,
-    ) -> Result<(Field, DatagenField), JobFileError> {
+    fn datagen_field(&self, f: &spec::FieldSpec, field: &str) -> Result<(Field, DatagenField), JobFileError> {
         let ty = parse_type(&f.ty.value).ok_or_else(|| {
-            self.error(
-                line_of(&f.ty),
-                format!("{field}.type"),
-                format!("unknown type '{}' (use one of {TYPE_NAMES})", f.ty.value),
-            )
+            self.error(line_of(&f.ty), format!("{field}.type"), format!("unknown type '{}' (use one of {TYPE_NAMES})", f.ty.value))
         })?;
-        let kind = f
-            .kind
-            .as_ref()
-            .map(|k| k.value.to_ascii_lowercase())
-            .unwrap_or_else(|| "random".into());
+        let kind = f.kind.as_ref().map(|k| k.value.to_ascii_lowercase()).unwrap_or_else(|| "random".into());
         let kind_line = f.kind.as_ref().map(line_of).unwrap_or(line_of(&f.name));
         let is_ts = matches!(ty, DataType::Timestamp(_, _));
-        let int = |l: &Option<Spanned<Literal>>,
-                   what: &str,
-                   default: i64|
-         -> Result<i64, JobFileError> {
+        let int = |l: &Option<Spanned<Literal>>, what: &str, default: i64| -> Result<i64, JobFileError> {
             match l {
                 None => Ok(default),
                 Some(s) => match (&s.value, is_ts) {
@@ -559,11 +422,7 @@ impl Planner {
                                 .map_err(|e| self.error(line_of(s), format!("{field}.{what}"), e))
                         } else {
                             expr::parse_timestamp_millis(t).ok_or_else(|| {
-                                self.error(
-                                    line_of(s),
-                                    format!("{field}.{what}"),
-                                    format!("'{t}' is not a timestamp (YYYY-MM-DD HH:MM:SS)"),
-                                )
+                                self.error(line_of(s), format!("{field}.{what}"), format!("'{t}' is not a timestamp (YYYY-MM-DD HH:MM:SS)"))
                             })
                         }
                     }
@@ -575,92 +434,57 @@ impl Planner {
                 },
             }
         };
-        let float =
-            |l: &Option<Spanned<Literal>>, what: &str, default: f64| -> Result<f64, JobFileError> {
-                match l {
-                    None => Ok(default),
-                    Some(s) => match &s.value {
-                        Literal::Int(i) => Ok(*i as f64),
-                        Literal::Float(x) => Ok(*x),
-                        Literal::Text(t) => Err(self.error(
-                            line_of(s),
-                            format!("{field}.{what}"),
-                            format!("type mismatch: '{t}' for a DOUBLE field"),
-                        )),
-                    },
-                }
-            };
+        let float = |l: &Option<Spanned<Literal>>, what: &str, default: f64| -> Result<f64, JobFileError> {
+            match l {
+                None => Ok(default),
+                Some(s) => match &s.value {
+                    Literal::Int(i) => Ok(*i as f64),
+                    Literal::Float(x) => Ok(*x),
+                    Literal::Text(t) => {
+                        Err(self.error(line_of(s), format!("{field}.{what}"), format!("type mismatch: '{t}' for a DOUBLE field")))
+                    }
+                },
+            }
+        };
         let g = match kind.as_str() {
             "sequence" => {
                 if !(is_numeric(&ty) && ty != DataType::Float64 || is_ts) {
                     return Err(self.error(
                         kind_line,
                         format!("{field}.kind"),
-                        format!(
-                            "a sequence must be BIGINT, INT or TIMESTAMP, not {}",
-                            type_name(&ty)
-                        ),
+                        format!("a sequence must be BIGINT, INT or TIMESTAMP, not {}", type_name(&ty)),
                     ));
                 }
-                DatagenField::Sequence {
-                    start: int(&f.start, "start", 0)?,
-                    step: int(&f.step, "step", 1)?,
-                }
+                DatagenField::Sequence { start: int(&f.start, "start", 0)?, step: int(&f.step, "step", 1)? }
             }
             "random" => match &ty {
                 DataType::Int64 | DataType::Int32 => {
-                    let (min, max) = (
-                        int(&f.min, "min", 0)?,
-                        int(
-                            &f.max,
-                            "max",
-                            if ty == DataType::Int32 {
-                                i32::MAX as i64
-                            } else {
-                                i64::MAX
-                            },
-                        )?,
-                    );
+                    let (min, max) =
+                        (int(&f.min, "min", 0)?, int(&f.max, "max", if ty == DataType::Int32 { i32::MAX as i64 } else { i64::MAX })?);
                     if min > max {
-                        return Err(self.error(
-                            kind_line,
-                            format!("{field}.min"),
-                            "min is greater than max",
-                        ));
+                        return Err(self.error(kind_line, format!("{field}.min"), "min is greater than max"));
                     }
                     DatagenField::RandomInt { min, max }
                 }
                 DataType::Float64 => {
                     let (min, max) = (float(&f.min, "min", 0.0)?, float(&f.max, "max", 1.0)?);
                     if min > max {
-                        return Err(self.error(
-                            kind_line,
-                            format!("{field}.min"),
-                            "min is greater than max",
-                        ));
+                        return Err(self.error(kind_line, format!("{field}.min"), "min is greater than max"));
                     }
                     DatagenField::RandomDouble { min, max }
                 }
-                DataType::Utf8 => DatagenField::RandomString {
-                    length: f.length.unwrap_or(10),
-                },
+                DataType::Utf8 => DatagenField::RandomString { length: f.length.unwrap_or(10) },
                 DataType::Boolean => DatagenField::RandomBoolean,
                 _ => DatagenField::Now,
             },
             "choice" => {
-                let values = f.values.clone().filter(|v| !v.is_empty()).ok_or_else(|| {
-                    self.error(
-                        kind_line,
-                        format!("{field}.values"),
-                        "choice needs a non-empty list of values",
-                    )
-                })?;
+                let values = f
+                    .values
+                    .clone()
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| self.error(kind_line, format!("{field}.values"), "choice needs a non-empty list of values"))?;
                 if ty != DataType::Utf8 {
-                    return Err(self.error(
-                        kind_line,
-                        format!("{field}.kind"),
-                        "choice fields must be STRING",
-                    ));
+                    return Err(self.error(kind_line, format!("{field}.kind"), "choice fields must be STRING"));
                 }
                 DatagenField::Choice { values }
             }
@@ -669,9 +493,7 @@ impl Planner {
                 return Err(self.error(
                     kind_line,
                     format!("{field}.kind"),
-                    format!(
-                        "unknown kind '{other}' (sequence, random, choice, or now for TIMESTAMP)"
-                    ),
+                    format!("unknown kind '{other}' (sequence, random, choice, or now for TIMESTAMP)"),
                 ))
             }
         };
@@ -691,12 +513,7 @@ impl Planner {
     ) -> Result<usize, JobFileError> {
         let input = self.nodes[inputs[0]].schema.clone();
         let rowtime_in = self.nodes[inputs[0]].rowtime;
-        let parallelism = s
-            .parallelism
-            .as_ref()
-            .map(|p| p.value)
-            .unwrap_or(default_p)
-            .max(1);
+        let parallelism = s.parallelism.as_ref().map(|p| p.value).unwrap_or(default_p).max(1);
         let set = [
             s.filter.is_some(),
             s.map.is_some(),
@@ -707,389 +524,248 @@ impl Planner {
             s.state_machine.is_some(),
         ];
         if set.iter().filter(|b| **b).count() != 1 {
-            return Err(self.error(line, field, "a step needs exactly one of: filter, map, flat_map, key_by, aggregate, window, top_n, state_machine"));
-        }
-        let key_indices = |this: &Self, keys: &Option<(Vec<String>, u32)>| -> Vec<usize> {
-            let _ = this;
-            keys.as_ref()
-                .map(|(k, _)| {
-                    k.iter()
-                        .map(|c| input.index_of(c).expect("checked"))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let (name, kind, schema, hash_keys, parallelism, rowtime, extra_map): PlannedStep =
-            if let Some(f) = &s.filter {
-                let e = expr::compile_str(&f.value, &input)
-                    .map_err(self.expr_error(line_of(f), &format!("{field}.filter")))?;
-                if e.data_type() != DataType::Boolean {
-                    return Err(self.error(
-                        line_of(f),
-                        format!("{field}.filter"),
-                        format!(
-                            "type mismatch: a filter must be BOOLEAN, '{}' is {}",
-                            f.value,
-                            type_name(&e.data_type())
-                        ),
-                    ));
-                }
-                (
-                    "Filter".into(),
-                    OperatorKind::Filter {
-                        predicate: f.value.clone(),
-                    },
-                    input.clone(),
-                    None,
-                    parallelism,
-                    rowtime_in,
-                    None,
-                )
-            } else if let Some(m) = &s.map {
-                let (exprs, schema) =
-                    self.projection(&m.value, &input, line_of(m), &format!("{field}.map"))?;
-                let rowtime = rowtime_in
-                    .and_then(|rt| exprs.iter().position(|e| e == input.field(rt).name()));
-                (
-                    "Map".into(),
-                    OperatorKind::Map { expressions: exprs },
-                    schema,
-                    None,
-                    parallelism,
-                    rowtime,
-                    None,
-                )
-            } else if let Some(fm) = &s.flat_map {
-                let col = &fm.value.split;
-                let idx = input.index_of(&col.value).map_err(|_| {
-                    self.error(
-                        line_of(col),
-                        format!("{field}.flat_map.split"),
-                        format!(
-                            "unknown column '{}' (columns: {})",
-                            col.value,
-                            names(&input)
-                        ),
-                    )
-                })?;
-                if input.field(idx).data_type() != &DataType::Utf8 {
-                    return Err(self.error(
-                        line_of(col),
-                        format!("{field}.flat_map.split"),
-                        format!(
-                            "type mismatch: split needs a STRING column, '{}' is {}",
-                            col.value,
-                            type_name(input.field(idx).data_type())
-                        ),
-                    ));
-                }
-                let mut fields: Vec<Field> = input
-                    .fields()
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != idx)
-                    .map(|(_, f)| f.as_ref().clone())
-                    .collect();
-                fields.push(Field::new(&fm.value.into.value, DataType::Utf8, true));
-                (
-                    "FlatMap".into(),
-                    OperatorKind::FlatMapSplit {
-                        column: col.value.clone(),
-                        delimiter: fm.value.delimiter.clone(),
-                        normalize: fm.value.normalize,
-                    },
-                    Arc::new(Schema::new(fields)),
-                    None,
-                    parallelism,
-                    None,
-                    None,
-                )
-            } else if let Some(a) = &s.aggregate {
-                let keys_idx = key_indices(self, &keys);
-                let (aggs, order) = self.aggregates(
-                    &a.value.select.value,
-                    &input,
-                    &keys_idx,
-                    line_of(&a.value.select),
-                    &format!("{field}.aggregate.select"),
-                )?;
-                let mut fields: Vec<Field> =
-                    keys_idx.iter().map(|&k| input.field(k).clone()).collect();
-                fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
-                let p = if keys_idx.is_empty() { 1 } else { parallelism };
-                let name = if keys_idx.is_empty() {
-                    "GlobalAggregate"
-                } else {
-                    "KeyedAggregate"
-                };
-                (
-                    name.into(),
-                    OperatorKind::Aggregate {
-                        keys: keys_idx.clone(),
-                        aggregates: aggs,
-                    },
-                    Arc::new(Schema::new(fields)),
-                    Some(keys_idx),
-                    p,
-                    None,
-                    Some(order),
-                )
-            } else if let Some(w) = &s.window {
-                let wf = format!("{field}.window");
-                let w = &w.value;
-                let size = parse_duration(&w.size.value)
-                    .map_err(|e| self.error(line_of(&w.size), format!("{wf}.size"), e))?
-                    .as_millis() as i64;
-                if size <= 0 {
-                    return Err(self.error(
-                        line_of(&w.size),
-                        format!("{wf}.size"),
-                        "must be greater than 0",
-                    ));
-                }
-                let slide = match (w.kind.value.to_ascii_lowercase().as_str(), &w.slide) {
-                    ("tumbling", None) => size,
-                    ("tumbling", Some(sl)) => {
-                        return Err(self.error(
-                            line_of(sl),
-                            format!("{wf}.slide"),
-                            "tumbling windows take no slide (use type: sliding)",
-                        ))
-                    }
-                    ("sliding", Some(sl)) => {
-                        let v = parse_duration(&sl.value)
-                            .map_err(|e| self.error(line_of(sl), format!("{wf}.slide"), e))?
-                            .as_millis() as i64;
-                        if v <= 0 || size % v != 0 {
-                            return Err(self.error(
-                                line_of(sl),
-                                format!("{wf}.slide"),
-                                "must be greater than 0 and divide the size",
-                            ));
-                        }
-                        v
-                    }
-                    ("sliding", None) => {
-                        return Err(self.error(
-                            line_of(&w.kind),
-                            format!("{wf}.slide"),
-                            "sliding windows need a slide",
-                        ))
-                    }
-                    (other, _) => {
-                        return Err(self.error(
-                            line_of(&w.kind),
-                            format!("{wf}.type"),
-                            format!("unknown window type '{other}' (tumbling or sliding)"),
-                        ))
-                    }
-                };
-                let event_time = match w.time.value.to_ascii_lowercase().as_str() {
-                    "event" => true,
-                    "processing" => false,
-                    other => {
-                        return Err(self.error(
-                            line_of(&w.time),
-                            format!("{wf}.time"),
-                            format!("unknown time '{other}' (event or processing)"),
-                        ))
-                    }
-                };
-                if event_time && rowtime_in.is_none() {
-                    return Err(self.error(line_of(&w.time), format!("{wf}.time"), "event-time windows need a source with a `watermark` (and the event-time column kept by every map before)"));
-                }
-                let keys_idx = key_indices(self, &keys);
-                let (aggs, order) = self.aggregates(
-                    &w.select.value,
-                    &input,
-                    &keys_idx,
-                    line_of(&w.select),
-                    &format!("{wf}.select"),
-                )?;
-                let mut fields = vec![
-                    Field::new("window_start", timestamp_type(), false),
-                    Field::new("window_end", timestamp_type(), false),
-                ];
-                fields.extend(keys_idx.iter().map(|&k| input.field(k).clone()));
-                fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
-                let p = if keys_idx.is_empty() { 1 } else { parallelism };
-                let kind_name = match (slide == size, event_time) {
-                    (true, true) => "TumblingEventTimeWindows",
-                    (true, false) => "TumblingProcessingTimeWindows",
-                    (false, true) => "SlidingEventTimeWindows",
-                    (false, false) => "SlidingProcessingTimeWindows",
-                };
-                let mut order_all = vec!["window_start".to_string(), "window_end".to_string()];
-                order_all.extend(order);
-                (
-                    format!("Window({kind_name}({size}))"),
-                    OperatorKind::Window(WindowOperator {
-                        size_ms: size,
-                        slide_ms: slide,
-                        event_time,
-                        time_column: if event_time { rowtime_in } else { None },
-                        keys: keys_idx.clone(),
-                        aggregates: aggs,
-                    }),
-                    Arc::new(Schema::new(fields)),
-                    Some(keys_idx),
-                    p,
-                    Some(1),
-                    Some(order_all),
-                )
-            } else if let Some(sm) = &s.state_machine {
-                let sf = format!("{field}.state_machine");
-                let keys_idx = key_indices(self, &keys);
-                if keys_idx.is_empty() {
-                    return Err(self.error(
-                        line,
-                        &sf,
-                        "state_machine runs per key: put a key_by before it",
-                    ));
-                }
-                let ev = &sm.value.event;
-                let event_column = input.index_of(&ev.value).map_err(|_| {
-                    self.error(
-                        line_of(ev),
-                        format!("{sf}.event"),
-                        format!("unknown column '{}' (columns: {})", ev.value, names(&input)),
-                    )
-                })?;
-                if input.field(event_column).data_type() != &DataType::Utf8 {
-                    return Err(self.error(
-                        line_of(ev),
-                        format!("{sf}.event"),
-                        format!(
-                            "type mismatch: the event column must be STRING, '{}' is {}",
-                            ev.value,
-                            type_name(input.field(event_column).data_type())
-                        ),
-                    ));
-                }
-                let mut transitions = Vec::new();
-                let mut seen = HashSet::new();
-                for (j, t) in sm.value.transitions.iter().enumerate() {
-                    if !seen.insert((t.value.from.clone(), t.value.event.clone())) {
-                        return Err(self.error(
-                            line_of(t),
-                            format!("{sf}.transitions[{j}]"),
-                            format!(
-                                "a second transition from '{}' on '{}'",
-                                t.value.from, t.value.event
-                            ),
-                        ));
-                    }
-                    transitions.push(Transition {
-                        from: t.value.from.clone(),
-                        event: t.value.event.clone(),
-                        to: t.value.to.clone(),
-                    });
-                }
-                if !transitions.iter().any(|t| t.from == sm.value.initial.value) {
-                    return Err(self.error(
-                        line_of(&sm.value.initial),
-                        format!("{sf}.initial"),
-                        format!(
-                            "no transition leaves the initial state '{}'",
-                            sm.value.initial.value
-                        ),
-                    ));
-                }
-                let mut fields: Vec<Field> =
-                    keys_idx.iter().map(|&k| input.field(k).clone()).collect();
-                fields.push(Field::new("state", DataType::Utf8, false));
-                fields.push(Field::new("event", DataType::Utf8, true));
-                (
-                    "StateMachine".into(),
-                    OperatorKind::StateMachine {
-                        keys: keys_idx.clone(),
-                        event_column,
-                        initial: sm.value.initial.value.clone(),
-                        transitions,
-                    },
-                    Arc::new(Schema::new(fields)),
-                    Some(keys_idx),
-                    parallelism,
-                    None,
-                    None,
-                )
-            } else {
-                let t = s.top_n.as_ref().expect("one is set");
-                let tf = format!("{field}.top_n");
-                if t.value.n.value == 0 {
-                    return Err(self.error(
-                        line_of(&t.value.n),
-                        format!("{tf}.n"),
-                        "must be at least 1",
-                    ));
-                }
-                let order = expr::parse_order_by(&t.value.order_by.value).map_err(
-                    self.expr_error(line_of(&t.value.order_by), &format!("{tf}.order-by")),
-                )?;
-                let mut order_by = Vec::new();
-                for (e, desc) in order {
-                    let col = expr::default_name(&e).ok_or_else(|| {
-                        self.error(
-                            line_of(&t.value.order_by),
-                            format!("{tf}.order-by"),
-                            "order-by takes column names",
-                        )
-                    })?;
-                    let idx = input.index_of(&col).map_err(|_| {
-                        self.error(
-                            line_of(&t.value.order_by),
-                            format!("{tf}.order-by"),
-                            format!("unknown column '{col}' (columns: {})", names(&input)),
-                        )
-                    })?;
-                    order_by.push((idx, desc));
-                }
-                let mut partition: Vec<usize> = key_indices(self, &keys);
-                if partition.is_empty() {
-                    if let Ok(we) = input.index_of("window_end") {
-                        partition.push(we);
-                    }
-                }
-                let mut fields = vec![Field::new("rank", DataType::Int64, false)];
-                fields.extend(input.fields().iter().map(|f| f.as_ref().clone()));
-                let p = if partition.is_empty() { 1 } else { parallelism };
-                (
-                    "TopN".into(),
-                    OperatorKind::TopN {
-                        n: t.value.n.value,
-                        partition_keys: partition.clone(),
-                        order_by,
-                    },
-                    Arc::new(Schema::new(fields)),
-                    Some(partition),
-                    p,
-                    None,
-                    None,
-                )
-            };
-        if keys.is_some()
-            && s.aggregate.is_none()
-            && s.window.is_none()
-            && s.top_n.is_none()
-            && s.state_machine.is_none()
-        {
             return Err(self.error(
                 line,
                 field,
-                "key_by must be followed by aggregate, window, top_n or state_machine",
+                "a step needs exactly one of: filter, map, flat_map, key_by, aggregate, window, top_n, state_machine",
             ));
         }
-        let step_name = s
-            .name
-            .as_ref()
-            .map(|n| n.value.clone())
-            .unwrap_or_else(|| format!("step-{i}"));
-        let uid = s.uid.clone().unwrap_or_else(|| {
-            format!(
-                "{step_name}-{}",
-                name.split('(').next().unwrap_or("").to_ascii_lowercase()
+        let key_indices = |this: &Self, keys: &Option<(Vec<String>, u32)>| -> Vec<usize> {
+            let _ = this;
+            keys.as_ref().map(|(k, _)| k.iter().map(|c| input.index_of(c).expect("checked")).collect()).unwrap_or_default()
+        };
+        let (name, kind, schema, hash_keys, parallelism, rowtime, extra_map): PlannedStep = if let Some(f) = &s.filter {
+            let e = expr::compile_str(&f.value, &input).map_err(self.expr_error(line_of(f), &format!("{field}.filter")))?;
+            if e.data_type() != DataType::Boolean {
+                return Err(self.error(
+                    line_of(f),
+                    format!("{field}.filter"),
+                    format!("type mismatch: a filter must be BOOLEAN, '{}' is {}", f.value, type_name(&e.data_type())),
+                ));
+            }
+            ("Filter".into(), OperatorKind::Filter { predicate: f.value.clone() }, input.clone(), None, parallelism, rowtime_in, None)
+        } else if let Some(m) = &s.map {
+            let (exprs, schema) = self.projection(&m.value, &input, line_of(m), &format!("{field}.map"))?;
+            let rowtime = rowtime_in.and_then(|rt| exprs.iter().position(|e| e == input.field(rt).name()));
+            ("Map".into(), OperatorKind::Map { expressions: exprs }, schema, None, parallelism, rowtime, None)
+        } else if let Some(fm) = &s.flat_map {
+            let col = &fm.value.split;
+            let idx = input.index_of(&col.value).map_err(|_| {
+                self.error(
+                    line_of(col),
+                    format!("{field}.flat_map.split"),
+                    format!("unknown column '{}' (columns: {})", col.value, names(&input)),
+                )
+            })?;
+            if input.field(idx).data_type() != &DataType::Utf8 {
+                return Err(self.error(
+                    line_of(col),
+                    format!("{field}.flat_map.split"),
+                    format!("type mismatch: split needs a STRING column, '{}' is {}", col.value, type_name(input.field(idx).data_type())),
+                ));
+            }
+            let mut fields: Vec<Field> =
+                input.fields().iter().enumerate().filter(|(j, _)| *j != idx).map(|(_, f)| f.as_ref().clone()).collect();
+            fields.push(Field::new(&fm.value.into.value, DataType::Utf8, true));
+            (
+                "FlatMap".into(),
+                OperatorKind::FlatMapSplit {
+                    column: col.value.clone(),
+                    delimiter: fm.value.delimiter.clone(),
+                    normalize: fm.value.normalize,
+                },
+                Arc::new(Schema::new(fields)),
+                None,
+                parallelism,
+                None,
+                None,
             )
-        });
+        } else if let Some(a) = &s.aggregate {
+            let keys_idx = key_indices(self, &keys);
+            let (aggs, order) =
+                self.aggregates(&a.value.select.value, &input, &keys_idx, line_of(&a.value.select), &format!("{field}.aggregate.select"))?;
+            let mut fields: Vec<Field> = keys_idx.iter().map(|&k| input.field(k).clone()).collect();
+            fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
+            let p = if keys_idx.is_empty() { 1 } else { parallelism };
+            let name = if keys_idx.is_empty() { "GlobalAggregate" } else { "KeyedAggregate" };
+            (
+                name.into(),
+                OperatorKind::Aggregate { keys: keys_idx.clone(), aggregates: aggs },
+                Arc::new(Schema::new(fields)),
+                Some(keys_idx),
+                p,
+                None,
+                Some(order),
+            )
+        } else if let Some(w) = &s.window {
+            let wf = format!("{field}.window");
+            let w = &w.value;
+            let size = parse_duration(&w.size.value).map_err(|e| self.error(line_of(&w.size), format!("{wf}.size"), e))?.as_millis() as i64;
+            if size <= 0 {
+                return Err(self.error(line_of(&w.size), format!("{wf}.size"), "must be greater than 0"));
+            }
+            let slide = match (w.kind.value.to_ascii_lowercase().as_str(), &w.slide) {
+                ("tumbling", None) => size,
+                ("tumbling", Some(sl)) => {
+                    return Err(self.error(line_of(sl), format!("{wf}.slide"), "tumbling windows take no slide (use type: sliding)"))
+                }
+                ("sliding", Some(sl)) => {
+                    let v = parse_duration(&sl.value).map_err(|e| self.error(line_of(sl), format!("{wf}.slide"), e))?.as_millis() as i64;
+                    if v <= 0 || size % v != 0 {
+                        return Err(self.error(line_of(sl), format!("{wf}.slide"), "must be greater than 0 and divide the size"));
+                    }
+                    v
+                }
+                ("sliding", None) => return Err(self.error(line_of(&w.kind), format!("{wf}.slide"), "sliding windows need a slide")),
+                (other, _) => {
+                    return Err(self.error(
+                        line_of(&w.kind),
+                        format!("{wf}.type"),
+                        format!("unknown window type '{other}' (tumbling or sliding)"),
+                    ))
+                }
+            };
+            let event_time = match w.time.value.to_ascii_lowercase().as_str() {
+                "event" => true,
+                "processing" => false,
+                other => {
+                    return Err(self.error(line_of(&w.time), format!("{wf}.time"), format!("unknown time '{other}' (event or processing)")))
+                }
+            };
+            if event_time && rowtime_in.is_none() {
+                return Err(self.error(
+                    line_of(&w.time),
+                    format!("{wf}.time"),
+                    "event-time windows need a source with a `watermark` (and the event-time column kept by every map before)",
+                ));
+            }
+            let keys_idx = key_indices(self, &keys);
+            let (aggs, order) = self.aggregates(&w.select.value, &input, &keys_idx, line_of(&w.select), &format!("{wf}.select"))?;
+            let mut fields = vec![Field::new("window_start", timestamp_type(), false), Field::new("window_end", timestamp_type(), false)];
+            fields.extend(keys_idx.iter().map(|&k| input.field(k).clone()));
+            fields.extend(aggs.iter().map(|c| agg_field(c, &input)));
+            let p = if keys_idx.is_empty() { 1 } else { parallelism };
+            let kind_name = match (slide == size, event_time) {
+                (true, true) => "TumblingEventTimeWindows",
+                (true, false) => "TumblingProcessingTimeWindows",
+                (false, true) => "SlidingEventTimeWindows",
+                (false, false) => "SlidingProcessingTimeWindows",
+            };
+            let mut order_all = vec!["window_start".to_string(), "window_end".to_string()];
+            order_all.extend(order);
+            (
+                format!("Window({kind_name}({size}))"),
+                OperatorKind::Window(WindowOperator {
+                    size_ms: size,
+                    slide_ms: slide,
+                    event_time,
+                    time_column: if event_time { rowtime_in } else { None },
+                    keys: keys_idx.clone(),
+                    aggregates: aggs,
+                }),
+                Arc::new(Schema::new(fields)),
+                Some(keys_idx),
+                p,
+                Some(1),
+                Some(order_all),
+            )
+        } else if let Some(sm) = &s.state_machine {
+            let sf = format!("{field}.state_machine");
+            let keys_idx = key_indices(self, &keys);
+            if keys_idx.is_empty() {
+                return Err(self.error(line, &sf, "state_machine runs per key: put a key_by before it"));
+            }
+            let ev = &sm.value.event;
+            let event_column = input.index_of(&ev.value).map_err(|_| {
+                self.error(line_of(ev), format!("{sf}.event"), format!("unknown column '{}' (columns: {})", ev.value, names(&input)))
+            })?;
+            if input.field(event_column).data_type() != &DataType::Utf8 {
+                return Err(self.error(
+                    line_of(ev),
+                    format!("{sf}.event"),
+                    format!(
+                        "type mismatch: the event column must be STRING, '{}' is {}",
+                        ev.value,
+                        type_name(input.field(event_column).data_type())
+                    ),
+                ));
+            }
+            let mut transitions = Vec::new();
+            let mut seen = HashSet::new();
+            for (j, t) in sm.value.transitions.iter().enumerate() {
+                if !seen.insert((t.value.from.clone(), t.value.event.clone())) {
+                    return Err(self.error(
+                        line_of(t),
+                        format!("{sf}.transitions[{j}]"),
+                        format!("a second transition from '{}' on '{}'", t.value.from, t.value.event),
+                    ));
+                }
+                transitions.push(Transition { from: t.value.from.clone(), event: t.value.event.clone(), to: t.value.to.clone() });
+            }
+            if !transitions.iter().any(|t| t.from == sm.value.initial.value) {
+                return Err(self.error(
+                    line_of(&sm.value.initial),
+                    format!("{sf}.initial"),
+                    format!("no transition leaves the initial state '{}'", sm.value.initial.value),
+                ));
+            }
+            let mut fields: Vec<Field> = keys_idx.iter().map(|&k| input.field(k).clone()).collect();
+            fields.push(Field::new("state", DataType::Utf8, false));
+            fields.push(Field::new("event", DataType::Utf8, true));
+            (
+                "StateMachine".into(),
+                OperatorKind::StateMachine { keys: keys_idx.clone(), event_column, initial: sm.value.initial.value.clone(), transitions },
+                Arc::new(Schema::new(fields)),
+                Some(keys_idx),
+                parallelism,
+                None,
+                None,
+            )
+        } else {
+            let t = s.top_n.as_ref().expect("one is set");
+            let tf = format!("{field}.top_n");
+            if t.value.n.value == 0 {
+                return Err(self.error(line_of(&t.value.n), format!("{tf}.n"), "must be at least 1"));
+            }
+            let order = expr::parse_order_by(&t.value.order_by.value)
+                .map_err(self.expr_error(line_of(&t.value.order_by), &format!("{tf}.order-by")))?;
+            let mut order_by = Vec::new();
+            for (e, desc) in order {
+                let col = expr::default_name(&e)
+                    .ok_or_else(|| self.error(line_of(&t.value.order_by), format!("{tf}.order-by"), "order-by takes column names"))?;
+                let idx = input.index_of(&col).map_err(|_| {
+                    self.error(
+                        line_of(&t.value.order_by),
+                        format!("{tf}.order-by"),
+                        format!("unknown column '{col}' (columns: {})", names(&input)),
+                    )
+                })?;
+                order_by.push((idx, desc));
+            }
+            let mut partition: Vec<usize> = key_indices(self, &keys);
+            if partition.is_empty() {
+                if let Ok(we) = input.index_of("window_end") {
+                    partition.push(we);
+                }
+            }
+            let mut fields = vec![Field::new("rank", DataType::Int64, false)];
+            fields.extend(input.fields().iter().map(|f| f.as_ref().clone()));
+            let p = if partition.is_empty() { 1 } else { parallelism };
+            (
+                "TopN".into(),
+                OperatorKind::TopN { n: t.value.n.value, partition_keys: partition.clone(), order_by },
+                Arc::new(Schema::new(fields)),
+                Some(partition),
+                p,
+                None,
+                None,
+            )
+        };
+        if keys.is_some() && s.aggregate.is_none() && s.window.is_none() && s.top_n.is_none() && s.state_machine.is_none() {
+            return Err(self.error(line, field, "key_by must be followed by aggregate, window, top_n or state_machine"));
+        }
+        let step_name = s.name.as_ref().map(|n| n.value.clone()).unwrap_or_else(|| format!("step-{i}"));
+        let uid = s.uid.clone().unwrap_or_else(|| format!("{step_name}-{}", name.split('(').next().unwrap_or("").to_ascii_lowercase()));
         let hash_keys = hash_keys.map(|k| if k.is_empty() { Vec::new() } else { k });
         let node = Node {
             name: step_name.clone(),
@@ -1111,21 +787,11 @@ impl Planner {
         let idx = self.add(node, line, &format!("{field}.name"))?;
         // Reorder to the select list's order when it differs from keys-then-aggregates.
         match extra_map {
-            Some(order)
-                if order
-                    .iter()
-                    .map(String::as_str)
-                    .ne(schema.fields().iter().map(|f| f.name().as_str())) =>
-            {
+            Some(order) if order.iter().map(String::as_str).ne(schema.fields().iter().map(|f| f.name().as_str())) => {
                 let exprs: Vec<String> = order.iter().map(|n| quote_ident(n)).collect();
-                let fields: Vec<Field> = order
-                    .iter()
-                    .map(|n| schema.field_with_name(n).expect("planned column").clone())
-                    .collect();
+                let fields: Vec<Field> = order.iter().map(|n| schema.field_with_name(n).expect("planned column").clone()).collect();
                 let out = Arc::new(Schema::new(fields));
-                let rowtime = self.nodes[idx]
-                    .rowtime
-                    .and_then(|rt| order.iter().position(|n| n == schema.field(rt).name()));
+                let rowtime = self.nodes[idx].rowtime.and_then(|rt| order.iter().position(|n| n == schema.field(rt).name()));
                 let p = self.nodes[idx].parallelism;
                 let map = Node {
                     name: format!("{step_name}.select"),
@@ -1153,24 +819,14 @@ impl Planner {
         }
     }
 
-    fn projection(
-        &self,
-        sql: &str,
-        input: &Schema,
-        line: u32,
-        field: &str,
-    ) -> Result<(Vec<String>, SchemaRef), JobFileError> {
+    fn projection(&self, sql: &str, input: &Schema, line: u32, field: &str) -> Result<(Vec<String>, SchemaRef), JobFileError> {
         let items = expr::parse_select_list(sql).map_err(self.expr_error(line, field))?;
         let mut exprs = Vec::new();
         let mut fields: Vec<Field> = Vec::new();
         for (e, alias) in items {
-            let name = alias.or_else(|| expr::default_name(&e)).ok_or_else(|| {
-                self.error(
-                    line,
-                    field,
-                    format!("'{e}' needs a name: write '{e} AS name'"),
-                )
-            })?;
+            let name = alias
+                .or_else(|| expr::default_name(&e))
+                .ok_or_else(|| self.error(line, field, format!("'{e}' needs a name: write '{e} AS name'")))?;
             let compiled = expr::compile(&e, input).map_err(self.expr_error(line, field))?;
             if fields.iter().any(|f| f.name() == &name) {
                 return Err(self.error(line, field, format!("column '{name}' appears twice")));
@@ -1207,9 +863,7 @@ impl Planner {
                         return Err(self.error(
                             line,
                             field,
-                            format!(
-                            "'{e}' is not an aggregate (COUNT, SUM, MIN, MAX, AVG) or a key column"
-                        ),
+                            format!("'{e}' is not an aggregate (COUNT, SUM, MIN, MAX, AVG) or a key column"),
                         ))
                     }
                 };
@@ -1222,56 +876,33 @@ impl Planner {
                         if function != AggregateFunction::Count
                             && !(is_numeric(&t)
                                 || (matches!(t, DataType::Timestamp(_, _))
-                                    && matches!(
-                                        function,
-                                        AggregateFunction::Min | AggregateFunction::Max
-                                    )))
+                                    && matches!(function, AggregateFunction::Min | AggregateFunction::Max)))
                         {
                             return Err(self.error(
                                 line,
                                 field,
-                                format!(
-                                    "type mismatch: {fname} needs a number, '{a}' is {}",
-                                    type_name(&t)
-                                ),
+                                format!("type mismatch: {fname} needs a number, '{a}' is {}", type_name(&t)),
                             ));
                         }
                         Some(a.to_string())
                     }
-                    _ => {
-                        return Err(self.error(line, field, format!("{fname} takes one argument")))
-                    }
+                    _ => return Err(self.error(line, field, format!("{fname} takes one argument"))),
                 };
-                let output_name = alias.ok_or_else(|| {
-                    self.error(
-                        line,
-                        field,
-                        format!("'{e}' needs a name: write '{e} AS name'"),
-                    )
-                })?;
+                let output_name = alias.ok_or_else(|| self.error(line, field, format!("'{e}' needs a name: write '{e} AS name'")))?;
                 order.push(output_name.clone());
-                calls.push(AggregateCall {
-                    function,
-                    argument,
-                    output_name,
-                });
+                calls.push(AggregateCall { function, argument, output_name });
             } else {
-                let name = expr::default_name(&e).ok_or_else(|| {
-                    self.error(
-                        line,
-                        field,
-                        format!("'{e}' is neither a key column nor an aggregate"),
-                    )
-                })?;
-                let idx = input.index_of(&name).map_err(|_| {
-                    self.error(
-                        line,
-                        field,
-                        format!("unknown column '{name}' (columns: {})", names(input)),
-                    )
-                })?;
+                let name = expr::default_name(&e)
+                    .ok_or_else(|| self.error(line, field, format!("'{e}' is neither a key column nor an aggregate")))?;
+                let idx = input
+                    .index_of(&name)
+                    .map_err(|_| self.error(line, field, format!("unknown column '{name}' (columns: {})", names(input))))?;
                 if !keys.contains(&idx) {
-                    return Err(self.error(line, field, format!("column '{name}' is not a key: select key columns (from key_by) or aggregates")));
+                    return Err(self.error(
+                        line,
+                        field,
+                        format!("column '{name}' is not a key: select key columns (from key_by) or aggregates"),
+                    ));
                 }
                 if alias.as_ref().is_some_and(|a| a != &name) {
                     return Err(self.error(line, field, format!("key column '{name}' cannot be renamed here; rename it with a map after")));
@@ -1287,50 +918,28 @@ impl Planner {
         Ok((calls, order))
     }
 
-    fn sink(
-        &mut self,
-        i: usize,
-        sink: &Spanned<spec::SinkSpec>,
-        previous: Option<usize>,
-        default_p: u32,
-    ) -> Result<(), JobFileError> {
+    fn sink(&mut self, i: usize, sink: &Spanned<spec::SinkSpec>, previous: Option<usize>, default_p: u32) -> Result<(), JobFileError> {
         let field = format!("sinks[{i}]");
         let s = &sink.value;
         let input = match &s.input {
-            Some(name) => *self.by_name.get(&name.value).ok_or_else(|| {
-                self.error(
-                    line_of(name),
-                    format!("{field}.input"),
-                    format!("unknown input '{}'", name.value),
-                )
-            })?,
-            None => previous.ok_or_else(|| {
-                self.error(
-                    line_of(sink),
-                    format!("{field}.input"),
-                    "say which step this sink reads with `input`",
-                )
-            })?,
+            Some(name) => *self
+                .by_name
+                .get(&name.value)
+                .ok_or_else(|| self.error(line_of(name), format!("{field}.input"), format!("unknown input '{}'", name.value)))?,
+            None => previous
+                .ok_or_else(|| self.error(line_of(sink), format!("{field}.input"), "say which step this sink reads with `input`"))?,
         };
         let schema = self.nodes[input].schema.clone();
         let connector = s.connector.value.to_ascii_lowercase();
         let kind = match connector.as_str() {
             "print" => OperatorKind::PrintSink,
-            "blackhole" => OperatorKind::BlackholeSink,
+            "blackhole" => OperatorKind::BlackholeSink { rows_per_second: s.rows_per_second },
             "file" => {
-                let path = s.path.as_ref().ok_or_else(|| {
-                    self.error(
-                        line_of(sink),
-                        format!("{field}.path"),
-                        "the file sink needs a path (a directory)",
-                    )
-                })?;
-                let format = match s
-                    .format
+                let path = s
+                    .path
                     .as_ref()
-                    .map(|f| f.value.to_ascii_lowercase())
-                    .as_deref()
-                {
+                    .ok_or_else(|| self.error(line_of(sink), format!("{field}.path"), "the file sink needs a path (a directory)"))?;
+                let format = match s.format.as_ref().map(|f| f.value.to_ascii_lowercase()).as_deref() {
                     None | Some("csv") => FileFormat::Csv,
                     Some("json") => FileFormat::Json,
                     Some(other) => {
@@ -1342,10 +951,7 @@ impl Planner {
                     }
                 };
                 let resolved = self.base.join(&path.value);
-                OperatorKind::FileSink {
-                    path: absolute(&resolved).display().to_string(),
-                    format,
-                }
+                OperatorKind::FileSink { path: absolute(&resolved).display().to_string(), format }
             }
             other => {
                 return Err(self.error(
@@ -1356,12 +962,7 @@ impl Planner {
             }
         };
         let name = s.name.value.clone();
-        let parallelism = s
-            .parallelism
-            .as_ref()
-            .map(|p| p.value)
-            .unwrap_or(default_p)
-            .max(1);
+        let parallelism = s.parallelism.as_ref().map(|p| p.value).unwrap_or(default_p).max(1);
         let node = Node {
             name: name.clone(),
             uid: s.uid.clone().unwrap_or_else(|| format!("sink-{name}")),
@@ -1386,11 +987,7 @@ impl Planner {
     fn check_acyclic(&self) -> Result<(), JobFileError> {
         for (i, n) in self.nodes.iter().enumerate() {
             if n.inputs.iter().any(|&j| j >= i) {
-                return Err(self.error(
-                    0,
-                    "pipeline",
-                    format!("cycle: '{}' reads its own output", n.name),
-                ));
+                return Err(self.error(0, "pipeline", format!("cycle: '{}' reads its own output", n.name)));
             }
         }
         Ok(())
@@ -1443,11 +1040,7 @@ impl Planner {
                 let id = xxhash_rust::xxh3::xxh3_128(operators[0].uid.as_bytes());
                 JobVertex {
                     id: format!("{id:032x}"),
-                    name: operators
-                        .iter()
-                        .map(|o| o.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" -> "),
+                    name: operators.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(" -> "),
                     parallelism: *parallelism,
                     operators,
                 }
@@ -1474,24 +1067,12 @@ impl Planner {
                 });
             }
         }
-        JobGraph {
-            version: JOB_GRAPH_VERSION,
-            job_id: crate::ids::random_hex_id(),
-            name,
-            max_parallelism,
-            vertices: job_vertices,
-            edges,
-        }
+        JobGraph { version: JOB_GRAPH_VERSION, job_id: crate::ids::random_hex_id(), name, max_parallelism, vertices: job_vertices, edges }
     }
 }
 
 fn names(schema: &Schema) -> String {
-    schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn quote_ident(name: &str) -> String {
@@ -1502,9 +1083,7 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -1515,11 +1094,7 @@ pub fn agg_field(call: &AggregateCall, input: &Schema) -> Field {
 
 /// Result type: COUNT BIGINT, AVG DOUBLE, SUM BIGINT or DOUBLE, MIN/MAX the argument's.
 pub fn aggregate_type(call: &AggregateCall, input: &Schema) -> DataType {
-    let arg = call
-        .argument
-        .as_ref()
-        .and_then(|a| expr::compile_str(a, input).ok())
-        .map(|e| e.data_type());
+    let arg = call.argument.as_ref().and_then(|a| expr::compile_str(a, input).ok()).map(|e| e.data_type());
     match (call.function, arg) {
         (AggregateFunction::Count, _) => DataType::Int64,
         (AggregateFunction::Avg, _) => DataType::Float64,
@@ -1544,66 +1119,28 @@ mod tests {
 
     #[test]
     fn word_count_plans_into_two_vertices_with_a_hash_edge() {
-        let g =
-            plan_job_file(&examples().join("word-count.yaml"), &PlanOptions::default()).unwrap();
-        assert_eq!(
-            g.vertices.len(),
-            2,
-            "{:#?}",
-            g.vertices.iter().map(|v| &v.name).collect::<Vec<_>>()
-        );
+        let g = plan_job_file(&examples().join("word-count.yaml"), &PlanOptions::default()).unwrap();
+        assert_eq!(g.vertices.len(), 2, "{:#?}", g.vertices.iter().map(|v| &v.name).collect::<Vec<_>>());
         assert_eq!(g.vertices[0].name, "Source: lines -> FlatMap -> Filter");
         assert_eq!(g.vertices[1].name, "KeyedAggregate -> Sink: print");
         assert_eq!(g.edges.len(), 1);
-        assert_eq!(
-            g.edges[0].partitioning,
-            Partitioning::Hash { keys: vec![0] }
-        );
+        assert_eq!(g.edges[0].partitioning, Partitioning::Hash { keys: vec![0] });
         assert_eq!(g.slots_needed(), 2);
-        let again =
-            plan_job_file(&examples().join("word-count.yaml"), &PlanOptions::default()).unwrap();
-        assert_eq!(
-            g.vertices[1].id, again.vertices[1].id,
-            "vertex ids are stable"
-        );
+        let again = plan_job_file(&examples().join("word-count.yaml"), &PlanOptions::default()).unwrap();
+        assert_eq!(g.vertices[1].id, again.vertices[1].id, "vertex ids are stable");
     }
 
     #[test]
     fn top_products_plans_window_and_top_n() {
-        let g = plan_job_file(
-            &examples().join("top-products.yaml"),
-            &PlanOptions {
-                parallelism: Some(3),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let g = plan_job_file(&examples().join("top-products.yaml"), &PlanOptions { parallelism: Some(3), ..Default::default() }).unwrap();
         let names: Vec<&str> = g.vertices.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names[0], "Source: orders -> Filter -> Map");
-        assert!(
-            names[1].starts_with("Window(TumblingEventTimeWindows(300000))"),
-            "{names:?}"
-        );
+        assert!(names[1].starts_with("Window(TumblingEventTimeWindows(300000))"), "{names:?}");
         assert!(names[2].starts_with("TopN"), "{names:?}");
         assert!(g.vertices.iter().all(|v| v.parallelism == 3));
         let last = &g.vertices[2].operators;
-        let out: Vec<&str> = last[last.len() - 2]
-            .output
-            .0
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
-        assert_eq!(
-            out,
-            [
-                "window_end",
-                "rank",
-                "product_id",
-                "product_name",
-                "units_sold",
-                "revenue"
-            ]
-        );
+        let out: Vec<&str> = last[last.len() - 2].output.0.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(out, ["window_end", "rank", "product_id", "product_name", "units_sold", "revenue"]);
     }
 
     const BASE: &str = "name: t\nsources:\n  - name: s\n    connector: datagen\n    number-of-rows: 10\n    fields:\n      - {name: id, type: BIGINT}\n      - {name: label, type: STRING}\n";
@@ -1611,49 +1148,28 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_field() {
         let e = plan(&format!("{BASE}pipeline:\n  - filter: \"idd > 3\"\nsinks:\n  - {{name: out, connector: print}}\n")).unwrap_err();
-        assert_eq!(
-            (e.line, e.field.as_str()),
-            (10, "pipeline[0].filter"),
-            "{e}"
-        );
-        assert!(
-            e.to_string()
-                .contains("test.yaml:10: pipeline[0].filter: unknown column 'idd'"),
-            "{e}"
-        );
+        assert_eq!((e.line, e.field.as_str()), (10, "pipeline[0].filter"), "{e}");
+        assert!(e.to_string().contains("test.yaml:10: pipeline[0].filter: unknown column 'idd'"), "{e}");
 
         let e = plan(&format!("{BASE}pipeline:\n  - map: \"label * 2 AS x\"\nsinks:\n  - {{name: out, connector: print}}\n")).unwrap_err();
         assert!(e.message.contains("type mismatch"), "{e}");
         assert_eq!(e.line, 10);
 
-        let e = plan(&format!("{BASE}pipeline:\n  - input: nowhere\n    filter: \"id > 1\"\nsinks:\n  - {{name: out, connector: print}}\n")).unwrap_err();
-        assert!(
-            e.message.contains("unknown input 'nowhere'") && e.field == "pipeline[0].input",
-            "{e}"
-        );
+        let e =
+            plan(&format!("{BASE}pipeline:\n  - input: nowhere\n    filter: \"id > 1\"\nsinks:\n  - {{name: out, connector: print}}\n"))
+                .unwrap_err();
+        assert!(e.message.contains("unknown input 'nowhere'") && e.field == "pipeline[0].input", "{e}");
 
         let e = plan(&format!("{BASE}pipeline:\n  - name: a\n    input: b\n    filter: \"id > 1\"\n  - name: b\n    input: a\n    filter: \"id > 2\"\nsinks:\n  - {{name: out, connector: print}}\n")).unwrap_err();
-        assert!(
-            e.message.contains("unknown input 'b'") && e.message.contains("earlier steps"),
-            "{e}"
-        );
+        assert!(e.message.contains("unknown input 'b'") && e.message.contains("earlier steps"), "{e}");
 
-        let e = plan(&format!(
-            "{BASE}pipeline:\n  - filtr: \"id > 1\"\nsinks:\n  - {{name: out, connector: print}}\n"
-        ))
-        .unwrap_err();
+        let e = plan(&format!("{BASE}pipeline:\n  - filtr: \"id > 1\"\nsinks:\n  - {{name: out, connector: print}}\n")).unwrap_err();
         assert!(e.line == 10 && e.message.contains("filtr"), "{e}");
 
         let e = plan("name: t\nsources:\n  - name: s\n    connector: datagen\n    fields:\n      - {name: id, type: BIGNT}\nsinks:\n  - {name: out, connector: print}\n").unwrap_err();
-        assert!(
-            e.line == 6 && e.field == "sources[0].fields[0].type" && e.message.contains("BIGNT"),
-            "{e}"
-        );
+        assert!(e.line == 6 && e.field == "sources[0].fields[0].type" && e.message.contains("BIGNT"), "{e}");
 
-        let e = plan(&format!(
-            "{BASE}sinks:\n  - {{name: out, connector: kafka}}\n"
-        ))
-        .unwrap_err();
+        let e = plan(&format!("{BASE}sinks:\n  - {{name: out, connector: kafka}}\n")).unwrap_err();
         assert!(e.message.contains("unknown sink connector 'kafka'"), "{e}");
     }
 }

@@ -222,4 +222,8 @@ pub struct SinkSpec {
     /// csv | json
     #[serde(default)]
     pub format: Option<Spanned<String>>,
+    /// blackhole: accept at most this many rows per second (a slow consumer, to see
+    /// back-pressure).
+    #[serde(default)]
+    pub rows_per_second: Option<u64>,
 }

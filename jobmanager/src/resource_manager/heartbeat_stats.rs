@@ -17,8 +17,7 @@ pub struct HeartbeatStats {
 impl HeartbeatStats {
     pub fn record(&self, rtt: Duration) {
         let us = rtt.as_micros().min(u128::from(u32::MAX)) as u32;
-        self.total
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.total.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut s = self.samples_us.lock();
         if s.len() == WINDOW {
             s.pop_front();

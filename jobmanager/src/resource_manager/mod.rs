@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
-use rask_common::proto::{
-    HardwareDescription, RegisterTaskExecutor, RegistrationAccepted, SlotStatus,
-};
+use rask_common::proto::{HardwareDescription, RegisterTaskExecutor, RegistrationAccepted, SlotStatus};
 
 use heartbeat_stats::HeartbeatStats;
 
@@ -35,10 +33,7 @@ pub enum RegistrationRefusal {
     #[error("cluster id mismatch: the TaskManager belongs to cluster '{theirs}', this JobManager runs cluster '{ours}'")]
     ClusterIdMismatch { ours: String, theirs: String },
     #[error("a TaskManager with id '{resource_id}' is already registered (from {address}); choose another taskmanager.resource-id")]
-    DuplicateResourceId {
-        resource_id: String,
-        address: String,
-    },
+    DuplicateResourceId { resource_id: String, address: String },
     #[error("malformed registration: {0}")]
     Malformed(String),
 }
@@ -58,10 +53,7 @@ pub struct TaskManagerInfo {
 
 impl TaskManagerInfo {
     pub fn free_slots(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| s.allocation_id.is_empty())
-            .count()
+        self.slots.iter().filter(|s| s.allocation_id.is_empty()).count()
     }
 }
 
@@ -104,12 +96,7 @@ pub struct ResourceManager {
 }
 
 impl ResourceManager {
-    pub fn new(
-        cluster_id: String,
-        leader_token: String,
-        heartbeat_interval: Duration,
-        heartbeat_timeout: Duration,
-    ) -> Self {
+    pub fn new(cluster_id: String, leader_token: String, heartbeat_interval: Duration, heartbeat_timeout: Duration) -> Self {
         Self {
             cluster_id,
             leader_token,
@@ -141,18 +128,12 @@ impl ResourceManager {
     /// Registers a TaskManager. A second registration of the same process (same
     /// instance id, e.g. after a network blip) replaces the first; another process
     /// with the same resource id, or one of another cluster, is refused.
-    pub fn register(
-        &self,
-        reg: &RegisterTaskExecutor,
-    ) -> Result<RegistrationAccepted, RegistrationRefusal> {
+    pub fn register(&self, reg: &RegisterTaskExecutor) -> Result<RegistrationAccepted, RegistrationRefusal> {
         if reg.resource_id.is_empty() {
             return Err(RegistrationRefusal::Malformed("empty resource id".into()));
         }
         if reg.cluster_id != self.cluster_id {
-            return Err(RegistrationRefusal::ClusterIdMismatch {
-                ours: self.cluster_id.clone(),
-                theirs: reg.cluster_id.clone(),
-            });
+            return Err(RegistrationRefusal::ClusterIdMismatch { ours: self.cluster_id.clone(), theirs: reg.cluster_id.clone() });
         }
         let mut tms = self.taskmanagers.lock();
         if let Some(existing) = tms.get(&reg.resource_id) {
@@ -222,9 +203,7 @@ impl ResourceManager {
     /// and logs why; its slots leave the pool.
     pub fn deregister(&self, resource_id: &str, registration_id: &str, reason: &LossReason) {
         let mut tms = self.taskmanagers.lock();
-        let current = tms
-            .get(resource_id)
-            .is_some_and(|r| r.registration_id == registration_id);
+        let current = tms.get(resource_id).is_some_and(|r| r.registration_id == registration_id);
         if !current {
             return;
         }
@@ -233,9 +212,7 @@ impl ResourceManager {
         drop(tms);
         let slots = removed.info.slots.len();
         let address = &removed.info.rpc_address;
-        self.reserved
-            .lock()
-            .retain(|(rid, _), _| rid != resource_id);
+        self.reserved.lock().retain(|(rid, _), _| rid != resource_id);
         let _ = self.lost.send(resource_id.to_string());
         match reason {
             LossReason::ConnectionLost => tracing::warn!(
@@ -258,16 +235,9 @@ impl ResourceManager {
         let free = tms
             .values()
             .flat_map(|r| r.info.slots.iter().map(move |s| (r, s)))
-            .filter(|(r, s)| {
-                s.allocation_id.is_empty()
-                    && !reserved.contains_key(&(r.info.resource_id.clone(), s.index))
-            })
+            .filter(|(r, s)| s.allocation_id.is_empty() && !reserved.contains_key(&(r.info.resource_id.clone(), s.index)))
             .count();
-        ResourceOverview {
-            taskmanagers: tms.len(),
-            slots_total: tms.values().map(|r| r.info.slots.len()).sum(),
-            slots_available: free,
-        }
+        ResourceOverview { taskmanagers: tms.len(), slots_total: tms.values().map(|r| r.info.slots.len()).sum(), slots_available: free }
     }
 
     /// Reserves `n` free slots for a job, spread evenly over the TaskManagers (as
@@ -285,10 +255,7 @@ impl ResourceManager {
                     r.info
                         .slots
                         .iter()
-                        .filter(|s| {
-                            s.allocation_id.is_empty()
-                                && !reserved.contains_key(&(id.clone(), s.index))
-                        })
+                        .filter(|s| s.allocation_id.is_empty() && !reserved.contains_key(&(id.clone(), s.index)))
                         .map(|s| SlotOffer {
                             resource_id: id.clone(),
                             rpc_address: r.info.rpc_address.clone(),
@@ -362,25 +329,14 @@ mod tests {
             cluster_id: cluster.into(),
             rpc_address: "127.0.0.1:1".into(),
             slot_report: Some(SlotReport {
-                slots: (0..slots)
-                    .map(|index| SlotStatus {
-                        index,
-                        memory_budget_bytes: 1,
-                        ..Default::default()
-                    })
-                    .collect(),
+                slots: (0..slots).map(|index| SlotStatus { index, memory_budget_bytes: 1, ..Default::default() }).collect(),
             }),
             ..Default::default()
         }
     }
 
     fn rm() -> ResourceManager {
-        ResourceManager::new(
-            "c".into(),
-            "t".into(),
-            Duration::from_secs(1),
-            Duration::from_secs(5),
-        )
+        ResourceManager::new("c".into(), "t".into(), Duration::from_secs(1), Duration::from_secs(5))
     }
 
     #[test]
@@ -388,23 +344,10 @@ mod tests {
         let rm = rm();
         let a = rm.register(&reg("tm1", "i1", "c", 2)).unwrap();
         assert_eq!(a.leader_token, "t");
-        assert!(matches!(
-            rm.register(&reg("tm1", "i2", "c", 2)),
-            Err(RegistrationRefusal::DuplicateResourceId { .. })
-        ));
-        assert!(matches!(
-            rm.register(&reg("tm2", "i3", "other", 2)),
-            Err(RegistrationRefusal::ClusterIdMismatch { .. })
-        ));
+        assert!(matches!(rm.register(&reg("tm1", "i2", "c", 2)), Err(RegistrationRefusal::DuplicateResourceId { .. })));
+        assert!(matches!(rm.register(&reg("tm2", "i3", "other", 2)), Err(RegistrationRefusal::ClusterIdMismatch { .. })));
         rm.register(&reg("tm2", "i3", "c", 3)).unwrap();
-        assert_eq!(
-            rm.overview(),
-            ResourceOverview {
-                taskmanagers: 2,
-                slots_total: 5,
-                slots_available: 5
-            }
-        );
+        assert_eq!(rm.overview(), ResourceOverview { taskmanagers: 2, slots_total: 5, slots_available: 5 });
         // Same process reconnecting replaces its registration; the old session's
         // late deregistration does not remove the new one.
         let b = rm.register(&reg("tm1", "i1", "c", 2)).unwrap();

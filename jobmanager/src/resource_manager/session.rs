@@ -12,9 +12,7 @@ use futures::Stream;
 use rask_common::proto::resource_manager_message::Kind as RmKind;
 use rask_common::proto::resource_manager_server::ResourceManager as ResourceManagerRpc;
 use rask_common::proto::task_executor_message::Kind as TeKind;
-use rask_common::proto::{
-    HeartbeatRequest, RegistrationRejected, ResourceManagerMessage, TaskExecutorMessage,
-};
+use rask_common::proto::{HeartbeatRequest, RegistrationRejected, ResourceManagerMessage, TaskExecutorMessage};
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -45,50 +43,27 @@ fn message(kind: RmKind) -> ResourceManagerMessage {
 impl ResourceManagerRpc for ResourceManagerService {
     type SessionStream = SessionStream;
 
-    async fn session(
-        &self,
-        request: Request<Streaming<TaskExecutorMessage>>,
-    ) -> Result<Response<Self::SessionStream>, Status> {
-        let peer = request
-            .remote_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_else(|| "unknown peer".into());
+    async fn session(&self, request: Request<Streaming<TaskExecutorMessage>>) -> Result<Response<Self::SessionStream>, Status> {
+        let peer = request.remote_addr().map(|a| a.to_string()).unwrap_or_else(|| "unknown peer".into());
         let mut inbound = request.into_inner();
         let first = tokio::time::timeout(REGISTRATION_DEADLINE, inbound.message())
             .await
             .map_err(|_| Status::deadline_exceeded("no registration received"))??;
-        let Some(TaskExecutorMessage {
-            kind: Some(TeKind::Register(reg)),
-        }) = first
-        else {
-            return Err(Status::invalid_argument(
-                "the first message of a session must register",
-            ));
+        let Some(TaskExecutorMessage { kind: Some(TeKind::Register(reg)) }) = first else {
+            return Err(Status::invalid_argument("the first message of a session must register"));
         };
         let accepted = match self.rm.register(&reg) {
             Ok(a) => a,
             Err(refusal) => {
-                tracing::warn!(
-                    "refused registration of TaskManager {} from {peer}: {refusal}",
-                    reg.resource_id
-                );
-                let reply = message(RmKind::Rejected(RegistrationRejected {
-                    reason: refusal.to_string(),
-                }));
+                tracing::warn!("refused registration of TaskManager {} from {peer}: {refusal}", reg.resource_id);
+                let reply = message(RmKind::Rejected(RegistrationRejected { reason: refusal.to_string() }));
                 return Ok(Response::new(Box::pin(futures::stream::iter([Ok(reply)]))));
             }
         };
         let (tx, rx) = mpsc::channel(8);
         let registration_id = accepted.registration_id.clone();
         let _ = tx.send(Ok(message(RmKind::Accepted(accepted)))).await;
-        tokio::spawn(heartbeat_loop(
-            self.rm.clone(),
-            reg.resource_id,
-            registration_id,
-            inbound,
-            tx,
-            self.shutdown.clone(),
-        ));
+        tokio::spawn(heartbeat_loop(self.rm.clone(), reg.resource_id, registration_id, inbound, tx, self.shutdown.clone()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

@@ -33,11 +33,7 @@ pub async fn overview(State(state): State<RestState>) -> Json<Value> {
     let o = state.resource_manager.overview();
     let counts = state.dispatcher.counts();
     let count = |s: JobStatus| counts.get(&s).copied().unwrap_or(0);
-    let running = counts
-        .iter()
-        .filter(|(s, _)| !s.is_terminal())
-        .map(|(_, n)| n)
-        .sum::<usize>();
+    let running = counts.iter().filter(|(s, _)| !s.is_terminal()).map(|(_, n)| n).sum::<usize>();
     Json(json!({
         "taskmanagers": o.taskmanagers,
         "slots-total": o.slots_total,
@@ -66,12 +62,7 @@ fn taskmanager_json(tm: &TaskManagerInfo) -> Value {
     let slots = tm.slots.len();
     let free = tm.free_slots();
     let slot_memory: u64 = tm.slots.iter().map(|s| s.memory_budget_bytes).sum();
-    let free_memory: u64 = tm
-        .slots
-        .iter()
-        .filter(|s| s.allocation_id.is_empty())
-        .map(|s| s.memory_budget_bytes)
-        .sum();
+    let free_memory: u64 = tm.slots.iter().filter(|s| s.allocation_id.is_empty()).map(|s| s.memory_budget_bytes).sum();
     let cores = tm.hardware.cpu_cores;
     json!({
         "id": tm.resource_id,
@@ -98,23 +89,12 @@ fn taskmanager_json(tm: &TaskManagerInfo) -> Value {
 }
 
 pub async fn taskmanagers(State(state): State<RestState>) -> Json<Value> {
-    let tms: Vec<Value> = state
-        .resource_manager
-        .taskmanagers()
-        .iter()
-        .map(taskmanager_json)
-        .collect();
+    let tms: Vec<Value> = state.resource_manager.taskmanagers().iter().map(taskmanager_json).collect();
     Json(json!({ "taskmanagers": tms }))
 }
 
-pub async fn taskmanager_detail(
-    State(state): State<RestState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RestError> {
-    let tm = state
-        .resource_manager
-        .taskmanager(&id)
-        .ok_or_else(|| RestError::not_found(format!("TaskManager {id} does not exist.")))?;
+pub async fn taskmanager_detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+    let tm = state.resource_manager.taskmanager(&id).ok_or_else(|| RestError::not_found(format!("TaskManager {id} does not exist.")))?;
     let mut body = taskmanager_json(&tm);
     let slots: Vec<Value> = tm
         .slots
@@ -140,13 +120,8 @@ pub async fn taskmanager_detail(
 }
 
 pub async fn jobmanager_config(State(state): State<RestState>) -> Json<Value> {
-    let entries: Vec<Value> = state
-        .configuration
-        .raw
-        .effective_entries()
-        .into_iter()
-        .map(|(key, value)| json!({ "key": key, "value": value }))
-        .collect();
+    let entries: Vec<Value> =
+        state.configuration.raw.effective_entries().into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect();
     Json(json!(entries))
 }
 
@@ -158,12 +133,7 @@ pub async fn jobmanager_metrics(
     let rm = &state.resource_manager;
     let o = rm.overview();
     let stats = rm.heartbeat_stats();
-    let ms = |q: f64| {
-        stats
-            .quantile(q)
-            .map(|d| d.as_secs_f64() * 1000.0)
-            .unwrap_or(0.0)
-    };
+    let ms = |q: f64| stats.quantile(q).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
     let metrics: Vec<(&str, String)> = vec![
         ("numRegisteredTaskManagers", o.taskmanagers.to_string()),
         ("taskSlotsTotal", o.slots_total.to_string()),
@@ -172,24 +142,16 @@ pub async fn jobmanager_metrics(
         ("heartbeatRttP50Ms", format!("{:.3}", ms(0.50))),
         ("heartbeatRttP99Ms", format!("{:.3}", ms(0.99))),
         ("heartbeatRttMaxMs", format!("{:.3}", ms(1.0))),
-        (
-            "processRssBytes",
-            rask_common::hardware::own_rss_bytes().to_string(),
-        ),
+        ("processRssBytes", rask_common::hardware::own_rss_bytes().to_string()),
         ("uptimeMs", state.started.elapsed().as_millis().to_string()),
     ];
     match params.get("get") {
-        None => Ok(Json(json!(metrics
-            .iter()
-            .map(|(id, _)| json!({ "id": id }))
-            .collect::<Vec<_>>()))),
+        None => Ok(Json(json!(metrics.iter().map(|(id, _)| json!({ "id": id })).collect::<Vec<_>>()))),
         Some(wanted) => {
             let mut out = Vec::new();
             for id in wanted.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let (_, value) = metrics
-                    .iter()
-                    .find(|(m, _)| *m == id)
-                    .ok_or_else(|| RestError::bad_request(format!("Unknown metric '{id}'.")))?;
+                let (_, value) =
+                    metrics.iter().find(|(m, _)| *m == id).ok_or_else(|| RestError::bad_request(format!("Unknown metric '{id}'.")))?;
                 out.push(json!({ "id": id, "value": value }));
             }
             Ok(Json(json!(out)))
@@ -202,8 +164,5 @@ pub async fn not_found(uri: Uri) -> RestError {
 }
 
 pub async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> RestError {
-    RestError {
-        status: axum::http::StatusCode::METHOD_NOT_ALLOWED,
-        message: format!("Method {method} is not allowed for {}", uri.path()),
-    }
+    RestError { status: axum::http::StatusCode::METHOD_NOT_ALLOWED, message: format!("Method {method} is not allowed for {}", uri.path()) }
 }

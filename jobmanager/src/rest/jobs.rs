@@ -20,39 +20,23 @@ impl From<DispatcherError> for RestError {
     fn from(e: DispatcherError) -> Self {
         let status = match e {
             DispatcherError::NotFound(_) => StatusCode::NOT_FOUND,
-            DispatcherError::Duplicate(_) | DispatcherError::AlreadyTerminal(..) => {
-                StatusCode::CONFLICT
-            }
+            DispatcherError::Duplicate(_) | DispatcherError::AlreadyTerminal(..) => StatusCode::CONFLICT,
             DispatcherError::Invalid(_) => StatusCode::BAD_REQUEST,
         };
-        RestError {
-            status,
-            message: e.to_string(),
-        }
+        RestError { status, message: e.to_string() }
     }
 }
 
 /// `POST /jobs` with a JobGraph (JSON) as the body.
-pub async fn submit(
-    State(state): State<RestState>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), RestError> {
-    let graph: JobGraph = serde_json::from_slice(&body)
-        .map_err(|e| RestError::bad_request(format!("Request body is not a JobGraph: {e}")))?;
+pub async fn submit(State(state): State<RestState>, body: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
+    let graph: JobGraph =
+        serde_json::from_slice(&body).map_err(|e| RestError::bad_request(format!("Request body is not a JobGraph: {e}")))?;
     let id = state.dispatcher.submit(graph)?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id })),
-    ))
+    Ok((StatusCode::ACCEPTED, Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id }))))
 }
 
 pub async fn list(State(state): State<RestState>) -> Json<Value> {
-    let jobs: Vec<Value> = state
-        .dispatcher
-        .jobs()
-        .iter()
-        .map(|j| json!({ "id": j.graph.job_id, "status": j.status().name() }))
-        .collect();
+    let jobs: Vec<Value> = state.dispatcher.jobs().iter().map(|j| json!({ "id": j.graph.job_id, "status": j.status().name() })).collect();
     Json(json!({ "jobs": jobs }))
 }
 
@@ -65,8 +49,7 @@ fn duration(eg: &ExecutionGraph) -> i64 {
 }
 
 fn task_counts(eg: &ExecutionGraph) -> Value {
-    let mut counts: HashMap<&str, usize> =
-        ExecutionState::ALL.iter().map(|s| (s.name(), 0)).collect();
+    let mut counts: HashMap<&str, usize> = ExecutionState::ALL.iter().map(|s| (s.name(), 0)).collect();
     for e in eg.executions() {
         *counts.entry(e.state.name()).or_default() += 1;
     }
@@ -81,10 +64,8 @@ pub async fn overview(State(state): State<RestState>) -> Json<Value> {
         .iter()
         .map(|j| {
             let eg = j.execution.read();
-            let mut tasks: serde_json::Map<String, Value> = ExecutionState::ALL
-                .iter()
-                .map(|s| (s.name().to_ascii_lowercase(), json!(0)))
-                .collect();
+            let mut tasks: serde_json::Map<String, Value> =
+                ExecutionState::ALL.iter().map(|s| (s.name().to_ascii_lowercase(), json!(0))).collect();
             for e in eg.executions() {
                 let key = e.state.name().to_ascii_lowercase();
                 tasks[&key] = json!(tasks[&key].as_u64().unwrap_or(0) + 1);
@@ -111,12 +92,7 @@ fn detail_json(job: &JobMasterHandle) -> Value {
     let eg = job.execution.read();
     let timestamps: serde_json::Map<String, Value> = JobStatus::ALL
         .iter()
-        .map(|s| {
-            (
-                s.name().to_string(),
-                json!(eg.timestamps.get(s).copied().unwrap_or(0)),
-            )
-        })
+        .map(|s| (s.name().to_string(), json!(eg.timestamps.get(s).copied().unwrap_or(0))))
         .chain(std::iter::once(("SUSPENDED".to_string(), json!(0))))
         .collect();
     let vertices: Vec<Value> = eg
@@ -124,7 +100,11 @@ fn detail_json(job: &JobMasterHandle) -> Value {
         .iter()
         .map(|v| {
             let start = v.subtasks.iter().map(|e| e.start_time).filter(|t| *t >= 0).min().unwrap_or(-1);
-            let end = if v.subtasks.iter().all(|e| e.state.is_terminal()) { v.subtasks.iter().map(|e| e.end_time).max().unwrap_or(-1) } else { -1 };
+            let end = if v.subtasks.iter().all(|e| e.state.is_terminal()) {
+                v.subtasks.iter().map(|e| e.end_time).max().unwrap_or(-1)
+            } else {
+                -1
+            };
             let tasks: serde_json::Map<String, Value> = v.counts().into_iter().map(|(s, n)| (s.name().to_string(), json!(n))).collect();
             json!({
                 "id": v.id,
@@ -188,10 +168,7 @@ pub fn ship_strategy(p: &rask_common::job::graph::Partitioning) -> &'static str 
     }
 }
 
-pub async fn detail(
-    State(state): State<RestState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RestError> {
+pub async fn detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
     Ok(Json(detail_json(&state.dispatcher.job(&id)?)))
 }
 
@@ -203,20 +180,13 @@ pub async fn cancel(
 ) -> Result<(StatusCode, Json<Value>), RestError> {
     match params.get("mode").map(String::as_str) {
         None | Some("cancel") => {}
-        Some(other) => {
-            return Err(RestError::bad_request(format!(
-                "Unsupported mode '{other}': use mode=cancel."
-            )))
-        }
+        Some(other) => return Err(RestError::bad_request(format!("Unsupported mode '{other}': use mode=cancel."))),
     }
     state.dispatcher.cancel(&id)?;
     Ok((StatusCode::ACCEPTED, Json(json!({}))))
 }
 
-pub async fn exceptions(
-    State(state): State<RestState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, RestError> {
+pub async fn exceptions(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&id)?;
     let eg = job.execution.read();
     let entries: Vec<Value> = eg
@@ -241,15 +211,11 @@ pub async fn output(
 ) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&id)?;
     let from: usize = match params.get("from") {
-        Some(v) => v.parse().map_err(|_| {
-            RestError::bad_request(format!("'from' must be a line number, got '{v}'"))
-        })?,
+        Some(v) => v.parse().map_err(|_| RestError::bad_request(format!("'from' must be a line number, got '{v}'")))?,
         None => 0,
     };
     // Read the state first: once terminal, every printed line is already in.
     let status = job.status();
     let (lines, next) = job.output.lock().read(from);
-    Ok(Json(
-        json!({ "lines": lines, "next": next, "state": status.name(), "terminal": status.is_terminal() }),
-    ))
+    Ok(Json(json!({ "lines": lines, "next": next, "state": status.name(), "terminal": status.is_terminal() })))
 }

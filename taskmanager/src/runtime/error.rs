@@ -7,11 +7,7 @@ pub enum TaskError {
     #[error("operator '{operator}': {message}")]
     Operator { operator: String, message: String },
     #[error("operator '{operator}' exceeded its slot's memory budget of {budget_mb} MiB (taskmanager.memory.process.size / taskmanager.numberOfTaskSlots): its keyed state needs about {needed_mb} MiB")]
-    MemoryBudgetExceeded {
-        operator: String,
-        budget_mb: u64,
-        needed_mb: u64,
-    },
+    MemoryBudgetExceeded { operator: String, budget_mb: u64, needed_mb: u64 },
     #[error("Arrow: {0}")]
     Arrow(#[from] ArrowError),
     #[error("I/O: {0}")]
@@ -28,9 +24,6 @@ pub enum TaskError {
 
 impl TaskError {
     pub fn operator(operator: &str, message: impl Into<String>) -> Self {
-        TaskError::Operator {
-            operator: operator.to_string(),
-            message: message.into(),
-        }
+        TaskError::Operator { operator: operator.to_string(), message: message.into() }
     }
 }

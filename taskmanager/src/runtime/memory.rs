@@ -14,10 +14,7 @@ pub struct SlotMemory {
 
 impl SlotMemory {
     pub fn new(budget: u64) -> Arc<Self> {
-        Arc::new(Self {
-            budget,
-            used: AtomicU64::new(0),
-        })
+        Arc::new(Self { budget, used: AtomicU64::new(0) })
     }
 
     pub fn budget(&self) -> u64 {
@@ -39,11 +36,7 @@ pub struct MemoryReservation {
 
 impl MemoryReservation {
     pub fn new(slot: Arc<SlotMemory>, operator: &str) -> Self {
-        Self {
-            slot,
-            operator: operator.to_string(),
-            held: 0,
-        }
+        Self { slot, operator: operator.to_string(), held: 0 }
     }
 
     /// Sets this operator's usage to `bytes`; fails when the slot would exceed its budget.
@@ -60,9 +53,7 @@ impl MemoryReservation {
                 });
             }
         } else {
-            self.slot
-                .used
-                .fetch_sub(self.held - bytes, Ordering::Relaxed);
+            self.slot.used.fetch_sub(self.held - bytes, Ordering::Relaxed);
         }
         self.held = bytes;
         Ok(())

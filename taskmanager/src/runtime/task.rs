@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rask_common::job::graph::{JobGraph, Partitioning, JOB_GRAPH_VERSION};
 use rask_common::proto::job_master_gateway_client::JobMasterGatewayClient;
-use rask_common::proto::{
-    PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput,
-};
+use rask_common::proto::{PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
@@ -69,11 +67,7 @@ impl TaskServices {
     }
 
     fn memory(&self, allocation_id: &str, budget: u64) -> Arc<SlotMemory> {
-        self.slot_memory
-            .lock()
-            .entry(allocation_id.to_string())
-            .or_insert_with(|| SlotMemory::new(budget))
-            .clone()
+        self.slot_memory.lock().entry(allocation_id.to_string()).or_insert_with(|| SlotMemory::new(budget)).clone()
     }
 
     fn jobmaster(&self, address: &str) -> Result<JobMasterGatewayClient<Channel>, TaskError> {
@@ -93,44 +87,26 @@ impl TaskServices {
 
 /// Validates a deployment and starts the task. Errors here are the deployment's.
 pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Result<(), TaskError> {
-    let graph: JobGraph = serde_json::from_slice(&tdd.job_graph_json)
-        .map_err(|e| TaskError::Deployment(format!("unreadable JobGraph: {e}")))?;
+    let graph: JobGraph =
+        serde_json::from_slice(&tdd.job_graph_json).map_err(|e| TaskError::Deployment(format!("unreadable JobGraph: {e}")))?;
     if graph.version != JOB_GRAPH_VERSION {
-        return Err(TaskError::Deployment(format!("JobGraph version {} is not supported (this TaskManager runs version {JOB_GRAPH_VERSION})", graph.version)));
-    }
-    let vertex = graph.vertex(&tdd.vertex_id).ok_or_else(|| {
-        TaskError::Deployment(format!("vertex {} is not in the JobGraph", tdd.vertex_id))
-    })?;
-    if tdd.subtask_index >= vertex.parallelism {
         return Err(TaskError::Deployment(format!(
-            "subtask {} of a vertex with parallelism {}",
-            tdd.subtask_index, vertex.parallelism
+            "JobGraph version {} is not supported (this TaskManager runs version {JOB_GRAPH_VERSION})",
+            graph.version
         )));
     }
+    let vertex =
+        graph.vertex(&tdd.vertex_id).ok_or_else(|| TaskError::Deployment(format!("vertex {} is not in the JobGraph", tdd.vertex_id)))?;
+    if tdd.subtask_index >= vertex.parallelism {
+        return Err(TaskError::Deployment(format!("subtask {} of a vertex with parallelism {}", tdd.subtask_index, vertex.parallelism)));
+    }
     let token = CancellationToken::new();
-    let task_id = services
-        .next_task
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    services
-        .running
-        .lock()
-        .entry(tdd.job_id.clone())
-        .or_default()
-        .push((task_id, token.clone()));
-    let name = format!(
-        "{} ({}/{})",
-        vertex.name,
-        tdd.subtask_index + 1,
-        vertex.parallelism
-    );
+    let task_id = services.next_task.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    services.running.lock().entry(tdd.job_id.clone()).or_default().push((task_id, token.clone()));
+    let name = format!("{} ({}/{})", vertex.name, tdd.subtask_index + 1, vertex.parallelism);
     tokio::spawn(async move {
         let (printed_tx, printed_rx) = mpsc::unbounded_channel();
-        let forwarder = tokio::spawn(forward_output(
-            services.clone(),
-            tdd.jobmaster_address.clone(),
-            tdd.job_id.clone(),
-            printed_rx,
-        ));
+        let forwarder = tokio::spawn(forward_output(services.clone(), tdd.jobmaster_address.clone(), tdd.job_id.clone(), printed_rx));
         report(&services, &tdd, "INITIALIZING", "").await;
         // The task body runs as its own tokio task, so that a panic in an operator
         // fails this task (and is reported) instead of silently vanishing.
@@ -171,13 +147,7 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
             }
             Err(e) => {
                 tracing::warn!("{name} failed: {e}");
-                report(
-                    &services,
-                    &tdd,
-                    "FAILED",
-                    &format!("{name} on {}: {e}", services.resource_id),
-                )
-                .await;
+                report(&services, &tdd, "FAILED", &format!("{name} on {}: {e}", services.resource_id)).await;
             }
         }
         let mut running = services.running.lock();
@@ -209,19 +179,14 @@ async fn run(
     };
     let mut source = Source::build(&vertex.operators[0], subtask, vertex.parallelism)?;
     let skip = usize::from(source.is_some());
-    let ops = vertex.operators[skip..]
-        .iter()
-        .map(|d| operators::build(d, &ctx))
-        .collect::<Result<Vec<_>, _>>()?;
+    let ops = vertex.operators[skip..].iter().map(|d| operators::build(d, &ctx)).collect::<Result<Vec<_>, _>>()?;
     let mut chain = OperatorChain::new(ops);
     let buffer_timeout = Duration::from_millis(tdd.buffer_timeout_ms.max(1));
 
     // Outputs first, so that consumers waiting for them are never blocked by us.
     let mut writers = Vec::new();
     for edge in graph.outputs_of(&vertex.id) {
-        let consumer = graph
-            .vertex(&edge.target)
-            .ok_or_else(|| TaskError::Deployment("edge to a missing vertex".into()))?;
+        let consumer = graph.vertex(&edge.target).ok_or_else(|| TaskError::Deployment("edge to a missing vertex".into()))?;
         let consumers: Vec<u32> = match edge.partitioning {
             Partitioning::Forward => vec![subtask],
             _ => (0..consumer.parallelism).collect(),
@@ -240,21 +205,14 @@ async fn run(
             );
             senders.push(tx);
         }
-        writers.push(RecordWriter::new(
-            &edge.partitioning,
-            senders,
-            graph.max_parallelism,
-            buffer_timeout,
-        ));
+        writers.push(RecordWriter::new(&edge.partitioning, senders, graph.max_parallelism, buffer_timeout));
     }
 
     let mut gate = None;
     if source.is_none() {
         let mut receivers = Vec::new();
         for edge in graph.inputs_of(&vertex.id) {
-            let producer = graph
-                .vertex(&edge.source)
-                .ok_or_else(|| TaskError::Deployment("edge from a missing vertex".into()))?;
+            let producer = graph.vertex(&edge.source).ok_or_else(|| TaskError::Deployment("edge from a missing vertex".into()))?;
             let producers: Vec<u32> = match edge.partitioning {
                 Partitioning::Forward => vec![subtask],
                 _ => (0..producer.parallelism).collect(),
@@ -264,12 +222,7 @@ async fn run(
                     .inputs
                     .iter()
                     .find(|l| l.producer_vertex_id == producer.id && l.producer_subtask == p)
-                    .ok_or_else(|| {
-                        TaskError::Deployment(format!(
-                            "no location for producer subtask {p} of {}",
-                            producer.name
-                        ))
-                    })?;
+                    .ok_or_else(|| TaskError::Deployment(format!("no location for producer subtask {p} of {}", producer.name)))?;
                 let key = SubpartitionKey {
                     job_id: tdd.job_id.clone(),
                     producer_vertex: producer.id.clone(),
@@ -303,6 +256,12 @@ async fn run(
     let mut out: Vec<StreamElement> = Vec::new();
     let far = Instant::now() + Duration::from_secs(86_400);
     loop {
+        if let Some(wait) = chain.pause() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = cancel.cancelled() => return Err(TaskError::Cancelled),
+            }
+        }
         let flush_at = writers.iter().filter_map(|w| w.flush_deadline()).min();
         let timer_at = chain.next_timer().map(|t| {
             let wait = (t - now_ms()).max(0) as u64;
@@ -346,33 +305,18 @@ async fn run(
     }
 }
 
-async fn next_input(
-    source: &mut Option<Source>,
-    gate: &mut Option<InputGate>,
-) -> Result<Vec<StreamElement>, TaskError> {
+async fn next_input(source: &mut Option<Source>, gate: &mut Option<InputGate>) -> Result<Vec<StreamElement>, TaskError> {
     if let Some(s) = source {
         return s.next().await;
     }
-    match gate
-        .as_mut()
-        .expect("a task has a source or inputs")
-        .next()
-        .await
-    {
+    match gate.as_mut().expect("a task has a source or inputs").next().await {
         Some(e) => Ok(vec![e]),
-        None => Err(TaskError::Network(
-            "an input channel closed before the end of its input (producer lost)".into(),
-        )),
+        None => Err(TaskError::Network("an input channel closed before the end of its input (producer lost)".into())),
     }
 }
 
 /// Sends printed lines to the JobMaster, in order, a few batches at a time.
-async fn forward_output(
-    services: Arc<TaskServices>,
-    address: String,
-    job_id: String,
-    mut rx: mpsc::UnboundedReceiver<Vec<String>>,
-) {
+async fn forward_output(services: Arc<TaskServices>, address: String, job_id: String, mut rx: mpsc::UnboundedReceiver<Vec<String>>) {
     while let Some(mut lines) = rx.recv().await {
         while let Ok(more) = rx.try_recv() {
             lines.extend(more);
@@ -383,17 +327,8 @@ async fn forward_output(
         let Ok(mut client) = services.jobmaster(&address) else {
             return;
         };
-        if let Err(e) = client
-            .publish_output(TaskOutput {
-                job_id: job_id.clone(),
-                lines,
-            })
-            .await
-        {
-            tracing::debug!(
-                "could not forward printed rows to the JobMaster: {}",
-                e.message()
-            );
+        if let Err(e) = client.publish_output(TaskOutput { job_id: job_id.clone(), lines }).await {
+            tracing::debug!("could not forward printed rows to the JobMaster: {}", e.message());
         }
     }
 }
@@ -417,10 +352,7 @@ async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: 
             Ok(_) => return,
             Err(e) if e.code() == tonic::Code::NotFound => return,
             Err(e) => {
-                tracing::debug!(
-                    "reporting {state} failed (attempt {attempt}): {}",
-                    e.message()
-                );
+                tracing::debug!("reporting {state} failed (attempt {attempt}): {}", e.message());
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
         }

@@ -15,11 +15,7 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        runs: 10,
-        scale_taskmanagers: 100,
-        scale_seconds: 20,
-    };
+    let mut args = Args { runs: 10, scale_taskmanagers: 100, scale_seconds: 20 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().and_then(|v| v.parse::<u64>().ok());
@@ -39,12 +35,7 @@ fn parse_args() -> Args {
 fn summary(samples: &mut [f64]) -> String {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = samples[samples.len() / 2];
-    format!(
-        "median {median:.1} ms (min {:.1}, max {:.1}, {} runs)",
-        samples[0],
-        samples[samples.len() - 1],
-        samples.len()
-    )
+    format!("median {median:.1} ms (min {:.1}, max {:.1}, {} runs)", samples[0], samples[samples.len() - 1], samples.len())
 }
 
 fn mb(bytes: u64) -> f64 {
@@ -60,12 +51,7 @@ fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     // After the comm field: state is 0, utime is 11, stime is 12.
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
@@ -76,14 +62,7 @@ fn main() {
     let args = parse_args();
     bin_dir();
     let dir = tempfile::tempdir().expect("temp dir");
-    println!(
-        "rask control-plane benchmark ({} build)",
-        if bin_dir().ends_with("release") {
-            "release"
-        } else {
-            "debug"
-        }
-    );
+    println!("rask control-plane benchmark ({} build)", if bin_dir().ends_with("release") { "release" } else { "debug" });
 
     // 1. Cluster start until every slot is in /overview; 2. kill -9 to slots gone.
     let mut ready = Vec::new();
@@ -94,21 +73,9 @@ fn main() {
         let spec = ClusterSpec::new();
         let t0 = Instant::now();
         let jm = spec.jobmanager(&format!("jm{run}"), dir.path());
-        let mut tm1 = spec.taskmanager(
-            &format!("tm{run}a"),
-            dir.path(),
-            &[("taskmanager.numberOfTaskSlots", "4")],
-        );
-        let tm2 = spec.taskmanager(
-            &format!("tm{run}b"),
-            dir.path(),
-            &[("taskmanager.numberOfTaskSlots", "4")],
-        );
-        wait_for(Duration::from_secs(10), "all slots", || {
-            spec.overview()
-                .filter(|o| o["slots-total"] == 8)
-                .map(|_| ())
-        });
+        let mut tm1 = spec.taskmanager(&format!("tm{run}a"), dir.path(), &[("taskmanager.numberOfTaskSlots", "4")]);
+        let tm2 = spec.taskmanager(&format!("tm{run}b"), dir.path(), &[("taskmanager.numberOfTaskSlots", "4")]);
+        wait_for(Duration::from_secs(10), "all slots", || spec.overview().filter(|o| o["slots-total"] == 8).map(|_| ()));
         ready.push(t0.elapsed().as_secs_f64() * 1000.0);
         if run == 0 {
             std::thread::sleep(Duration::from_secs(2));
@@ -118,57 +85,28 @@ fn main() {
         }
         let t1 = Instant::now();
         tm1.kill9();
-        wait_for(Duration::from_secs(10), "slots to leave", || {
-            spec.overview()
-                .filter(|o| o["slots-total"] == 4)
-                .map(|_| ())
-        });
+        wait_for(Duration::from_secs(10), "slots to leave", || spec.overview().filter(|o| o["slots-total"] == 4).map(|_| ()));
         loss.push(t1.elapsed().as_secs_f64() * 1000.0);
     }
-    println!(
-        "cluster ready (JobManager + 2 TaskManagers launched, all 8 slots in /overview): {}",
-        summary(&mut ready)
-    );
-    println!(
-        "kill -9 of a TaskManager until its slots leave /overview:                   {}",
-        summary(&mut loss)
-    );
-    println!(
-        "idle RSS: JobManager {:.1} MB, TaskManager {:.1} MB",
-        mb(idle_jm[0]),
-        mb(*idle_tm.iter().max().unwrap())
-    );
+    println!("cluster ready (JobManager + 2 TaskManagers launched, all 8 slots in /overview): {}", summary(&mut ready));
+    println!("kill -9 of a TaskManager until its slots leave /overview:                   {}", summary(&mut loss));
+    println!("idle RSS: JobManager {:.1} MB, TaskManager {:.1} MB", mb(idle_jm[0]), mb(*idle_tm.iter().max().unwrap()));
 
     // 3. Scale: N TaskManagers with 4 slots each, heartbeat every second.
     if args.scale_taskmanagers == 0 {
         return;
     }
     let n = args.scale_taskmanagers;
-    let spec = ClusterSpec::new()
-        .with("heartbeat.interval", "1000")
-        .with("heartbeat.timeout", "10000")
-        .with("log.level", "warn");
+    let spec = ClusterSpec::new().with("heartbeat.interval", "1000").with("heartbeat.timeout", "10000").with("log.level", "warn");
     let jm = spec.jobmanager("scale-jm", dir.path());
     let t0 = Instant::now();
-    let tms: Vec<Daemon> = (0..n)
-        .map(|i| {
-            spec.taskmanager(
-                &format!("scale-tm{i}"),
-                dir.path(),
-                &[("taskmanager.numberOfTaskSlots", "4")],
-            )
-        })
-        .collect();
+    let tms: Vec<Daemon> =
+        (0..n).map(|i| spec.taskmanager(&format!("scale-tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "4")])).collect();
     spec.wait_slots(n as u64, 4 * n as u64, Duration::from_secs(60));
     let registered = t0.elapsed();
     std::thread::sleep(Duration::from_secs(3));
-    let metrics_url = format!(
-        "{}/jobmanager/metrics?get=heartbeatRttSamples",
-        spec.rest_url()
-    );
-    let samples_before: u64 = get_json(&metrics_url)
-        .and_then(|m| m[0]["value"].as_str()?.parse().ok())
-        .unwrap_or(0);
+    let metrics_url = format!("{}/jobmanager/metrics?get=heartbeatRttSamples", spec.rest_url());
+    let samples_before: u64 = get_json(&metrics_url).and_then(|m| m[0]["value"].as_str()?.parse().ok()).unwrap_or(0);
     let cpu0 = cpu_seconds(jm.pid());
     let w0 = Instant::now();
     std::thread::sleep(Duration::from_secs(args.scale_seconds));
@@ -180,15 +118,8 @@ fn main() {
     .expect("metrics");
     let value = |i: usize| metrics[i]["value"].as_str().unwrap_or("?").to_string();
     let tm_rss: Vec<u64> = tms.iter().map(rss).collect();
-    println!(
-        "scale: {n} TaskManagers x 4 slots registered in {:.0} ms; heartbeat.interval 1 s",
-        registered.as_secs_f64() * 1000.0
-    );
-    println!(
-        "scale: JobManager CPU {cpu_share:.2}% of one core over {} s, RSS {:.1} MB",
-        args.scale_seconds,
-        mb(rss(&jm))
-    );
+    println!("scale: {n} TaskManagers x 4 slots registered in {:.0} ms; heartbeat.interval 1 s", registered.as_secs_f64() * 1000.0);
+    println!("scale: JobManager CPU {cpu_share:.2}% of one core over {} s, RSS {:.1} MB", args.scale_seconds, mb(rss(&jm)));
     println!(
         "scale: heartbeat round trip p50 {} ms, p99 {} ms, max {} ms ({} samples, {} during the window)",
         value(0),

@@ -26,10 +26,7 @@ impl FrameEncoder {
     /// The bytes of one batch (with the schema before the first).
     pub fn encode(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, TaskError> {
         if self.writer.is_none() {
-            self.writer = Some(StreamWriter::try_new(
-                Vec::with_capacity(1 << 16),
-                &batch.schema(),
-            )?);
+            self.writer = Some(StreamWriter::try_new(Vec::with_capacity(1 << 16), &batch.schema())?);
         }
         let writer = self.writer.as_mut().expect("set above");
         writer.write(batch)?;
@@ -49,9 +46,7 @@ impl Default for FrameDecoder {
 
 impl FrameDecoder {
     pub fn new() -> Self {
-        Self {
-            decoder: StreamDecoder::new(),
-        }
+        Self { decoder: StreamDecoder::new() }
     }
 
     /// Decodes one frame into the batches it completes.
@@ -81,18 +76,10 @@ mod tests {
 
     #[test]
     fn batches_round_trip() {
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("a", DataType::Int64, true),
-            Field::new("b", DataType::Utf8, true),
-        ]));
-        let b1 = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(Int64Array::from(vec![1, 2])),
-                Arc::new(StringArray::from(vec!["x", "y"])),
-            ],
-        )
-        .unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true), Field::new("b", DataType::Utf8, true)]));
+        let b1 =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2])), Arc::new(StringArray::from(vec!["x", "y"]))])
+                .unwrap();
         let b2 = b1.slice(1, 1);
         let mut enc = FrameEncoder::new();
         let mut dec = FrameDecoder::new();

@@ -22,13 +22,7 @@ impl InputGate {
         for (i, rx) in receivers.into_iter().enumerate() {
             channels.insert(i, ReceiverStream::new(rx));
         }
-        Self {
-            channels,
-            watermarks: vec![i64::MIN; n],
-            ended: vec![false; n],
-            emitted: i64::MIN,
-            finished: false,
-        }
+        Self { channels, watermarks: vec![i64::MIN; n], ended: vec![false; n], emitted: i64::MIN, finished: false }
     }
 
     /// The next element for the operator chain; `EndOfInput` once, then `None`.
@@ -69,13 +63,7 @@ impl InputGate {
     }
 
     fn advance(&mut self) -> Option<i64> {
-        let min = self
-            .watermarks
-            .iter()
-            .zip(&self.ended)
-            .filter(|(_, ended)| !**ended)
-            .map(|(w, _)| *w)
-            .min()?;
+        let min = self.watermarks.iter().zip(&self.ended).filter(|(_, ended)| !**ended).map(|(w, _)| *w).min()?;
         if min > self.emitted && min != i64::MIN {
             self.emitted = min;
             Some(min)

@@ -45,11 +45,7 @@ impl PartitionRegistry {
     }
 
     /// Takes a subpartition's queue, waiting up to `timeout` for its producer.
-    pub async fn take(
-        &self,
-        key: SubpartitionKey,
-        timeout: Duration,
-    ) -> Result<mpsc::Receiver<StreamElement>, TaskError> {
+    pub async fn take(&self, key: SubpartitionKey, timeout: Duration) -> Result<mpsc::Receiver<StreamElement>, TaskError> {
         let waiter = {
             let mut entries = self.entries.lock();
             match entries.remove(&key) {

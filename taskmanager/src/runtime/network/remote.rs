@@ -15,9 +15,7 @@ use super::QUEUE_CAPACITY;
 use crate::runtime::StreamElement;
 
 /// Turns a subpartition queue into the frames of a `ReadPartition` response.
-pub fn serve(
-    mut queue: mpsc::Receiver<StreamElement>,
-) -> mpsc::Receiver<Result<DataFrame, Status>> {
+pub fn serve(mut queue: mpsc::Receiver<StreamElement>) -> mpsc::Receiver<Result<DataFrame, Status>> {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     tokio::spawn(async move {
         let mut encoder = FrameEncoder::new();
@@ -68,10 +66,7 @@ pub fn read(address: String, request: PartitionRequest) -> mpsc::Receiver<Stream
         let mut stream = match client.read_partition(request).await {
             Ok(r) => r.into_inner(),
             Err(e) => {
-                tracing::warn!(
-                    "producer TaskManager at {address} refused a partition request: {}",
-                    e.message()
-                );
+                tracing::warn!("producer TaskManager at {address} refused a partition request: {}", e.message());
                 return;
             }
         };

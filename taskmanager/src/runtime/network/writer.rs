@@ -18,14 +18,8 @@ pub const TARGET_BATCH_ROWS: usize = 8192;
 
 enum Partitioner {
     Forward,
-    Hash {
-        keys: Vec<usize>,
-        converter: Option<RowConverter>,
-        max_parallelism: u32,
-    },
-    Rebalance {
-        next: usize,
-    },
+    Hash { keys: Vec<usize>, converter: Option<RowConverter>, max_parallelism: u32 },
+    Rebalance { next: usize },
     Broadcast,
 }
 
@@ -46,17 +40,10 @@ pub fn subtask_for_hash(hash: u64, max_parallelism: u32, parallelism: u32) -> u3
 
 /// The hash of each row's key columns: xxh3 of Arrow's row format (stable across
 /// processes, so every producer sends a key to the same consumer).
-pub fn key_hashes(
-    converter: &mut RowConverter,
-    batch: &RecordBatch,
-    keys: &[usize],
-) -> Result<Vec<u64>, TaskError> {
+pub fn key_hashes(converter: &mut RowConverter, batch: &RecordBatch, keys: &[usize]) -> Result<Vec<u64>, TaskError> {
     let columns: Vec<_> = keys.iter().map(|&k| batch.column(k).clone()).collect();
     let rows = converter.convert_columns(&columns)?;
-    Ok(rows
-        .iter()
-        .map(|r| xxhash_rust::xxh3::xxh3_64(r.as_ref()))
-        .collect())
+    Ok(rows.iter().map(|r| xxhash_rust::xxh3::xxh3_64(r.as_ref())).collect())
 }
 
 impl RecordWriter {
@@ -68,11 +55,7 @@ impl RecordWriter {
     ) -> Self {
         let partitioner = match partitioning {
             Partitioning::Forward => Partitioner::Forward,
-            Partitioning::Hash { keys } => Partitioner::Hash {
-                keys: keys.clone(),
-                converter: None,
-                max_parallelism,
-            },
+            Partitioning::Hash { keys } => Partitioner::Hash { keys: keys.clone(), converter: None, max_parallelism },
             Partitioning::Rebalance => Partitioner::Rebalance { next: 0 },
             Partitioning::Broadcast => Partitioner::Broadcast,
         };
@@ -110,22 +93,15 @@ impl RecordWriter {
                 }
                 Ok(())
             }
-            Partitioner::Hash {
-                keys,
-                converter,
-                max_parallelism,
-            } => {
+            Partitioner::Hash { keys, converter, max_parallelism } => {
                 if n == 1 {
                     return self.buffer(0, batch).await;
                 }
                 let schema = batch.schema();
                 let conv = match converter {
                     Some(c) => c,
-                    None => converter.insert(RowConverter::new(
-                        keys.iter()
-                            .map(|&k| SortField::new(schema.field(k).data_type().clone()))
-                            .collect(),
-                    )?),
+                    None => converter
+                        .insert(RowConverter::new(keys.iter().map(|&k| SortField::new(schema.field(k).data_type().clone())).collect())?),
                 };
                 let hashes = key_hashes(conv, &batch, keys)?;
                 let mut indices: Vec<Vec<u32>> = vec![Vec::new(); n];
@@ -137,11 +113,8 @@ impl RecordWriter {
                     if idx.is_empty() {
                         continue;
                     }
-                    let piece = if idx.len() == batch.num_rows() {
-                        batch.clone()
-                    } else {
-                        take_record_batch(&batch, &UInt32Array::from(idx))?
-                    };
+                    let piece =
+                        if idx.len() == batch.num_rows() { batch.clone() } else { take_record_batch(&batch, &UInt32Array::from(idx))? };
                     self.buffer(t, piece).await?;
                 }
                 Ok(())
@@ -169,11 +142,7 @@ impl RecordWriter {
         if pieces.is_empty() {
             return Ok(());
         }
-        let batch = if pieces.len() == 1 {
-            pieces.into_iter().next().expect("one")
-        } else {
-            concat_batches(&pieces[0].schema(), &pieces)?
-        };
+        let batch = if pieces.len() == 1 { pieces.into_iter().next().expect("one") } else { concat_batches(&pieces[0].schema(), &pieces)? };
         if self.pending_rows.iter().all(|r| *r == 0) {
             self.oldest_pending = None;
         }
@@ -199,10 +168,7 @@ impl RecordWriter {
     }
 
     async fn send(&mut self, target: usize, element: StreamElement) -> Result<(), TaskError> {
-        self.targets[target]
-            .send(element)
-            .await
-            .map_err(|_| TaskError::Network(format!("consumer subtask {target} went away")))
+        self.targets[target].send(element).await.map_err(|_| TaskError::Network(format!("consumer subtask {target} went away")))
     }
 }
 

@@ -39,20 +39,13 @@ impl Aggregate {
 }
 
 impl StreamOperator for Aggregate {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let slots = self.state.update(&batch)?;
         self.memory.resize(self.state.memory_bytes())?;
         self.epoch = self.epoch.wrapping_add(1).max(1);
         let touched = distinct_in_order(&slots, &mut self.seen, self.epoch);
         let columns = self.state.emit(&touched)?;
-        out.push(StreamElement::Batch(RecordBatch::try_new(
-            self.output.clone(),
-            columns,
-        )?));
+        out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
         Ok(())
     }
 }

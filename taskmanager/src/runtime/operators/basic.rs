@@ -21,18 +21,12 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(name: &str, predicate: &str, input: &Schema) -> Result<Self, TaskError> {
-        Ok(Self {
-            predicate: compile(name, predicate, input)?,
-        })
+        Ok(Self { predicate: compile(name, predicate, input)? })
     }
 }
 
 impl StreamOperator for Filter {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let mask = self.predicate.evaluate(&batch)?;
         let filtered = filter_record_batch(&batch, mask.as_boolean())?;
         if filtered.num_rows() > 0 {
@@ -48,38 +42,16 @@ pub struct Map {
 }
 
 impl Map {
-    pub fn new(
-        name: &str,
-        expressions: &[String],
-        input: &Schema,
-        output: SchemaRef,
-    ) -> Result<Self, TaskError> {
-        let expressions = expressions
-            .iter()
-            .map(|e| compile(name, e, input))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self {
-            expressions,
-            output,
-        })
+    pub fn new(name: &str, expressions: &[String], input: &Schema, output: SchemaRef) -> Result<Self, TaskError> {
+        let expressions = expressions.iter().map(|e| compile(name, e, input)).collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { expressions, output })
     }
 }
 
 impl StreamOperator for Map {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
-        let columns = self
-            .expressions
-            .iter()
-            .map(|e| e.evaluate(&batch))
-            .collect::<Result<Vec<ArrayRef>, _>>()?;
-        out.push(StreamElement::Batch(RecordBatch::try_new(
-            self.output.clone(),
-            columns,
-        )?));
+    fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        let columns = self.expressions.iter().map(|e| e.evaluate(&batch)).collect::<Result<Vec<ArrayRef>, _>>()?;
+        out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
         Ok(())
     }
 }
@@ -101,26 +73,14 @@ impl FlatMapSplit {
         input: &Schema,
         output: SchemaRef,
     ) -> Result<Self, TaskError> {
-        let column = input
-            .index_of(column)
-            .map_err(|_| TaskError::operator(name, format!("no column '{column}'")))?;
+        let column = input.index_of(column).map_err(|_| TaskError::operator(name, format!("no column '{column}'")))?;
         let others = (0..input.fields().len()).filter(|i| *i != column).collect();
-        Ok(Self {
-            column,
-            others,
-            delimiter,
-            normalize,
-            output,
-        })
+        Ok(Self { column, others, delimiter, normalize, output })
     }
 }
 
 impl StreamOperator for FlatMapSplit {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let text = batch.column(self.column).as_string::<i32>();
         let mut pieces = StringBuilder::with_capacity(text.len() * 4, text.value_data().len());
         let mut from_row: Vec<u32> = Vec::with_capacity(text.len() * 4);
@@ -155,10 +115,7 @@ impl StreamOperator for FlatMapSplit {
             columns.push(take(batch.column(c), &indices, None)?);
         }
         columns.push(Arc::new(pieces.finish()));
-        out.push(StreamElement::Batch(RecordBatch::try_new(
-            self.output.clone(),
-            columns,
-        )?));
+        out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
         Ok(())
     }
 }

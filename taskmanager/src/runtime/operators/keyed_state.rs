@@ -47,33 +47,21 @@ pub struct KeyedAccumulators {
 }
 
 impl KeyedAccumulators {
-    pub fn new(
-        op: &str,
-        keys: &[usize],
-        calls: &[AggregateCall],
-        input: &Schema,
-    ) -> Result<Self, TaskError> {
+    pub fn new(op: &str, keys: &[usize], calls: &[AggregateCall], input: &Schema) -> Result<Self, TaskError> {
         let converter = if keys.is_empty() {
             None
         } else {
-            Some(RowConverter::new(
-                keys.iter()
-                    .map(|&k| SortField::new(input.field(k).data_type().clone()))
-                    .collect(),
-            )?)
+            Some(RowConverter::new(keys.iter().map(|&k| SortField::new(input.field(k).data_type().clone())).collect())?)
         };
         let key_rows = converter.as_ref().map(|c| c.empty_rows(0, 0));
         let mut aggs = Vec::new();
         for call in calls {
             let argument = match &call.argument {
-                Some(a) => {
-                    Some(expr::compile_str(a, input).map_err(|e| TaskError::operator(op, e.0))?)
-                }
+                Some(a) => Some(expr::compile_str(a, input).map_err(|e| TaskError::operator(op, e.0))?),
                 None => None,
             };
             let arg_type = argument.as_ref().map(|a| a.data_type());
-            let float = matches!(arg_type, Some(DataType::Float64))
-                || call.function == AggregateFunction::Avg;
+            let float = matches!(arg_type, Some(DataType::Float64)) || call.function == AggregateFunction::Avg;
             let acc = match (call.function, float) {
                 (AggregateFunction::Count, _) => Acc::Count(Vec::new()),
                 (AggregateFunction::Sum, false) => Acc::SumInt(Vec::new()),
@@ -84,22 +72,9 @@ impl KeyedAccumulators {
                 (AggregateFunction::Max, true) => Acc::MaxFloat(Vec::new()),
                 (AggregateFunction::Avg, _) => Acc::Avg(Vec::new(), Vec::new()),
             };
-            aggs.push(AggState {
-                acc,
-                argument,
-                float,
-                out_type: aggregate_type(call, input),
-            });
+            aggs.push(AggState { acc, argument, float, out_type: aggregate_type(call, input) });
         }
-        Ok(Self {
-            keys: keys.to_vec(),
-            converter,
-            index: HashMap::new(),
-            key_rows,
-            aggs,
-            len: 0,
-            key_bytes: 0,
-        })
+        Ok(Self { keys: keys.to_vec(), converter, index: HashMap::new(), key_rows, aggs, len: 0, key_bytes: 0 })
     }
 
     pub fn len(&self) -> usize {
@@ -126,8 +101,7 @@ impl KeyedAccumulators {
                 vec![0; rows]
             }
             Some(converter) => {
-                let columns: Vec<ArrayRef> =
-                    self.keys.iter().map(|&k| batch.column(k).clone()).collect();
+                let columns: Vec<ArrayRef> = self.keys.iter().map(|&k| batch.column(k).clone()).collect();
                 let converted = converter.convert_columns(&columns)?;
                 let key_rows = self.key_rows.as_mut().expect("keyed");
                 let mut slots = Vec::with_capacity(rows);
@@ -158,14 +132,7 @@ impl KeyedAccumulators {
                 None => None,
                 Some(e) => {
                     let v = e.evaluate(batch)?;
-                    Some(cast(
-                        &v,
-                        if agg.float {
-                            &DataType::Float64
-                        } else {
-                            &DataType::Int64
-                        },
-                    )?)
+                    Some(cast(&v, if agg.float { &DataType::Float64 } else { &DataType::Int64 })?)
                 }
             };
             update_acc(&mut agg.acc, &slots, values.as_ref());
@@ -203,22 +170,10 @@ impl KeyedAccumulators {
                 Acc::Count(v) | Acc::SumInt(v) | Acc::MinInt(v) | Acc::MaxInt(v) => {
                     Arc::new(Int64Array::from_iter_values(idx.map(|i| v[i])))
                 }
-                Acc::SumFloat(v) | Acc::MinFloat(v) | Acc::MaxFloat(v) => {
-                    Arc::new(Float64Array::from_iter_values(idx.map(|i| v[i])))
-                }
-                Acc::Avg(s, c) => Arc::new(Float64Array::from_iter_values(idx.map(|i| {
-                    if c[i] == 0 {
-                        0.0
-                    } else {
-                        s[i] / c[i] as f64
-                    }
-                }))),
+                Acc::SumFloat(v) | Acc::MinFloat(v) | Acc::MaxFloat(v) => Arc::new(Float64Array::from_iter_values(idx.map(|i| v[i]))),
+                Acc::Avg(s, c) => Arc::new(Float64Array::from_iter_values(idx.map(|i| if c[i] == 0 { 0.0 } else { s[i] / c[i] as f64 }))),
             };
-            columns.push(if array.data_type() == &agg.out_type {
-                array
-            } else {
-                cast(&array, &agg.out_type)?
-            });
+            columns.push(if array.data_type() == &agg.out_type { array } else { cast(&array, &agg.out_type)? });
         }
         Ok(columns)
     }

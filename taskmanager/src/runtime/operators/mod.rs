@@ -30,18 +30,10 @@ pub struct OperatorContext {
 }
 
 pub trait StreamOperator: Send {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError>;
+    fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError>;
 
     /// Event time advanced; by default the watermark passes through.
-    fn process_watermark(
-        &mut self,
-        watermark: i64,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_watermark(&mut self, watermark: i64, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         out.push(StreamElement::Watermark(watermark));
         Ok(())
     }
@@ -56,83 +48,39 @@ pub trait StreamOperator: Send {
         None
     }
 
-    fn on_processing_time(
-        &mut self,
-        _now_ms: i64,
-        _out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn on_processing_time(&mut self, _now_ms: i64, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         Ok(())
+    }
+
+    /// How long the task should wait before feeding this operator more input (a
+    /// deliberately slow sink); the wait holds back the inputs, not the thread.
+    fn pause(&self) -> Option<std::time::Duration> {
+        None
     }
 }
 
 /// Builds the operator a descriptor describes (not sources: see `runtime::sources`).
-pub fn build(
-    desc: &OperatorDescriptor,
-    ctx: &OperatorContext,
-) -> Result<Box<dyn StreamOperator>, TaskError> {
+pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn StreamOperator>, TaskError> {
     let input = desc.input.to_schema();
     let output = desc.output.to_schema();
     let name = desc.name.clone();
     Ok(match &desc.kind {
-        OperatorKind::Filter { predicate } => {
-            Box::new(basic::Filter::new(&name, predicate, &input)?)
+        OperatorKind::Filter { predicate } => Box::new(basic::Filter::new(&name, predicate, &input)?),
+        OperatorKind::Map { expressions } => Box::new(basic::Map::new(&name, expressions, &input, output)?),
+        OperatorKind::FlatMapSplit { column, delimiter, normalize } => {
+            Box::new(basic::FlatMapSplit::new(&name, column, delimiter.clone(), *normalize, &input, output)?)
         }
-        OperatorKind::Map { expressions } => {
-            Box::new(basic::Map::new(&name, expressions, &input, output)?)
-        }
-        OperatorKind::FlatMapSplit {
-            column,
-            delimiter,
-            normalize,
-        } => Box::new(basic::FlatMapSplit::new(
-            &name,
-            column,
-            delimiter.clone(),
-            *normalize,
-            &input,
-            output,
-        )?),
-        OperatorKind::Aggregate { keys, aggregates } => Box::new(aggregate::Aggregate::new(
-            &name, keys, aggregates, &input, output, ctx,
-        )?),
+        OperatorKind::Aggregate { keys, aggregates } => Box::new(aggregate::Aggregate::new(&name, keys, aggregates, &input, output, ctx)?),
         OperatorKind::Window(w) => Box::new(window::Window::new(&name, w, &input, output, ctx)?),
-        OperatorKind::TopN {
-            n,
-            partition_keys,
-            order_by,
-        } => Box::new(top_n::TopN::new(
-            *n,
-            partition_keys,
-            order_by,
-            &input,
-            output,
-        )?),
-        OperatorKind::StateMachine {
-            keys,
-            event_column,
-            initial,
-            transitions,
-        } => Box::new(state_machine::StateMachine::new(
-            &name,
-            keys,
-            *event_column,
-            initial,
-            transitions,
-            &input,
-            output,
-            ctx,
-        )?),
-        OperatorKind::PrintSink => Box::new(sinks::Print::new(ctx)),
-        OperatorKind::FileSink { path, format } => {
-            Box::new(sinks::FileSink::new(path, *format, ctx.subtask)?)
+        OperatorKind::TopN { n, partition_keys, order_by } => Box::new(top_n::TopN::new(*n, partition_keys, order_by, &input, output)?),
+        OperatorKind::StateMachine { keys, event_column, initial, transitions } => {
+            Box::new(state_machine::StateMachine::new(&name, keys, *event_column, initial, transitions, &input, output, ctx)?)
         }
-        OperatorKind::BlackholeSink => Box::new(sinks::Blackhole::default()),
-        OperatorKind::DatagenSource(_)
-        | OperatorKind::FileSource { .. }
-        | OperatorKind::SocketSource { .. } => {
-            return Err(TaskError::Deployment(format!(
-                "{name} is a source and must start its chain"
-            )))
+        OperatorKind::PrintSink => Box::new(sinks::Print::new(ctx)),
+        OperatorKind::FileSink { path, format } => Box::new(sinks::FileSink::new(path, *format, ctx.subtask)?),
+        OperatorKind::BlackholeSink { rows_per_second } => Box::new(sinks::Blackhole::new(*rows_per_second)),
+        OperatorKind::DatagenSource(_) | OperatorKind::FileSource { .. } | OperatorKind::SocketSource { .. } => {
+            return Err(TaskError::Deployment(format!("{name} is a source and must start its chain")))
         }
     })
 }
@@ -149,12 +97,12 @@ impl OperatorChain {
 
     /// Pushes one element through every operator; what leaves the last one is appended
     /// to `out`.
-    pub fn push(
-        &mut self,
-        element: StreamElement,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    pub fn push(&mut self, element: StreamElement, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         push_through(&mut self.operators, element, out)
+    }
+
+    pub fn pause(&self) -> Option<std::time::Duration> {
+        self.operators.iter().filter_map(|o| o.pause()).max()
     }
 
     pub fn next_timer(&self) -> Option<i64> {
@@ -162,11 +110,7 @@ impl OperatorChain {
     }
 
     /// Fires processing-time timers due at `now_ms`, then pushes what they emit on.
-    pub fn on_processing_time(
-        &mut self,
-        now_ms: i64,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    pub fn on_processing_time(&mut self, now_ms: i64, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let n = self.operators.len();
         for i in 0..n {
             if self.operators[i].next_timer().is_some_and(|t| t <= now_ms) {
@@ -181,11 +125,7 @@ impl OperatorChain {
     }
 }
 
-fn push_through(
-    operators: &mut [Box<dyn StreamOperator>],
-    element: StreamElement,
-    out: &mut Vec<StreamElement>,
-) -> Result<(), TaskError> {
+fn push_through(operators: &mut [Box<dyn StreamOperator>], element: StreamElement, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
     let mut current = vec![element];
     for op in operators.iter_mut() {
         let mut next = Vec::with_capacity(current.len());
@@ -207,8 +147,5 @@ fn push_through(
 
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

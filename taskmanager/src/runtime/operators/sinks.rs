@@ -18,18 +18,12 @@ pub struct Print {
 
 impl Print {
     pub fn new(ctx: &OperatorContext) -> Self {
-        Self {
-            printed: ctx.printed.clone(),
-        }
+        Self { printed: ctx.printed.clone() }
     }
 }
 
 impl StreamOperator for Print {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        _out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let table = arrow::util::pretty::pretty_format_batches(&[batch])?.to_string();
         let lines: Vec<String> = table.lines().map(str::to_string).collect();
         for line in &lines {
@@ -50,42 +44,23 @@ pub struct FileSink {
 impl FileSink {
     pub fn new(dir: &str, format: FileFormat, subtask: u32) -> Result<Self, TaskError> {
         std::fs::create_dir_all(dir)?;
-        let ext = if format == FileFormat::Json {
-            "json"
-        } else {
-            "csv"
-        };
-        Ok(Self {
-            path: PathBuf::from(dir).join(format!("part-{subtask}.{ext}")),
-            format,
-            csv: None,
-            json: None,
-        })
+        let ext = if format == FileFormat::Json { "json" } else { "csv" };
+        Ok(Self { path: PathBuf::from(dir).join(format!("part-{subtask}.{ext}")), format, csv: None, json: None })
     }
 }
 
 impl StreamOperator for FileSink {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        _out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         match self.format {
             FileFormat::Json => {
                 if self.json.is_none() {
-                    self.json = Some(arrow::json::LineDelimitedWriter::new(BufWriter::new(
-                        File::create(&self.path)?,
-                    )));
+                    self.json = Some(arrow::json::LineDelimitedWriter::new(BufWriter::new(File::create(&self.path)?)));
                 }
                 self.json.as_mut().expect("set").write(&batch)?;
             }
             _ => {
                 if self.csv.is_none() {
-                    self.csv = Some(
-                        arrow::csv::WriterBuilder::new()
-                            .with_header(true)
-                            .build(BufWriter::new(File::create(&self.path)?)),
-                    );
+                    self.csv = Some(arrow::csv::WriterBuilder::new().with_header(true).build(BufWriter::new(File::create(&self.path)?)));
                 }
                 self.csv.as_mut().expect("set").write(&batch)?;
             }
@@ -105,18 +80,29 @@ impl StreamOperator for FileSink {
     }
 }
 
-#[derive(Default)]
+/// Discards rows. With `rows_per_second` it is a slow consumer: it holds its task
+/// until the rows it took are due, so back-pressure reaches the sources.
 pub struct Blackhole {
     rows: u64,
+    rows_per_second: Option<u64>,
+    started: std::time::Instant,
+}
+
+impl Blackhole {
+    pub fn new(rows_per_second: Option<u64>) -> Self {
+        Self { rows: 0, rows_per_second, started: std::time::Instant::now() }
+    }
 }
 
 impl StreamOperator for Blackhole {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        _out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         self.rows += batch.num_rows() as u64;
         Ok(())
+    }
+
+    fn pause(&self) -> Option<std::time::Duration> {
+        let rate = self.rows_per_second? as f64;
+        let due = std::time::Duration::from_secs_f64(self.rows as f64 / rate.max(1.0));
+        due.checked_sub(self.started.elapsed())
     }
 }

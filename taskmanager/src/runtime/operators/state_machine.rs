@@ -66,11 +66,7 @@ impl StateMachine {
         for (from, ev, to) in edges {
             table[from as usize][ev as usize] = Some(to);
         }
-        let converter = RowConverter::new(
-            keys.iter()
-                .map(|&k| SortField::new(input.field(k).data_type().clone()))
-                .collect(),
-        )?;
+        let converter = RowConverter::new(keys.iter().map(|&k| SortField::new(input.field(k).data_type().clone())).collect())?;
         Ok(Self {
             keys: keys.to_vec(),
             event_column,
@@ -88,11 +84,7 @@ impl StateMachine {
 }
 
 impl StreamOperator for StateMachine {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let columns: Vec<ArrayRef> = self.keys.iter().map(|&k| batch.column(k).clone()).collect();
         let rows = self.converter.convert_columns(&columns)?;
         let events = batch.column(self.event_column).as_string::<i32>();
@@ -111,9 +103,7 @@ impl StreamOperator for StateMachine {
             let next = if events.is_null(i) {
                 None
             } else {
-                self.events
-                    .get(events.value(i))
-                    .and_then(|&e| self.table[state as usize][e as usize])
+                self.events.get(events.value(i)).and_then(|&e| self.table[state as usize][e as usize])
             };
             match next {
                 Some(n) => {
@@ -127,8 +117,7 @@ impl StreamOperator for StateMachine {
                 }
             }
         }
-        self.memory
-            .resize(self.key_bytes * 2 + self.current.len() as u64 * 48)?;
+        self.memory.resize(self.key_bytes * 2 + self.current.len() as u64 * 48)?;
         if alert_rows.is_empty() {
             return Ok(());
         }
@@ -139,10 +128,7 @@ impl StreamOperator for StateMachine {
         }
         out_columns.push(Arc::new(alert_states.finish()));
         out_columns.push(take(batch.column(self.event_column), &idx, None)?);
-        out.push(StreamElement::Batch(RecordBatch::try_new(
-            self.output.clone(),
-            out_columns,
-        )?));
+        out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), out_columns)?));
         Ok(())
     }
 }

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Int64Array, UInt32Array};
-use arrow::compute::{
-    cast, concat_batches, lexsort_to_indices, take_record_batch, SortColumn, SortOptions,
-};
+use arrow::compute::{cast, concat_batches, lexsort_to_indices, take_record_batch, SortColumn, SortOptions};
 use arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use arrow_row::{RowConverter, SortField};
@@ -29,26 +27,12 @@ pub struct TopN {
 }
 
 impl TopN {
-    pub fn new(
-        n: u32,
-        partition_keys: &[usize],
-        order_by: &[(usize, bool)],
-        input: &Schema,
-        output: SchemaRef,
-    ) -> Result<Self, TaskError> {
-        let time_key = partition_keys
-            .iter()
-            .copied()
-            .find(|&k| matches!(input.field(k).data_type(), DataType::Timestamp(_, _)));
+    pub fn new(n: u32, partition_keys: &[usize], order_by: &[(usize, bool)], input: &Schema, output: SchemaRef) -> Result<Self, TaskError> {
+        let time_key = partition_keys.iter().copied().find(|&k| matches!(input.field(k).data_type(), DataType::Timestamp(_, _)));
         let converter = if partition_keys.is_empty() {
             None
         } else {
-            Some(RowConverter::new(
-                partition_keys
-                    .iter()
-                    .map(|&k| SortField::new(input.field(k).data_type().clone()))
-                    .collect(),
-            )?)
+            Some(RowConverter::new(partition_keys.iter().map(|&k| SortField::new(input.field(k).data_type().clone())).collect())?)
         };
         Ok(Self {
             n: n as usize,
@@ -75,64 +59,36 @@ impl TopN {
         Ok(())
     }
 
-    fn emit(
-        &self,
-        batches: Vec<RecordBatch>,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn emit(&self, batches: Vec<RecordBatch>, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let all = concat_batches(&batches[0].schema(), &batches)?;
         let sort: Vec<SortColumn> = self
             .order_by
             .iter()
             .map(|&(c, descending)| SortColumn {
                 values: all.column(c).clone(),
-                options: Some(SortOptions {
-                    descending,
-                    nulls_first: false,
-                }),
+                options: Some(SortOptions { descending, nulls_first: false }),
             })
             .collect();
         let top = lexsort_to_indices(&sort, Some(self.n.min(all.num_rows())))?;
         let top = take_record_batch(&all, &top)?;
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(
-            1..=top.num_rows() as i64,
-        ))];
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(1..=top.num_rows() as i64))];
         columns.extend(top.columns().iter().cloned());
-        out.push(StreamElement::Batch(RecordBatch::try_new(
-            self.output.clone(),
-            columns,
-        )?));
+        out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
         Ok(())
     }
 }
 
 impl StreamOperator for TopN {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        _out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let rows = batch.num_rows();
         let times: Option<Vec<i64>> = match self.time_key {
-            Some(k) => Some(
-                cast(batch.column(k), &DataType::Int64)?
-                    .as_primitive::<Int64Type>()
-                    .values()
-                    .to_vec(),
-            ),
+            Some(k) => Some(cast(batch.column(k), &DataType::Int64)?.as_primitive::<Int64Type>().values().to_vec()),
             None => None,
         };
         let keys: Vec<Box<[u8]>> = match &mut self.converter {
             Some(c) => {
-                let cols: Vec<ArrayRef> = self
-                    .partition_keys
-                    .iter()
-                    .map(|&k| batch.column(k).clone())
-                    .collect();
-                c.convert_columns(&cols)?
-                    .iter()
-                    .map(|r| Box::<[u8]>::from(r.as_ref()))
-                    .collect()
+                let cols: Vec<ArrayRef> = self.partition_keys.iter().map(|&k| batch.column(k).clone()).collect();
+                c.convert_columns(&cols)?.iter().map(|r| Box::<[u8]>::from(r.as_ref())).collect()
             }
             None => vec![Box::from(&[][..]); rows],
         };
@@ -142,21 +98,13 @@ impl StreamOperator for TopN {
             groups.entry((t, key)).or_default().push(row as u32);
         }
         for (group, idx) in groups {
-            let part = if idx.len() == rows {
-                batch.clone()
-            } else {
-                take_record_batch(&batch, &UInt32Array::from(idx))?
-            };
+            let part = if idx.len() == rows { batch.clone() } else { take_record_batch(&batch, &UInt32Array::from(idx))? };
             self.buffered.entry(group).or_default().push(part);
         }
         Ok(())
     }
 
-    fn process_watermark(
-        &mut self,
-        watermark: i64,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_watermark(&mut self, watermark: i64, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         self.fire_until(watermark, out)?;
         out.push(StreamElement::Watermark(watermark));
         Ok(())

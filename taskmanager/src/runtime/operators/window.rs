@@ -31,13 +31,7 @@ pub struct Window {
 }
 
 impl Window {
-    pub fn new(
-        name: &str,
-        spec: &WindowOperator,
-        input: &Schema,
-        output: SchemaRef,
-        ctx: &OperatorContext,
-    ) -> Result<Self, TaskError> {
+    pub fn new(name: &str, spec: &WindowOperator, input: &Schema, output: SchemaRef, ctx: &OperatorContext) -> Result<Self, TaskError> {
         Ok(Self {
             name: name.to_string(),
             spec: spec.clone(),
@@ -63,12 +57,7 @@ impl Window {
         self.account()
     }
 
-    fn emit(
-        &self,
-        start: i64,
-        state: &KeyedAccumulators,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn emit(&self, start: i64, state: &KeyedAccumulators, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         if state.is_empty() {
             return Ok(());
         }
@@ -76,17 +65,10 @@ impl Window {
         let n = slots.len();
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(TimestampMillisecondArray::from(vec![start; n])),
-            Arc::new(TimestampMillisecondArray::from(vec![
-                start
-                    + self.spec.size_ms;
-                n
-            ])),
+            Arc::new(TimestampMillisecondArray::from(vec![start + self.spec.size_ms; n])),
         ];
         columns.extend(state.emit(&slots)?);
-        out.push(StreamElement::Batch(RecordBatch::try_new(
-            self.output.clone(),
-            columns,
-        )?));
+        out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
         Ok(())
     }
 
@@ -97,11 +79,7 @@ impl Window {
 }
 
 impl StreamOperator for Window {
-    fn process_batch(
-        &mut self,
-        batch: RecordBatch,
-        _out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let rows = batch.num_rows();
         let times: Vec<i64> = match self.spec.time_column {
             Some(c) if self.spec.event_time => {
@@ -126,20 +104,11 @@ impl StreamOperator for Window {
             }
         }
         for (start, indices) in groups {
-            let part = if indices.len() == rows {
-                batch.clone()
-            } else {
-                take_record_batch(&batch, &UInt32Array::from(indices))?
-            };
+            let part = if indices.len() == rows { batch.clone() } else { take_record_batch(&batch, &UInt32Array::from(indices))? };
             let state = match self.windows.get_mut(&start) {
                 Some(s) => s,
                 None => {
-                    let fresh = KeyedAccumulators::new(
-                        &self.name,
-                        &self.spec.keys,
-                        &self.calls,
-                        &self.input,
-                    )?;
+                    let fresh = KeyedAccumulators::new(&self.name, &self.spec.keys, &self.calls, &self.input)?;
                     self.windows.entry(start).or_insert(fresh)
                 }
             };
@@ -148,11 +117,7 @@ impl StreamOperator for Window {
         self.account()
     }
 
-    fn process_watermark(
-        &mut self,
-        watermark: i64,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn process_watermark(&mut self, watermark: i64, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         if self.spec.event_time {
             self.watermark = self.watermark.max(watermark);
             self.fire_until(watermark, out)?;
@@ -175,17 +140,10 @@ impl StreamOperator for Window {
         if self.spec.event_time {
             return None;
         }
-        self.windows
-            .keys()
-            .next()
-            .map(|start| start + self.spec.size_ms)
+        self.windows.keys().next().map(|start| start + self.spec.size_ms)
     }
 
-    fn on_processing_time(
-        &mut self,
-        now_ms: i64,
-        out: &mut Vec<StreamElement>,
-    ) -> Result<(), TaskError> {
+    fn on_processing_time(&mut self, now_ms: i64, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         self.fire_until(now_ms - 1, out)
     }
 }

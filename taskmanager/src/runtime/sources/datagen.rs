@@ -6,10 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringBuilder,
-    TimestampMillisecondArray,
-};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringBuilder, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use rask_common::job::graph::{DatagenField, DatagenSource};
@@ -48,27 +45,10 @@ impl Datagen {
     pub fn new(spec: DatagenSource, schema: SchemaRef, subtask: u32, parallelism: u32) -> Self {
         let (subtask, parallelism) = (u64::from(subtask), u64::from(parallelism.max(1)));
         // Global rows subtask, subtask + p, subtask + 2p, ...
-        let limit = spec.number_of_rows.map(|n| {
-            if n > subtask {
-                (n - subtask).div_ceil(parallelism)
-            } else {
-                0
-            }
-        });
+        let limit = spec.number_of_rows.map(|n| if n > subtask { (n - subtask).div_ceil(parallelism) } else { 0 });
         let rate = spec.rows_per_second.map(|r| r as f64 / parallelism as f64);
         let watermarks = spec.watermark.clone().map(WatermarkGenerator::new);
-        Self {
-            spec,
-            schema,
-            subtask,
-            parallelism,
-            produced: 0,
-            limit,
-            started: Instant::now(),
-            rate,
-            watermarks,
-            done: false,
-        }
+        Self { spec, schema, subtask, parallelism, produced: 0, limit, started: Instant::now(), rate, watermarks, done: false }
     }
 
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
@@ -117,43 +97,29 @@ impl Datagen {
         let global = |i: u64| (first + i) * self.parallelism + self.subtask;
         let seed = self.spec.seed;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.fields.len());
-        for (f, (field, generator)) in self
-            .schema
-            .fields()
-            .iter()
-            .zip(&self.spec.fields)
-            .enumerate()
-        {
+        for (f, (field, generator)) in self.schema.fields().iter().zip(&self.spec.fields).enumerate() {
             let stream = mix(seed ^ mix(f as u64 + 1));
             let rnd = |g: u64| mix(stream ^ g.wrapping_mul(0xD6E8_FEB8_6659_FD93));
             let ty = field.data_type();
             let array: ArrayRef = match generator {
                 DatagenField::Sequence { start, step } => {
-                    let values = (0..rows)
-                        .map(|i| start.wrapping_add((global(i) as i64).wrapping_mul(*step)));
+                    let values = (0..rows).map(|i| start.wrapping_add((global(i) as i64).wrapping_mul(*step)));
                     int_array(ty, values)
                 }
                 DatagenField::RandomInt { min, max } => {
                     let span = (*max as i128 - *min as i128 + 1) as u128;
-                    let values = (0..rows).map(|i| {
-                        (*min as i128 + (u128::from(rnd(global(i))) % span) as i128) as i64
-                    });
+                    let values = (0..rows).map(|i| (*min as i128 + (u128::from(rnd(global(i))) % span) as i128) as i64);
                     int_array(ty, values)
                 }
                 DatagenField::RandomDouble { min, max } => {
                     let scale = max - min;
-                    Arc::new(Float64Array::from_iter_values((0..rows).map(|i| {
-                        min + (rnd(global(i)) >> 11) as f64 / (1u64 << 53) as f64 * scale
-                    })))
+                    Arc::new(Float64Array::from_iter_values(
+                        (0..rows).map(|i| min + (rnd(global(i)) >> 11) as f64 / (1u64 << 53) as f64 * scale),
+                    ))
                 }
-                DatagenField::RandomBoolean => Arc::new(BooleanArray::from_iter(
-                    (0..rows).map(|i| Some(rnd(global(i)) & 1 == 1)),
-                )),
+                DatagenField::RandomBoolean => Arc::new(BooleanArray::from_iter((0..rows).map(|i| Some(rnd(global(i)) & 1 == 1)))),
                 DatagenField::RandomString { length } => {
-                    let mut b = StringBuilder::with_capacity(
-                        rows as usize,
-                        rows as usize * *length as usize,
-                    );
+                    let mut b = StringBuilder::with_capacity(rows as usize, rows as usize * *length as usize);
                     let mut s = String::with_capacity(*length as usize);
                     for i in 0..rows {
                         s.clear();
@@ -176,10 +142,7 @@ impl Datagen {
                     }
                     Arc::new(b.finish())
                 }
-                DatagenField::Now => Arc::new(TimestampMillisecondArray::from(vec![
-                    now_ms();
-                    rows as usize
-                ])),
+                DatagenField::Now => Arc::new(TimestampMillisecondArray::from(vec![now_ms(); rows as usize])),
             };
             columns.push(array);
         }
@@ -205,28 +168,17 @@ mod tests {
             number_of_rows: Some(10),
             rows_per_second: None,
             seed: 7,
-            fields: vec![
-                DatagenField::Sequence { start: 0, step: 1 },
-                DatagenField::RandomInt { min: 0, max: 1000 },
-            ],
+            fields: vec![DatagenField::Sequence { start: 0, step: 1 }, DatagenField::RandomInt { min: 0, max: 1000 }],
             watermark: None,
         };
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("id", DataType::Int64, true),
-            Field::new("v", DataType::Int64, true),
-        ]));
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("v", DataType::Int64, true)]));
         let mut rows: Vec<(i64, i64)> = Vec::new();
         for s in 0..p {
             let d = Datagen::new(spec.clone(), schema.clone(), s, p);
             let b = d.generate(d.limit.unwrap()).unwrap();
             let ids = b.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
             let vs = b.column(1).as_any().downcast_ref::<Int64Array>().unwrap();
-            rows.extend(
-                ids.values()
-                    .iter()
-                    .copied()
-                    .zip(vs.values().iter().copied()),
-            );
+            rows.extend(ids.values().iter().copied().zip(vs.values().iter().copied()));
         }
         rows.sort();
         assert_eq!(rows.len(), 10);

@@ -55,19 +55,11 @@ impl FileSource {
             return Ok(vec![]);
         }
         if self.batches.is_none() {
-            let (path, format, header, schema, subtask, parallelism) = (
-                self.path.clone(),
-                self.format,
-                self.header,
-                self.schema.clone(),
-                self.subtask,
-                self.parallelism,
-            );
-            let batches = tokio::task::spawn_blocking(move || {
-                read_all(&path, format, header, schema, subtask, parallelism)
-            })
-            .await
-            .map_err(|e| TaskError::Io(std::io::Error::other(e.to_string())))??;
+            let (path, format, header, schema, subtask, parallelism) =
+                (self.path.clone(), self.format, self.header, self.schema.clone(), self.subtask, self.parallelism);
+            let batches = tokio::task::spawn_blocking(move || read_all(&path, format, header, schema, subtask, parallelism))
+                .await
+                .map_err(|e| TaskError::Io(std::io::Error::other(e.to_string())))??;
             self.batches = Some(batches.into_iter());
         }
         match self.batches.as_mut().and_then(|b| b.next()) {
@@ -102,10 +94,7 @@ fn read_all(
     parallelism: u32,
 ) -> Result<Vec<RecordBatch>, TaskError> {
     let mut files: Vec<PathBuf> = if path.is_dir() {
-        std::fs::read_dir(path)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect()
+        std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect()
     } else {
         vec![path.to_path_buf()]
     };
@@ -121,31 +110,20 @@ fn read_all(
                 let text = std::io::read_to_string(f)?;
                 let lines: Vec<&str> = text.lines().collect();
                 for chunk in lines.chunks(BATCH_ROWS) {
-                    out.push(RecordBatch::try_new(
-                        schema.clone(),
-                        vec![Arc::new(StringArray::from(chunk.to_vec()))],
-                    )?);
+                    out.push(RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(chunk.to_vec()))])?);
                 }
             }
             FileFormat::Csv => {
-                let reader = arrow::csv::ReaderBuilder::new(schema.clone())
-                    .with_header(header)
-                    .with_batch_size(BATCH_ROWS)
-                    .build(f)?;
+                let reader = arrow::csv::ReaderBuilder::new(schema.clone()).with_header(header).with_batch_size(BATCH_ROWS).build(f)?;
                 for b in reader {
-                    out.push(b.map_err(|e| {
-                        TaskError::operator("file source", format!("{}: {e}", file.display()))
-                    })?);
+                    out.push(b.map_err(|e| TaskError::operator("file source", format!("{}: {e}", file.display())))?);
                 }
             }
             FileFormat::Json => {
-                let reader = arrow::json::ReaderBuilder::new(schema.clone())
-                    .with_batch_size(BATCH_ROWS)
-                    .build(std::io::BufReader::new(f))?;
+                let reader =
+                    arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(BATCH_ROWS).build(std::io::BufReader::new(f))?;
                 for b in reader {
-                    out.push(b.map_err(|e| {
-                        TaskError::operator("file source", format!("{}: {e}", file.display()))
-                    })?);
+                    out.push(b.map_err(|e| TaskError::operator("file source", format!("{}: {e}", file.display())))?);
                 }
             }
         }

@@ -20,36 +20,16 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn build(
-        desc: &OperatorDescriptor,
-        subtask: u32,
-        parallelism: u32,
-    ) -> Result<Option<Self>, TaskError> {
+    pub fn build(desc: &OperatorDescriptor, subtask: u32, parallelism: u32) -> Result<Option<Self>, TaskError> {
         let schema = desc.output.to_schema();
         Ok(Some(match &desc.kind {
-            OperatorKind::DatagenSource(spec) => Source::Datagen(datagen::Datagen::new(
-                spec.clone(),
-                schema,
-                subtask,
-                parallelism,
-            )),
-            OperatorKind::FileSource {
-                path,
-                format,
-                header,
-                watermark,
-            } => Source::File(file::FileSource::new(
-                path,
-                *format,
-                *header,
-                watermark.clone(),
-                schema,
-                subtask,
-                parallelism,
-            )),
-            OperatorKind::SocketSource { host, port, .. } => Source::Socket(
-                socket::SocketSource::new(host.clone(), *port, schema, subtask),
-            ),
+            OperatorKind::DatagenSource(spec) => Source::Datagen(datagen::Datagen::new(spec.clone(), schema, subtask, parallelism)),
+            OperatorKind::FileSource { path, format, header, watermark } => {
+                Source::File(file::FileSource::new(path, *format, *header, watermark.clone(), schema, subtask, parallelism))
+            }
+            OperatorKind::SocketSource { host, port, .. } => {
+                Source::Socket(socket::SocketSource::new(host.clone(), *port, schema, subtask))
+            }
             _ => return Ok(None),
         }))
     }
@@ -74,11 +54,7 @@ pub struct WatermarkGenerator {
 
 impl WatermarkGenerator {
     pub fn new(strategy: WatermarkStrategy) -> Self {
-        Self {
-            strategy,
-            max_ts: i64::MIN,
-            emitted: i64::MIN,
-        }
+        Self { strategy, max_ts: i64::MIN, emitted: i64::MIN }
     }
 
     /// Observes a batch; returns a watermark to emit after it, if event time advanced.

@@ -24,14 +24,7 @@ pub struct SocketSource {
 impl SocketSource {
     pub fn new(host: String, port: u16, schema: SchemaRef, subtask: u32) -> Self {
         // Like Flink's socketTextStream, one subtask reads; others end at once.
-        Self {
-            host,
-            port,
-            schema,
-            active: subtask == 0,
-            lines: None,
-            done: false,
-        }
+        Self { host, port, schema, active: subtask == 0, lines: None, done: false }
     }
 
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
@@ -45,12 +38,7 @@ impl SocketSource {
         if self.lines.is_none() {
             let stream = TcpStream::connect((self.host.as_str(), self.port))
                 .await
-                .map_err(|e| {
-                    TaskError::operator(
-                        "socket source",
-                        format!("cannot connect to {}:{}: {e}", self.host, self.port),
-                    )
-                })?;
+                .map_err(|e| TaskError::operator("socket source", format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
             self.lines = Some(BufReader::new(stream).lines());
         }
         let lines = self.lines.as_mut().expect("connected");
@@ -72,10 +60,7 @@ impl SocketSource {
         }
         let mut out = Vec::new();
         if !batch.is_empty() {
-            out.push(StreamElement::Batch(RecordBatch::try_new(
-                self.schema.clone(),
-                vec![Arc::new(StringArray::from(batch))],
-            )?));
+            out.push(StreamElement::Batch(RecordBatch::try_new(self.schema.clone(), vec![Arc::new(StringArray::from(batch))])?));
         }
         if ended {
             self.done = true;
