@@ -189,17 +189,32 @@ impl JobMaster {
         for offer in offers {
             let allocation_id = rask_common::ids::random_hex_id();
             let mut client = self.client(&offer.rpc_address).map_err(Outcome::Failed)?;
-            let response = client
-                .request_slot(RequestSlotRequest {
-                    leader_token: self.services.leader_token.clone(),
-                    slot_index: offer.slot_index,
-                    allocation_id: allocation_id.clone(),
-                    job_id: self.job_id().to_string(),
-                })
-                .await
-                .map_err(|e| {
-                    Outcome::Failed(format!("TaskManager {} refused slot {}: {}", offer.resource_id, offer.slot_index, e.message()))
-                })?;
+            let request = RequestSlotRequest {
+                leader_token: self.services.leader_token.clone(),
+                slot_index: offer.slot_index,
+                allocation_id: allocation_id.clone(),
+                job_id: self.job_id().to_string(),
+            };
+            // A TaskManager that has just registered may not have read our acceptance
+            // (and token) yet: retry that refusal briefly.
+            let mut attempt = 0;
+            let response = loop {
+                match client.request_slot(request.clone()).await {
+                    Ok(r) => break r,
+                    Err(e) if e.code() == tonic::Code::FailedPrecondition && attempt < 20 => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
+                    }
+                    Err(e) => {
+                        return Err(Outcome::Failed(format!(
+                            "TaskManager {} refused slot {}: {}",
+                            offer.resource_id,
+                            offer.slot_index,
+                            e.message()
+                        )))
+                    }
+                }
+            };
             if let Some(report) = response.into_inner().slot_report {
                 self.services.resource_manager.slot_report(&offer.resource_id, report.slots);
             }

@@ -275,3 +275,19 @@ pub fn run_to_exit(binary: &str, args: &[&str]) -> Output {
     }
     child.wait_with_output().expect("output")
 }
+
+/// The data rows of the tables the print sink writes (`| a | b |` lines), without
+/// header rows (those whose first cell is `header`).
+pub fn table_rows(output: &str, header: &str) -> Vec<Vec<String>> {
+    output
+        .lines()
+        .filter(|l| l.starts_with('|'))
+        .map(|l| l.trim_matches('|').split('|').map(|c| c.trim().to_string()).collect::<Vec<_>>())
+        .filter(|cells| cells.first().map(String::as_str) != Some(header))
+        .collect()
+}
+
+/// The repository's `examples/` directory.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")
+}

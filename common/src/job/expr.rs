@@ -89,6 +89,8 @@ pub enum Func {
     Concat,
     Abs,
     CharLength,
+    /// ROUND(x, digits): half away from zero, to DOUBLE.
+    Round(i32),
 }
 
 /// A compiled, typed expression over the columns of one schema.
@@ -240,6 +242,12 @@ impl Expr {
                         zip::zip(&negative, &numeric::neg(a)?, a)?
                     }
                     Func::CharLength => cast(&arrow::compute::kernels::length::length(&arrays[0])?, &DataType::Int32)?,
+                    Func::Round(digits) => {
+                        let x = cast(&arrays[0], &DataType::Float64)?;
+                        let x = x.as_any().downcast_ref::<Float64Array>().expect("cast to Float64");
+                        let scale = 10f64.powi(*digits);
+                        Arc::new(x.unary::<_, arrow::datatypes::Float64Type>(|v| (v * scale).round() / scale))
+                    }
                 })
             }
         })
@@ -467,10 +475,22 @@ pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
                     want_type(&args[0], &DataType::Utf8, &name)?;
                     Ok(Expr::Call { func: Func::CharLength, args, ty: DataType::Int32 })
                 }
+                "ROUND" => {
+                    let digits = match (args.len(), args.get(1)) {
+                        (1, _) => 0,
+                        (2, Some(Expr::Literal(ScalarValue::Int64(d)))) if (-15..=15).contains(d) => *d as i32,
+                        _ => return err("ROUND takes a number and an optional literal count of digits (-15 to 15)"),
+                    };
+                    let ty = args[0].data_type();
+                    if !is_numeric(&ty) {
+                        return err(format!("ROUND needs a number, got {}", type_name(&ty)));
+                    }
+                    Ok(Expr::Call { func: Func::Round(digits), args: vec![args[0].clone()], ty: DataType::Float64 })
+                }
                 "COUNT" | "SUM" | "MIN" | "MAX" | "AVG" => {
                     err(format!("aggregate {name} is only allowed in an aggregate or window select"))
                 }
-                _ => err(format!("unknown function {name} (supported: UPPER, LOWER, CONCAT, ABS, CHAR_LENGTH)")),
+                _ => err(format!("unknown function {name} (supported: UPPER, LOWER, CONCAT, ABS, CHAR_LENGTH, ROUND)")),
             }
         }
         other => err(format!("'{other}' is not supported in expressions")),
@@ -677,6 +697,8 @@ mod tests {
         let r = eval("CASE id WHEN 7 THEN 'seven' WHEN 8 THEN 'eight' ELSE LOWER(status) END");
         let s = r.as_any().downcast_ref::<StringArray>().unwrap();
         assert_eq!((s.value(0), s.value(1), s.value(2)), ("seven", "eight", "open"));
+        let r = eval("ROUND(price / 3, 2)");
+        assert_eq!(r.as_any().downcast_ref::<Float64Array>().unwrap().values(), &[0.83, 3.33, 0.33]);
         let r = eval("ABS(0 - id)");
         assert_eq!(r.as_any().downcast_ref::<Int64Array>().unwrap().values(), &[7, 8, 9]);
     }

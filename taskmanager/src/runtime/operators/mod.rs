@@ -74,7 +74,7 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
         OperatorKind::Window(w) => Box::new(window::Window::new(&name, w, &input, output, ctx)?),
         OperatorKind::TopN { n, partition_keys, order_by } => Box::new(top_n::TopN::new(*n, partition_keys, order_by, &input, output)?),
         OperatorKind::StateMachine { keys, event_column, initial, transitions } => {
-            Box::new(state_machine::StateMachine::new(&name, keys, *event_column, initial, transitions, &input, output, ctx)?)
+            Box::new(state_machine::StateMachine::new(&name, keys, *event_column, initial, transitions, (&input, output), ctx)?)
         }
         OperatorKind::PrintSink => Box::new(sinks::Print::new(ctx)),
         OperatorKind::FileSink { path, format } => Box::new(sinks::FileSink::new(path, *format, ctx.subtask)?),

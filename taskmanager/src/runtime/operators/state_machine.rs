@@ -39,8 +39,7 @@ impl StateMachine {
         event_column: usize,
         initial: &str,
         transitions: &[Transition],
-        input: &Schema,
-        output: SchemaRef,
+        (input, output): (&Schema, SchemaRef),
         ctx: &OperatorContext,
     ) -> Result<Self, TaskError> {
         let mut states: Vec<String> = vec![initial.to_string()];
