@@ -3,6 +3,7 @@
 //! process (`--target local`). Attached, it prints the job's printed rows as they
 //! come and exits non-zero if the job fails.
 
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -58,9 +59,17 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
     let mut from = 0usize;
     loop {
         let out: Output = client.get(&format!("/jobs/{job_id}/output?from={from}")).await?;
+        let mut stdout = std::io::stdout().lock();
         for line in &out.lines {
-            println!("{line}");
+            if let Err(e) = writeln!(stdout, "{line}") {
+                // The reader went away (`rask run ... | head`): stop following quietly.
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Ok(());
+                }
+                return Err(e.into());
+            }
         }
+        drop(stdout);
         from = out.next;
         if out.terminal {
             if out.state == "FINISHED" {
