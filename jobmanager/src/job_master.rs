@@ -352,6 +352,9 @@ impl JobMaster {
                 m = self.messages.recv() => match m {
                     Some(JobMasterMessage::TaskState(update)) => {
                         if let Some(state) = ExecutionState::parse(&update.state) {
+                            // While cancelling, a task that fails because its peers went
+                            // away ends CANCELED, as the whole job does.
+                            let state = if state == ExecutionState::Failed { ExecutionState::Canceled } else { state };
                             self.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
                         }
                     }

@@ -14,6 +14,9 @@ pub enum TaskError {
     Io(#[from] std::io::Error),
     #[error("data exchange: {0}")]
     Network(String),
+    /// A peer task went away: usually the echo of a failure elsewhere in the job.
+    #[error("data exchange: {0}")]
+    PeerGone(String),
     #[error("invalid deployment: {0}")]
     Deployment(String),
     #[error("internal error (please report): {0}")]

@@ -134,6 +134,18 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
                 Err(TaskError::Cancelled)
             }
         };
+        // A peer that went away is usually the echo of a failure elsewhere, which the
+        // JobMaster answers by cancelling the job: give that a moment, so the root
+        // cause is the one reported.
+        let result = match result {
+            Err(TaskError::PeerGone(m)) => tokio::select! {
+                _ = token.cancelled() => Err(TaskError::Cancelled),
+                _ = tokio::time::sleep(Duration::from_secs(2)) => Err(TaskError::PeerGone(m)),
+            },
+            other => other,
+        };
+        // A task whose inputs broke because the job is being cancelled was cancelled.
+        let result = if token.is_cancelled() { Err(TaskError::Cancelled) } else { result };
         // Every printed row reaches the JobMaster before the final state does.
         let _ = forwarder.await;
         match result {
@@ -311,7 +323,7 @@ async fn next_input(source: &mut Option<Source>, gate: &mut Option<InputGate>) -
     }
     match gate.as_mut().expect("a task has a source or inputs").next().await {
         Some(e) => Ok(vec![e]),
-        None => Err(TaskError::Network("an input channel closed before the end of its input (producer lost)".into())),
+        None => Err(TaskError::PeerGone("an input channel closed before the end of its input (producer lost)".into())),
     }
 }
 

@@ -26,10 +26,8 @@ fn runtime(args: &[&str]) -> Duration {
     let out = rask(args, &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "rask {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    let ms: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Job Runtime: ")?.strip_suffix(" ms")?.parse().ok())
-        .expect("a Job Runtime line");
+    let ms: u64 =
+        text.lines().find_map(|l| l.strip_prefix("Job Runtime: ")?.strip_suffix(" ms")?.parse().ok()).expect("a Job Runtime line");
     Duration::from_millis(ms)
 }
 
@@ -61,9 +59,20 @@ fn main() {
     let a = dir.path().join("a.yaml");
     let b = dir.path().join("b.yaml");
     std::fs::write(&a, job("bench-a", rows_a, "  - filter: \"price > 10\"\n")).unwrap();
-    std::fs::write(&b, job("bench-b", rows_b, "  - key_by: product_id\n  - aggregate:\n      select: \"product_id, COUNT(*) AS orders, SUM(price) AS revenue\"\n"))
-        .unwrap();
-    println!("rask job benchmark ({} build), {} cores", if bin_dir().ends_with("release") { "release" } else { "debug" }, rask_common::hardware::cpu_cores());
+    std::fs::write(
+        &b,
+        job(
+            "bench-b",
+            rows_b,
+            "  - key_by: product_id\n  - aggregate:\n      select: \"product_id, COUNT(*) AS orders, SUM(price) AS revenue\"\n",
+        ),
+    )
+    .unwrap();
+    println!(
+        "rask job benchmark ({} build), {} cores",
+        if bin_dir().ends_with("release") { "release" } else { "debug" },
+        rask_common::hardware::cpu_cores()
+    );
 
     let report = |what: &str, rows: u64, p: u32, took: Duration| {
         let rate = rows as f64 / took.as_secs_f64();
@@ -83,7 +92,8 @@ fn main() {
     // A session cluster of two TaskManagers with one slot each: p=2 spans both.
     let spec = ClusterSpec::new().with("log.level", "warn");
     let _jm = spec.jobmanager("jm", dir.path());
-    let tms: Vec<Daemon> = (0..2).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")])).collect();
+    let tms: Vec<Daemon> =
+        (0..2).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")])).collect();
     spec.wait_slots(2, 2, Duration::from_secs(10));
     let m = format!("127.0.0.1:{}", spec.rest_port);
     for p in [1u32, 2] {

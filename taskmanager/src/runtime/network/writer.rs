@@ -168,7 +168,7 @@ impl RecordWriter {
     }
 
     async fn send(&mut self, target: usize, element: StreamElement) -> Result<(), TaskError> {
-        self.targets[target].send(element).await.map_err(|_| TaskError::Network(format!("consumer subtask {target} went away")))
+        self.targets[target].send(element).await.map_err(|_| TaskError::PeerGone(format!("consumer subtask {target} went away")))
     }
 }
 
