@@ -515,3 +515,119 @@ fn info_prints_the_plan_as_json() {
     assert_eq!(nodes[1]["parallelism"], 2);
     let _ = Instant::now();
 }
+
+// ---------------------------------------------------------------------------------
+// more connectors and operators: socket source, file sink, sliding and
+// processing-time windows, broadcast
+// ---------------------------------------------------------------------------------
+
+fn read_dir_text(dir: &Path) -> String {
+    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect::<Vec<_>>().join("")
+}
+
+#[test]
+fn socket_source_into_a_csv_file_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let text = "the quick brown fox\njumps over the lazy dog\nthe end\n";
+    let server = std::thread::spawn(move || {
+        use std::io::Write;
+        let (mut conn, _) = listener.accept().unwrap();
+        conn.write_all(text.as_bytes()).unwrap();
+    });
+    let out_dir = dir.path().join("out");
+    std::fs::write(
+        dir.path().join("socket.yaml"),
+        format!(
+            "name: socket-count\nsources:\n  - name: lines\n    connector: socket\n    host: 127.0.0.1\n    port: {port}\npipeline:\n  \
+             - flat_map: {{split: line, as: word}}\n  - key_by: word\n  - aggregate:\n      select: \"word, COUNT(*) AS n\"\n\
+             sinks:\n  - {{name: out, connector: file, path: out, format: csv}}\n"
+        ),
+    )
+    .unwrap();
+    let out = rask(&["run", dir.path().join("socket.yaml").to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    server.join().unwrap();
+    let csv = read_dir_text(&out_dir);
+    let mut last: BTreeMap<String, u64> = BTreeMap::new();
+    for line in csv.lines().filter(|l| *l != "word,n") {
+        let (w, n) = line.split_once(',').unwrap();
+        last.insert(w.to_string(), n.parse().unwrap());
+    }
+    let mut expected: BTreeMap<String, u64> = BTreeMap::new();
+    for w in text.split_whitespace() {
+        *expected.entry(w.to_string()).or_default() += 1;
+    }
+    assert_eq!(last, expected);
+}
+
+#[test]
+fn sliding_event_time_windows_into_a_json_file_sink() {
+    let dir = tempfile::tempdir().unwrap();
+    // 1000 rows, one every 100 ms of event time; 10 s windows sliding by 5 s.
+    std::fs::write(
+        dir.path().join("sliding.yaml"),
+        "name: sliding\nparallelism: 2\nsources:\n  - name: ticks\n    connector: datagen\n    number-of-rows: 1000\n    fields:\n      \
+         - {name: ts, type: TIMESTAMP, kind: sequence, start: 0, step: 100}\n    watermark: {column: ts}\npipeline:\n  \
+         - window: {type: sliding, size: 10 s, slide: 5 s, time: event, select: \"COUNT(*) AS n\"}\n  \
+         - map: \"CAST(window_start AS BIGINT) AS start_ms, n\"\nsinks:\n  - {name: out, connector: file, path: out, format: json}\n",
+    )
+    .unwrap();
+    let out = rask(&["run", dir.path().join("sliding.yaml").to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut got: BTreeMap<i64, i64> = BTreeMap::new();
+    for line in read_dir_text(&dir.path().join("out")).lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        got.insert(v["start_ms"].as_i64().unwrap(), v["n"].as_i64().unwrap());
+    }
+    let mut expected: BTreeMap<i64, i64> = BTreeMap::new();
+    for i in 0..1000i64 {
+        let t = i * 100;
+        let mut start = t - t.rem_euclid(5000);
+        while start > t - 10_000 {
+            *expected.entry(start).or_default() += 1;
+            start -= 5000;
+        }
+    }
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn processing_time_windows_fire_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("proc.yaml"),
+        "name: proc\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: 600\n    rows-per-second: 1000\n    fields:\n      \
+         - {name: id, type: BIGINT, kind: sequence}\npipeline:\n  \
+         - window: {type: tumbling, size: 100 ms, time: processing, select: \"COUNT(*) AS n\"}\nsinks:\n  - {name: out, connector: print}\n",
+    )
+    .unwrap();
+    let out = rask(&["run", dir.path().join("proc.yaml").to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows = table_rows(&stdout(&out), "window_start");
+    let total: i64 = rows.iter().map(|r| r[2].parse::<i64>().unwrap()).sum();
+    assert_eq!(total, 600);
+    assert!(rows.len() >= 2, "600 rows over ~0.6 s fall into several 100 ms windows: {rows:?}");
+}
+
+#[test]
+fn broadcast_sends_every_row_to_every_subtask() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bc.yaml"),
+        "name: bc\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: 10\n    fields:\n      \
+         - {name: id, type: BIGINT, kind: sequence}\npipeline:\n  - map: \"id\"\n    partition: broadcast\n    parallelism: 3\n\
+         sinks:\n  - {name: out, connector: file, path: out, format: csv, parallelism: 3}\n",
+    )
+    .unwrap();
+    let out = rask(&["run", dir.path().join("bc.yaml").to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    for subtask in 0..3 {
+        let part = std::fs::read_to_string(dir.path().join(format!("out/part-{subtask}.csv"))).unwrap();
+        let ids: Vec<i64> = part.lines().skip(1).map(|l| l.parse().unwrap()).collect();
+        assert_eq!(ids, (0..10).collect::<Vec<_>>(), "subtask {subtask}");
+    }
+}

@@ -68,6 +68,8 @@ struct Node {
     inputs: Vec<usize>,
     /// Keys (input column indices) the edge into this node is hashed by.
     hash_keys: Option<Vec<usize>>,
+    /// An explicit rebalance or broadcast of the node's input.
+    exchange: Option<Partitioning>,
     descriptor: OperatorDescriptor,
     schema: SchemaRef,
     /// Event-time column of the output, if the stream carries watermarks.
@@ -338,6 +340,7 @@ impl Planner {
             parallelism,
             inputs: vec![],
             hash_keys: None,
+            exchange: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name: format!("Source: {name}"),
@@ -773,6 +776,7 @@ impl Planner {
             parallelism,
             inputs: inputs.to_vec(),
             hash_keys: hash_keys.filter(|k| !k.is_empty()),
+            exchange: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name,
@@ -785,6 +789,8 @@ impl Planner {
         };
         let _ = parallelism;
         let idx = self.add(node, line, &format!("{field}.name"))?;
+        self.nodes[idx].exchange =
+            self.exchange(s.partition.as_ref(), &format!("{field}.partition"), self.nodes[idx].hash_keys.is_some())?;
         // Reorder to the select list's order when it differs from keys-then-aggregates.
         match extra_map {
             Some(order) if order.iter().map(String::as_str).ne(schema.fields().iter().map(|f| f.name().as_str())) => {
@@ -799,6 +805,7 @@ impl Planner {
                     parallelism: p,
                     inputs: vec![idx],
                     hash_keys: None,
+                    exchange: None,
                     descriptor: OperatorDescriptor {
                         uid: String::new(),
                         name: "Map".into(),
@@ -969,6 +976,7 @@ impl Planner {
             parallelism,
             inputs: vec![input],
             hash_keys: None,
+            exchange: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name: format!("Sink: {name}"),
@@ -979,8 +987,26 @@ impl Planner {
             schema: Arc::new(Schema::empty()),
             rowtime: None,
         };
-        self.add(node, line_of(&s.name), &format!("{field}.name"))?;
+        let at = self.add(node, line_of(&s.name), &format!("{field}.name"))?;
+        self.nodes[at].exchange = self.exchange(s.partition.as_ref(), &format!("{field}.partition"), false)?;
         Ok(())
+    }
+
+    /// An explicit `partition:` of a step's or sink's input.
+    fn exchange(&self, partition: Option<&Spanned<String>>, field: &str, keyed: bool) -> Result<Option<Partitioning>, JobFileError> {
+        let Some(p) = partition else { return Ok(None) };
+        let explicit = match p.value.to_ascii_lowercase().as_str() {
+            "forward" => return Ok(None),
+            "rebalance" => Partitioning::Rebalance,
+            "broadcast" => Partitioning::Broadcast,
+            other => {
+                return Err(self.error(line_of(p), field, format!("unknown partitioning '{other}' (forward, rebalance or broadcast)")))
+            }
+        };
+        if keyed {
+            return Err(self.error(line_of(p), field, "a keyed step's input is partitioned by its key; drop `partition` or the key_by"));
+        }
+        Ok(Some(explicit))
     }
 
     /// Inputs only point backwards by construction; this guards the invariant.
@@ -1005,7 +1031,7 @@ impl Planner {
         // and the input has no other consumer.
         let chains_to_input = |j: usize| -> bool {
             let node = &self.nodes[j];
-            if node.inputs.len() != 1 || node.hash_keys.is_some() {
+            if node.inputs.len() != 1 || node.hash_keys.is_some() || node.exchange.is_some() {
                 return false;
             }
             let up = node.inputs[0];
@@ -1054,10 +1080,11 @@ impl Planner {
                 if from == to || !seen.insert((from, to)) {
                     continue;
                 }
-                let partitioning = match &node.hash_keys {
-                    Some(keys) => Partitioning::Hash { keys: keys.clone() },
-                    None if self.nodes[up].parallelism == node.parallelism => Partitioning::Forward,
-                    None => Partitioning::Rebalance,
+                let partitioning = match (&node.hash_keys, &node.exchange) {
+                    (_, Some(explicit)) => explicit.clone(),
+                    (Some(keys), None) => Partitioning::Hash { keys: keys.clone() },
+                    (None, None) if self.nodes[up].parallelism == node.parallelism => Partitioning::Forward,
+                    (None, None) => Partitioning::Rebalance,
                 };
                 edges.push(JobEdge {
                     source: job_vertices[from].id.clone(),
@@ -1168,6 +1195,15 @@ mod tests {
 
         let e = plan("name: t\nsources:\n  - name: s\n    connector: datagen\n    fields:\n      - {name: id, type: BIGNT}\nsinks:\n  - {name: out, connector: print}\n").unwrap_err();
         assert!(e.line == 6 && e.field == "sources[0].fields[0].type" && e.message.contains("BIGNT"), "{e}");
+
+        let g = plan(&format!("{BASE}pipeline:\n  - filter: \"id > 1\"\n    partition: broadcast\n    parallelism: 2\nsinks:\n  - {{name: out, connector: print, partition: rebalance}}\n")).unwrap();
+        let kinds: Vec<&Partitioning> = g.edges.iter().map(|e| &e.partitioning).collect();
+        assert_eq!(kinds, [&Partitioning::Broadcast, &Partitioning::Rebalance]);
+        let e = plan(&format!(
+            "{BASE}pipeline:\n  - filter: \"id > 1\"\n    partition: sideways\nsinks:\n  - {{name: out, connector: print}}\n"
+        ))
+        .unwrap_err();
+        assert!(e.field == "pipeline[0].partition" && e.message.contains("sideways"), "{e}");
 
         let e = plan(&format!("{BASE}sinks:\n  - {{name: out, connector: kafka}}\n")).unwrap_err();
         assert!(e.message.contains("unknown sink connector 'kafka'"), "{e}");

@@ -126,6 +126,11 @@ pub struct StepSpec {
     pub parallelism: Option<Spanned<u32>>,
     #[serde(default)]
     pub uid: Option<String>,
+    /// How the step's input is distributed over its subtasks: forward (default when
+    /// parallelism is equal), rebalance (round robin) or broadcast (every row to every
+    /// subtask).
+    #[serde(default)]
+    pub partition: Option<Spanned<String>>,
     #[serde(default)]
     pub filter: Option<Spanned<String>>,
     #[serde(default)]
@@ -222,6 +227,9 @@ pub struct SinkSpec {
     /// csv | json
     #[serde(default)]
     pub format: Option<Spanned<String>>,
+    /// How the sink's input is distributed: forward, rebalance or broadcast.
+    #[serde(default)]
+    pub partition: Option<Spanned<String>>,
     /// blackhole: accept at most this many rows per second (a slow consumer, to see
     /// back-pressure).
     #[serde(default)]
