@@ -1,6 +1,7 @@
 //! rask-common: the parts every Rask process shares — the generated gRPC contract,
 //! configuration (Flink's keys), identifiers, leader discovery and logging set-up.
 
+pub mod checkpoint;
 pub mod config;
 pub mod hardware;
 pub mod ids;

@@ -3,8 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rask_common::checkpoint::CheckpointStorage;
 use rask_common::config::{options as o, ConfigError, Configuration};
 use rask_common::net::host_port;
+
+use crate::checkpoint_coordinator::CheckpointSettings;
 
 #[derive(Debug, Clone)]
 pub struct JobManagerConfiguration {
@@ -21,6 +24,7 @@ pub struct JobManagerConfiguration {
     pub cluster_id: String,
     pub slot_request_timeout: Duration,
     pub buffer_timeout: Duration,
+    pub checkpointing: Option<CheckpointSettings>,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -60,7 +64,33 @@ impl JobManagerConfiguration {
             cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
             slot_request_timeout: conf.get_duration(&o::SLOT_REQUEST_TIMEOUT)?,
             buffer_timeout: conf.get_duration(&o::EXECUTION_BUFFER_TIMEOUT)?,
+            checkpointing: checkpointing(conf)?,
             raw: Arc::new(conf.clone()),
         })
     }
+}
+
+/// Checkpoint settings, when `execution.checkpointing.interval` is set.
+fn checkpointing(conf: &Configuration) -> Result<Option<CheckpointSettings>, ConfigError> {
+    if !conf.contains(&o::CHECKPOINTING_INTERVAL) {
+        return Ok(None);
+    }
+    let interval = conf.get_duration(&o::CHECKPOINTING_INTERVAL)?;
+    let invalid = |key: &str, reason: String| ConfigError::InvalidValue {
+        key: key.to_string(),
+        value: conf.get_string(&o::CHECKPOINTS_DIR).unwrap_or_default(),
+        origin: conf.origin(&o::CHECKPOINTS_DIR),
+        reason,
+    };
+    let dir = conf
+        .get_string(&o::CHECKPOINTS_DIR)
+        .ok_or_else(|| invalid(o::CHECKPOINTS_DIR.key, "must be set when execution.checkpointing.interval is".into()))?;
+    let storage = CheckpointStorage::open(&dir).map_err(|e| invalid(o::CHECKPOINTS_DIR.key, e.to_string()))?;
+    Ok(Some(CheckpointSettings {
+        interval: interval.max(Duration::from_millis(10)),
+        timeout: conf.get_duration(&o::CHECKPOINTING_TIMEOUT)?,
+        min_pause: conf.get_duration(&o::CHECKPOINTING_MIN_PAUSE)?,
+        retained: conf.get_positive_int(&o::CHECKPOINTS_NUM_RETAINED)? as usize,
+        storage,
+    }))
 }

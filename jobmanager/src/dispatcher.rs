@@ -89,6 +89,12 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Routes a checkpoint acknowledgement or decline to its JobMaster.
+    pub fn checkpoint_message(&self, job_id: &str, message: JobMasterMessage) -> Result<(), DispatcherError> {
+        self.job(job_id)?.send(message);
+        Ok(())
+    }
+
     pub fn append_output(&self, job_id: &str, lines: Vec<String>) -> Result<(), DispatcherError> {
         self.job(job_id)?.output.lock().append(lines);
         Ok(())

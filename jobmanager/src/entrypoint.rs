@@ -69,6 +69,7 @@ impl JobManager {
             gateway_address: rask_common::net::host_port(&conf.rpc_host, rpc_address.port()),
             slot_request_timeout: conf.slot_request_timeout,
             buffer_timeout: conf.buffer_timeout,
+            checkpointing: conf.checkpointing.clone(),
         }));
         let service = ResourceManagerService::new(resource_manager.clone(), shutdown_rx.clone());
         let gateway = JobMasterGatewayService { dispatcher: dispatcher.clone() };

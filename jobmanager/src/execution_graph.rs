@@ -193,6 +193,7 @@ pub struct ExecutionGraph {
     pub failure: Option<(i64, String)>,
     pub start_time: i64,
     pub end_time: i64,
+    pub checkpoints: crate::checkpoint_coordinator::CheckpointStats,
 }
 
 impl ExecutionGraph {
@@ -228,6 +229,7 @@ impl ExecutionGraph {
             failure: None,
             start_time: now,
             end_time: -1,
+            checkpoints: Default::default(),
         }
     }
 

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use rask_common::proto::job_master_gateway_server::JobMasterGateway;
-use rask_common::proto::{Ack, TaskExecutionState, TaskOutput};
+use rask_common::proto::{Ack, CheckpointAck, CheckpointDecline, TaskExecutionState, TaskOutput};
 use tonic::{Request, Response, Status};
 
 use crate::dispatcher::Dispatcher;
+use crate::job_master::JobMasterMessage;
 
 pub struct JobMasterGatewayService {
     pub dispatcher: Arc<Dispatcher>,
@@ -23,6 +24,22 @@ impl JobMasterGateway for JobMasterGatewayService {
     async fn publish_output(&self, request: Request<TaskOutput>) -> Result<Response<Ack>, Status> {
         let out = request.into_inner();
         self.dispatcher.append_output(&out.job_id, out.lines).map_err(|e| Status::not_found(e.to_string()))?;
+        Ok(Response::new(Ack {}))
+    }
+
+    async fn acknowledge_checkpoint(&self, request: Request<CheckpointAck>) -> Result<Response<Ack>, Status> {
+        let ack = request.into_inner();
+        let job = ack.job_id.clone();
+        self.dispatcher.checkpoint_message(&job, JobMasterMessage::CheckpointAck(ack)).map_err(|e| Status::not_found(e.to_string()))?;
+        Ok(Response::new(Ack {}))
+    }
+
+    async fn decline_checkpoint(&self, request: Request<CheckpointDecline>) -> Result<Response<Ack>, Status> {
+        let decline = request.into_inner();
+        let job = decline.job_id.clone();
+        self.dispatcher
+            .checkpoint_message(&job, JobMasterMessage::CheckpointDecline(decline))
+            .map_err(|e| Status::not_found(e.to_string()))?;
         Ok(Response::new(Ack {}))
     }
 }

@@ -13,9 +13,11 @@ use rask_common::proto::task_executor_client::TaskExecutorClient;
 use rask_common::proto::{
     CancelJobTasksRequest, FreeSlotRequest, InputLocation, RequestSlotRequest, TaskDeploymentDescriptor, TaskExecutionState,
 };
+use rask_common::proto::{CheckpointAck, CheckpointDecline, TriggerCheckpointRequest};
 use tokio::sync::{mpsc, watch};
 use tonic::transport::{Channel, Endpoint};
 
+use crate::checkpoint_coordinator::{CheckpointCoordinator, CheckpointSettings};
 use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
 use crate::resource_manager::{ResourceManager, SlotOffer};
 
@@ -24,6 +26,8 @@ const OUTPUT_LINES_KEPT: usize = 100_000;
 
 pub enum JobMasterMessage {
     TaskState(TaskExecutionState),
+    CheckpointAck(CheckpointAck),
+    CheckpointDecline(CheckpointDecline),
     Cancel,
 }
 
@@ -80,6 +84,7 @@ pub struct JobMasterServices {
     pub gateway_address: String,
     pub slot_request_timeout: Duration,
     pub buffer_timeout: Duration,
+    pub checkpointing: Option<CheckpointSettings>,
 }
 
 /// Starts a JobMaster for `graph`.
@@ -254,6 +259,7 @@ impl JobMaster {
                     inputs,
                     memory_budget_bytes: slot.memory_budget_bytes,
                     buffer_timeout_ms: self.services.buffer_timeout.as_millis() as u64,
+                    checkpoint_dir: self.services.checkpointing.as_ref().map(|c| c.storage.dir().to_string()).unwrap_or_default(),
                 };
                 {
                     let mut eg = self.execution.write();
@@ -285,34 +291,105 @@ impl JobMaster {
         Ok(())
     }
 
-    /// Follows task states until the job ends.
+    /// Follows task states until the job ends, taking checkpoints meanwhile.
     async fn follow(&mut self) -> Outcome {
         let mut lost = self.services.resource_manager.subscribe_lost();
-        loop {
+        let tasks: usize = self.graph.vertices.iter().map(|v| v.parallelism as usize).sum();
+        let mut coordinator = self.services.checkpointing.clone().map(|s| CheckpointCoordinator::new(s, self.job_id().to_string(), tasks));
+        let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        let outcome = loop {
+            let deadline = coordinator.as_ref().map(|c| c.next_deadline()).unwrap_or(far);
             tokio::select! {
                 message = self.messages.recv() => match message {
-                    None | Some(JobMasterMessage::Cancel) => return Outcome::Canceled,
+                    None | Some(JobMasterMessage::Cancel) => break Outcome::Canceled,
                     Some(JobMasterMessage::TaskState(update)) => {
                         let Some(state) = ExecutionState::parse(&update.state) else { continue };
                         let mut eg = self.execution.write();
                         eg.set_task_state(&update.vertex_id, update.subtask_index, state);
                         if state == ExecutionState::Failed {
-                            return Outcome::Failed(update.error);
+                            break Outcome::Failed(update.error);
                         }
                         if eg.all_tasks(|s| s == ExecutionState::Finished) {
-                            return Outcome::Finished;
+                            break Outcome::Finished;
+                        }
+                    }
+                    Some(JobMasterMessage::CheckpointAck(ack)) => {
+                        if let Some(c) = coordinator.as_mut() {
+                            let mut stats = self.execution.read().checkpoints.clone();
+                            c.acknowledge(ack, &mut stats).await;
+                            self.execution.write().checkpoints = stats;
+                        }
+                    }
+                    Some(JobMasterMessage::CheckpointDecline(decline)) => {
+                        if let Some(c) = coordinator.as_mut().filter(|c| c.pending_id() == Some(decline.checkpoint_id)) {
+                            let mut stats = self.execution.read().checkpoints.clone();
+                            let reason = format!("declined by subtask {} of {}: {}", decline.subtask_index, decline.vertex_id, decline.reason);
+                            c.abort(&reason, &mut stats).await;
+                            self.execution.write().checkpoints = stats;
                         }
                     }
                 },
                 rid = lost.recv() => {
                     if let Ok(rid) = rid {
                         if self.slots.iter().any(|(s, _)| s.resource_id == rid) {
-                            return Outcome::Failed(format!("TaskManager {rid} was lost (connection closed or heartbeat timed out)"));
+                            break Outcome::Failed(format!("TaskManager {rid} was lost (connection closed or heartbeat timed out)"));
                         }
                     }
                 }
+                _ = tokio::time::sleep_until(deadline.into()), if coordinator.is_some() => {
+                    let c = coordinator.as_mut().expect("guarded");
+                    let mut stats = self.execution.read().checkpoints.clone();
+                    if c.has_pending() {
+                        let timeout = self.services.checkpointing.as_ref().map(|s| s.timeout).unwrap_or_default();
+                        c.abort(&format!("not complete within execution.checkpointing.timeout ({} ms)", timeout.as_millis()), &mut stats).await;
+                    } else if self.execution.read().all_tasks(|s| s == ExecutionState::Running) {
+                        let (id, timestamp) = c.start(&mut stats);
+                        self.execution.write().checkpoints = stats.clone();
+                        if let Err(reason) = self.trigger_checkpoint(id, timestamp).await {
+                            c.abort(&reason, &mut stats).await;
+                        }
+                    } else {
+                        // Not every task runs (some finished, or are starting): skip.
+                        c.skip();
+                    }
+                    self.execution.write().checkpoints = stats;
+                }
+            }
+        };
+        if let Some(c) = coordinator.as_mut() {
+            let mut stats = self.execution.read().checkpoints.clone();
+            c.abort("the job is ending", &mut stats).await;
+            self.execution.write().checkpoints = stats;
+        }
+        outcome
+    }
+
+    /// Sends checkpoint `id`'s trigger to every TaskExecutor that runs a source task.
+    async fn trigger_checkpoint(&mut self, id: u64, timestamp: i64) -> Result<(), String> {
+        let mut addresses: Vec<String> = self
+            .graph
+            .vertices
+            .iter()
+            .filter(|v| self.graph.inputs_of(&v.id).is_empty())
+            .flat_map(|v| (0..v.parallelism as usize).map(|i| self.slots[i].0.rpc_address.clone()))
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        for address in addresses {
+            let mut client = self.client(&address)?;
+            let request = TriggerCheckpointRequest {
+                leader_token: self.services.leader_token.clone(),
+                job_id: self.job_id().to_string(),
+                checkpoint_id: id,
+                timestamp,
+            };
+            match tokio::time::timeout(Duration::from_secs(2), client.trigger_checkpoint(request)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(format!("trigger refused by {address}: {}", e.message())),
+                Err(_) => return Err(format!("trigger to {address} timed out")),
             }
         }
+        Ok(())
     }
 
     /// Asks every TaskExecutor of the job to cancel its tasks, then waits briefly for
@@ -358,7 +435,7 @@ impl JobMaster {
                             self.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
                         }
                     }
-                    Some(JobMasterMessage::Cancel) => {}
+                    Some(JobMasterMessage::Cancel | JobMasterMessage::CheckpointAck(_) | JobMasterMessage::CheckpointDecline(_)) => {}
                     None => break,
                 },
                 _ = tokio::time::sleep_until(deadline.into()) => break,

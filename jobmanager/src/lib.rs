@@ -2,6 +2,7 @@
 //! registry, heartbeats), HA services, REST API and the entrypoint that wires them.
 //! `main.rs` is a thin wrapper; tests and the local MiniCluster run it in-process.
 
+pub mod checkpoint_coordinator;
 pub mod configuration;
 pub mod dispatcher;
 pub mod entrypoint;

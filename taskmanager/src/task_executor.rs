@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use rask_common::proto::task_executor_server::TaskExecutor;
 use rask_common::proto::{
     CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse, PartitionRequest, RequestSlotRequest,
-    RequestSlotResponse, SubmitTaskResponse, TaskDeploymentDescriptor,
+    RequestSlotResponse, SubmitTaskResponse, TaskDeploymentDescriptor, TriggerCheckpointRequest, TriggerCheckpointResponse,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -62,6 +62,16 @@ impl TaskExecutor for TaskExecutorService {
         self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let cancelled = self.tasks.cancel_job(&req.job_id) as u32;
         Ok(Response::new(CancelJobTasksResponse { cancelled }))
+    }
+
+    async fn trigger_checkpoint(&self, request: Request<TriggerCheckpointRequest>) -> Result<Response<TriggerCheckpointResponse>, Status> {
+        let req = request.into_inner();
+        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let triggered = self.tasks.trigger_checkpoint(&req.job_id, req.checkpoint_id) as u32;
+        if triggered == 0 {
+            return Err(Status::not_found(format!("no source task of job {} runs here", req.job_id)));
+        }
+        Ok(Response::new(TriggerCheckpointResponse { triggered }))
     }
 
     type ReadPartitionStream = ReceiverStream<Result<DataFrame, Status>>;

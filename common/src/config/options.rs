@@ -137,6 +137,35 @@ option!(
     Some("128"),
     "Number of key groups: the upper bound for the parallelism of keyed operators."
 );
+option!(
+    CHECKPOINTING_INTERVAL,
+    "execution.checkpointing.interval",
+    Duration,
+    None,
+    "Time between checkpoints of a job (ms, or with a unit); unset = no checkpoints."
+);
+option!(
+    CHECKPOINTING_TIMEOUT,
+    "execution.checkpointing.timeout",
+    Duration,
+    Some("600000"),
+    "A checkpoint not complete after this long is aborted and its files removed."
+);
+option!(
+    CHECKPOINTING_MIN_PAUSE,
+    "execution.checkpointing.min-pause",
+    Duration,
+    Some("0"),
+    "Least time between the end of one checkpoint and the start of the next."
+);
+option!(CHECKPOINTS_DIR, "state.checkpoints.dir", String, None, "Where checkpoints are written: a directory path or a file:// URL.");
+option!(
+    CHECKPOINTS_NUM_RETAINED,
+    "state.checkpoints.num-retained",
+    PositiveInt,
+    Some("1"),
+    "How many completed checkpoints are kept; older ones are deleted."
+);
 option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
 /// Every key, in the order `rask.yaml` documents them.
@@ -160,6 +189,11 @@ pub const ALL: &[&ConfigOption] = &[
     &EXECUTION_BUFFER_TIMEOUT,
     &PARALLELISM_DEFAULT,
     &PIPELINE_MAX_PARALLELISM,
+    &CHECKPOINTING_INTERVAL,
+    &CHECKPOINTING_TIMEOUT,
+    &CHECKPOINTING_MIN_PAUSE,
+    &CHECKPOINTS_DIR,
+    &CHECKPOINTS_NUM_RETAINED,
     &LOG_LEVEL,
 ];
 

@@ -219,3 +219,74 @@ pub async fn output(
     let (lines, next) = job.output.lock().read(from);
     Ok(Json(json!({ "lines": lines, "next": next, "state": status.name(), "terminal": status.is_terminal() })))
 }
+
+fn checkpoint_json(r: &crate::checkpoint_coordinator::CheckpointRecord) -> Value {
+    json!({
+        "className": match r.status {
+            crate::checkpoint_coordinator::CheckpointStatus::Completed => "completed",
+            crate::checkpoint_coordinator::CheckpointStatus::Failed => "failed",
+            crate::checkpoint_coordinator::CheckpointStatus::InProgress => "in_progress",
+        },
+        "id": r.id,
+        "status": r.status.name(),
+        "is_savepoint": false,
+        "savepointFormat": Value::Null,
+        "trigger_timestamp": r.trigger_timestamp,
+        "latest_ack_timestamp": r.latest_ack_timestamp,
+        "checkpointed_size": r.state_size,
+        "state_size": r.state_size,
+        "end_to_end_duration": r.duration_ms(),
+        "alignment_buffered": 0,
+        "processed_data": 0,
+        "persisted_data": 0,
+        "num_subtasks": r.num_subtasks,
+        "num_acknowledged_subtasks": r.num_acknowledged,
+        "checkpoint_type": "CHECKPOINT",
+        "tasks": {},
+        "external_path": r.external_path,
+        "discarded": false,
+        "failure_message": r.failure_message,
+    })
+}
+
+fn summary<T: Copy + Into<f64>>(values: &[T]) -> Value {
+    let mut v: Vec<f64> = values.iter().map(|x| (*x).into()).collect();
+    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
+    let q = |p: f64| if v.is_empty() { 0.0 } else { v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1] };
+    json!({
+        "min": v.first().copied().unwrap_or(0.0) as i64,
+        "max": v.last().copied().unwrap_or(0.0) as i64,
+        "avg": if v.is_empty() { 0 } else { (v.iter().sum::<f64>() / v.len() as f64) as i64 },
+        "p50": q(0.5), "p90": q(0.9), "p95": q(0.95), "p99": q(0.99), "p999": q(0.999),
+    })
+}
+
+/// `GET /jobs/:id/checkpoints`, in Flink's shape.
+pub async fn checkpoints(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&id)?;
+    let eg = job.execution.read();
+    let s = &eg.checkpoints;
+    let durations: Vec<f64> = s.durations_ms.iter().map(|d| *d as f64).collect();
+    let sizes: Vec<f64> = s.sizes.iter().map(|d| *d as f64).collect();
+    Ok(Json(json!({
+        "counts": {
+            "restored": 0,
+            "total": s.completed + s.failed + s.in_progress,
+            "in_progress": s.in_progress,
+            "completed": s.completed,
+            "failed": s.failed,
+        },
+        "summary": {
+            "checkpointed_size": summary(&sizes),
+            "state_size": summary(&sizes),
+            "end_to_end_duration": summary(&durations),
+        },
+        "latest": {
+            "completed": s.latest_completed.as_ref().map(checkpoint_json),
+            "savepoint": Value::Null,
+            "failed": s.latest_failed.as_ref().map(checkpoint_json),
+            "restored": Value::Null,
+        },
+        "history": s.history.iter().map(checkpoint_json).collect::<Vec<_>>(),
+    })))
+}

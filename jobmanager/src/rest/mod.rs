@@ -39,6 +39,7 @@ pub fn router(state: RestState) -> Router {
         .route("/jobs/overview", get(jobs::overview))
         .route("/jobs/:id", get(jobs::detail).patch(jobs::cancel))
         .route("/jobs/:id/exceptions", get(jobs::exceptions))
+        .route("/jobs/:id/checkpoints", get(jobs::checkpoints))
         .route("/jobs/:id/output", get(jobs::output))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

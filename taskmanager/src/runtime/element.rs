@@ -8,6 +8,8 @@ pub enum StreamElement {
     Batch(RecordBatch),
     /// Event time has reached this value (ms): no later row will be older.
     Watermark(i64),
+    /// Checkpoint barrier: everything before it belongs to checkpoint n.
+    Barrier(u64),
     /// The producer has no more data.
     EndOfInput,
 }

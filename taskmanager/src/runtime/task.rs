@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use rask_common::checkpoint::{encode_task_state, CheckpointStorage};
 use rask_common::job::graph::{JobGraph, Partitioning, JOB_GRAPH_VERSION};
 use rask_common::proto::job_master_gateway_client::JobMasterGatewayClient;
-use rask_common::proto::{PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput};
+use rask_common::proto::{CheckpointAck, CheckpointDecline, PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
@@ -26,6 +27,9 @@ use super::{StreamElement, TaskError};
 /// How long a consumer waits for a producer to register its result.
 const PARTITION_WAIT: Duration = Duration::from_secs(60);
 
+/// Where a source task takes checkpoint triggers (checkpoint ids).
+type CheckpointTrigger = mpsc::Sender<u64>;
+
 /// What every task of a TaskManager shares.
 pub struct TaskServices {
     pub resource_id: String,
@@ -33,6 +37,8 @@ pub struct TaskServices {
     pub own_address: String,
     pub partitions: PartitionRegistry,
     running: Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>,
+    /// Source tasks of each job, by task id: where checkpoint triggers go.
+    sources: Mutex<HashMap<String, Vec<(u64, CheckpointTrigger)>>>,
     next_task: std::sync::atomic::AtomicU64,
     slot_memory: Mutex<HashMap<String, Arc<SlotMemory>>>,
     jobmasters: Mutex<HashMap<String, JobMasterGatewayClient<Channel>>>,
@@ -45,6 +51,7 @@ impl TaskServices {
             own_address,
             partitions: PartitionRegistry::default(),
             running: Mutex::new(HashMap::new()),
+            sources: Mutex::new(HashMap::new()),
             next_task: std::sync::atomic::AtomicU64::new(0),
             slot_memory: Mutex::new(HashMap::new()),
             jobmasters: Mutex::new(HashMap::new()),
@@ -53,12 +60,20 @@ impl TaskServices {
 
     /// Cancels every task of a job here; returns how many were running.
     pub fn cancel_job(&self, job_id: &str) -> usize {
+        self.sources.lock().remove(job_id);
         let tokens = self.running.lock().remove(job_id).unwrap_or_default();
         for (_, t) in &tokens {
             t.cancel();
         }
         self.partitions.release_job(job_id);
         tokens.len()
+    }
+
+    /// Starts checkpoint `id` at this TaskManager's source tasks of a job; returns how
+    /// many took the trigger.
+    pub fn trigger_checkpoint(&self, job_id: &str, id: u64) -> usize {
+        let sources = self.sources.lock();
+        sources.get(job_id).map(|s| s.iter().filter(|(_, tx)| tx.try_send(id).is_ok()).count()).unwrap_or(0)
     }
 
     /// Forgets a slot's memory accounting when the slot is freed.
@@ -112,7 +127,7 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
         // fails this task (and is reported) instead of silently vanishing.
         let body = {
             let (services, tdd, token) = (services.clone(), tdd.clone(), token.clone());
-            tokio::spawn(async move { run(&services, &tdd, &graph, printed_tx, &token).await })
+            tokio::spawn(async move { run(&services, &tdd, &graph, printed_tx, &token, task_id).await })
         };
         let abort = body.abort_handle();
         let result = tokio::select! {
@@ -162,6 +177,9 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
                 report(&services, &tdd, "FAILED", &format!("{name} on {}: {e}", services.resource_id)).await;
             }
         }
+        if let Some(sources) = services.sources.lock().get_mut(&tdd.job_id) {
+            sources.retain(|(id, _)| *id != task_id);
+        }
         let mut running = services.running.lock();
         if let Some(tokens) = running.get_mut(&tdd.job_id) {
             tokens.retain(|(id, _)| *id != task_id);
@@ -179,6 +197,7 @@ async fn run(
     graph: &JobGraph,
     printed: mpsc::UnboundedSender<Vec<String>>,
     cancel: &CancellationToken,
+    task_id: u64,
 ) -> Result<(), TaskError> {
     let vertex = graph.vertex(&tdd.vertex_id).expect("validated");
     let subtask = tdd.subtask_index;
@@ -192,7 +211,17 @@ async fn run(
     let mut source = Source::build(&vertex.operators[0], subtask, vertex.parallelism)?;
     let skip = usize::from(source.is_some());
     let ops = vertex.operators[skip..].iter().map(|d| operators::build(d, &ctx)).collect::<Result<Vec<_>, _>>()?;
-    let mut chain = OperatorChain::new(ops);
+    let uids = vertex.operators[skip..].iter().map(|d| d.uid.clone()).collect();
+    let mut chain = OperatorChain::new(ops, uids);
+    let storage = match tdd.checkpoint_dir.as_str() {
+        "" => None,
+        dir => Some(CheckpointStorage::open(dir).map_err(|e| TaskError::Deployment(e.to_string()))?),
+    };
+    // Sources take checkpoint triggers from the JobMaster.
+    let (trigger_tx, mut triggers) = mpsc::channel::<u64>(16);
+    if source.is_some() {
+        services.sources.lock().entry(tdd.job_id.clone()).or_default().push((task_id, trigger_tx));
+    }
     let buffer_timeout = Duration::from_millis(tdd.buffer_timeout_ms.max(1));
 
     // Outputs first, so that consumers waiting for them are never blocked by us.
@@ -285,8 +314,22 @@ async fn run(
                 let elements = elements?;
                 for element in elements {
                     ended |= matches!(element, StreamElement::EndOfInput);
+                    if let StreamElement::Barrier(id) = element {
+                        let states = chain.snapshot();
+                        checkpoint(services, tdd, storage.as_ref(), id, states).await;
+                    }
                     chain.push(element, &mut out)?;
                 }
+            }
+            Some(id) = triggers.recv(), if source.is_some() => {
+                let states = chain.snapshot().map(|mut states| {
+                    if let Some(s) = &source {
+                        states.insert(0, (SOURCE_STATE.to_string(), s.snapshot()));
+                    }
+                    states
+                });
+                checkpoint(services, tdd, storage.as_ref(), id, states).await;
+                chain.push(StreamElement::Barrier(id), &mut out)?;
             }
             _ = tokio::time::sleep_until(flush_at.unwrap_or(far).into()), if flush_at.is_some() => {
                 for w in writers.iter_mut() {
@@ -316,6 +359,57 @@ async fn run(
         }
     }
 }
+
+/// Writes this task's state for checkpoint `id` and acknowledges it (or declines).
+async fn checkpoint(
+    services: &TaskServices,
+    tdd: &TaskDeploymentDescriptor,
+    storage: Option<&CheckpointStorage>,
+    id: u64,
+    states: Result<Vec<(String, Vec<u8>)>, TaskError>,
+) {
+    let result = async {
+        let storage = storage.ok_or_else(|| "this job has no state.checkpoints.dir".to_string())?;
+        let states = states.map_err(|e| e.to_string())?;
+        let path = format!("{}/{}-{}", storage.checkpoint_path(&tdd.job_id, id), tdd.vertex_id, tdd.subtask_index);
+        let size = storage.put(&path, encode_task_state(&states)).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((path, size))
+    }
+    .await;
+    let Ok(mut client) = services.jobmaster(&tdd.jobmaster_address) else { return };
+    let sent = match result {
+        Ok((state_path, state_size)) => client
+            .acknowledge_checkpoint(CheckpointAck {
+                job_id: tdd.job_id.clone(),
+                vertex_id: tdd.vertex_id.clone(),
+                subtask_index: tdd.subtask_index,
+                checkpoint_id: id,
+                state_path,
+                state_size,
+            })
+            .await
+            .map(drop),
+        Err(reason) => {
+            tracing::warn!("declining checkpoint {id}: {reason}");
+            client
+                .decline_checkpoint(CheckpointDecline {
+                    job_id: tdd.job_id.clone(),
+                    vertex_id: tdd.vertex_id.clone(),
+                    subtask_index: tdd.subtask_index,
+                    checkpoint_id: id,
+                    reason,
+                })
+                .await
+                .map(drop)
+        }
+    };
+    if let Err(e) = sent {
+        tracing::debug!("could not report checkpoint {id}: {}", e.message());
+    }
+}
+
+/// The key under which a source's position is stored in its task's state file.
+pub const SOURCE_STATE: &str = "__source";
 
 async fn next_input(source: &mut Option<Source>, gate: &mut Option<InputGate>) -> Result<Vec<StreamElement>, TaskError> {
     if let Some(s) = source {

@@ -29,6 +29,7 @@ pub fn serve(mut queue: mpsc::Receiver<StreamElement>) -> mpsc::Receiver<Result<
                     }
                 },
                 StreamElement::Watermark(w) => (Kind::Watermark(w), false),
+                StreamElement::Barrier(id) => (Kind::Barrier(id), false),
                 StreamElement::EndOfInput => (Kind::EndOfInput(true), true),
             };
             if tx.send(Ok(DataFrame { kind: Some(frame) })).await.is_err() {
@@ -89,6 +90,7 @@ pub fn read(address: String, request: PartitionRequest) -> mpsc::Receiver<Stream
                     }
                 },
                 Some(Kind::Watermark(w)) => vec![StreamElement::Watermark(w)],
+                Some(Kind::Barrier(id)) => vec![StreamElement::Barrier(id)],
                 Some(Kind::EndOfInput(_)) => vec![StreamElement::EndOfInput],
                 None => vec![],
             };

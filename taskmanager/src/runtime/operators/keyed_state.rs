@@ -234,6 +234,115 @@ fn update_acc(acc: &mut Acc, slots: &[u32], values: Option<&ArrayRef>) {
     }
 }
 
+impl KeyedAccumulators {
+    /// Every key and its raw accumulators as one batch (for checkpoints).
+    pub fn snapshot(&self) -> Result<RecordBatch, TaskError> {
+        let slots: Vec<u32> = (0..self.len as u32).collect();
+        let mut fields = Vec::new();
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        if let (Some(converter), Some(rows)) = (&self.converter, &self.key_rows) {
+            let keys = converter.convert_rows(slots.iter().map(|&s| rows.row(s as usize)))?;
+            for (i, k) in keys.into_iter().enumerate() {
+                fields.push(arrow::datatypes::Field::new(format!("k{i}"), k.data_type().clone(), true));
+                columns.push(k);
+            }
+        }
+        for (i, agg) in self.aggs.iter().enumerate() {
+            let (ints, floats): (Option<&Vec<i64>>, Option<&Vec<f64>>) = match &agg.acc {
+                Acc::Count(v) | Acc::SumInt(v) | Acc::MinInt(v) | Acc::MaxInt(v) => (Some(v), None),
+                Acc::SumFloat(v) | Acc::MinFloat(v) | Acc::MaxFloat(v) => (None, Some(v)),
+                Acc::Avg(s, c) => (Some(c), Some(s)),
+            };
+            if let Some(v) = floats {
+                fields.push(arrow::datatypes::Field::new(format!("a{i}f"), DataType::Float64, false));
+                columns.push(Arc::new(Float64Array::from(v.clone())));
+            }
+            if let Some(v) = ints {
+                fields.push(arrow::datatypes::Field::new(format!("a{i}i"), DataType::Int64, false));
+                columns.push(Arc::new(Int64Array::from(v.clone())));
+            }
+        }
+        let schema = Arc::new(Schema::new(fields));
+        Ok(RecordBatch::try_new_with_options(schema, columns, &arrow::array::RecordBatchOptions::new().with_row_count(Some(self.len)))?)
+    }
+
+    /// Adds the keys of a snapshot batch (of this operator's layout). With `keep`, only
+    /// keys whose hash it accepts (key-group ranges when rescaling).
+    pub fn restore(&mut self, batch: &RecordBatch, keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
+        let nkeys = self.keys.len();
+        let rows = batch.num_rows();
+        let mut restored: Vec<(usize, u32)> = Vec::with_capacity(rows);
+        match &mut self.converter {
+            None => {
+                if rows > 0 {
+                    if self.len == 0 {
+                        self.grow();
+                    }
+                    restored.push((0, 0));
+                }
+            }
+            Some(converter) => {
+                let converted = converter.convert_columns(&batch.columns()[..nkeys])?;
+                let key_rows = self.key_rows.as_mut().expect("keyed");
+                let mut grow = 0;
+                for (i, row) in converted.iter().enumerate() {
+                    let bytes = row.as_ref();
+                    if !keep(xxhash_rust::xxh3::xxh3_64(bytes)) {
+                        continue;
+                    }
+                    let slot = match self.index.get(bytes) {
+                        Some(s) => *s,
+                        None => {
+                            let s = (self.len + grow) as u32;
+                            self.index.insert(bytes.into(), s);
+                            key_rows.push(row);
+                            self.key_bytes += bytes.len() as u64;
+                            grow += 1;
+                            s
+                        }
+                    };
+                    restored.push((i, slot));
+                }
+                for _ in 0..grow {
+                    self.grow();
+                }
+            }
+        }
+        let mut col = nkeys;
+        for agg in self.aggs.iter_mut() {
+            let float = matches!(agg.acc, Acc::SumFloat(_) | Acc::MinFloat(_) | Acc::MaxFloat(_) | Acc::Avg(..));
+            let fcol = if float {
+                col += 1;
+                Some(batch.column(col - 1).as_primitive::<Float64Type>().clone())
+            } else {
+                None
+            };
+            let icol = if !matches!(agg.acc, Acc::SumFloat(_) | Acc::MinFloat(_) | Acc::MaxFloat(_)) {
+                col += 1;
+                Some(batch.column(col - 1).as_primitive::<Int64Type>().clone())
+            } else {
+                None
+            };
+            for &(i, slot) in &restored {
+                let s = slot as usize;
+                match &mut agg.acc {
+                    Acc::Count(v) | Acc::SumInt(v) => v[s] += icol.as_ref().expect("ints").value(i),
+                    Acc::MinInt(v) => v[s] = v[s].min(icol.as_ref().expect("ints").value(i)),
+                    Acc::MaxInt(v) => v[s] = v[s].max(icol.as_ref().expect("ints").value(i)),
+                    Acc::SumFloat(v) => v[s] += fcol.as_ref().expect("floats").value(i),
+                    Acc::MinFloat(v) => v[s] = v[s].min(fcol.as_ref().expect("floats").value(i)),
+                    Acc::MaxFloat(v) => v[s] = v[s].max(fcol.as_ref().expect("floats").value(i)),
+                    Acc::Avg(sum, count) => {
+                        sum[s] += fcol.as_ref().expect("floats").value(i);
+                        count[s] += icol.as_ref().expect("ints").value(i);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// First-touch order of the distinct slots in `slots`.
 pub fn distinct_in_order(slots: &[u32], seen: &mut Vec<u32>, epoch: u32) -> Vec<u32> {
     let mut out = Vec::new();

@@ -5,6 +5,7 @@ pub mod aggregate;
 pub mod basic;
 pub mod keyed_state;
 pub mod sinks;
+pub mod state_codec;
 pub mod state_machine;
 pub mod top_n;
 pub mod window;
@@ -52,6 +53,16 @@ pub trait StreamOperator: Send {
         Ok(())
     }
 
+    /// The operator's state for a checkpoint (its own format), `None` if stateless.
+    fn snapshot_state(&self) -> Result<Option<Vec<u8>>, TaskError> {
+        Ok(None)
+    }
+
+    /// Restores what `snapshot_state` wrote.
+    fn restore_state(&mut self, _state: &[u8]) -> Result<(), TaskError> {
+        Ok(())
+    }
+
     /// How long the task should wait before feeding this operator more input (a
     /// deliberately slow sink); the wait holds back the inputs, not the thread.
     fn pause(&self) -> Option<std::time::Duration> {
@@ -88,11 +99,23 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
 /// A chain of operators: each element goes through them in order.
 pub struct OperatorChain {
     operators: Vec<Box<dyn StreamOperator>>,
+    uids: Vec<String>,
 }
 
 impl OperatorChain {
-    pub fn new(operators: Vec<Box<dyn StreamOperator>>) -> Self {
-        Self { operators }
+    pub fn new(operators: Vec<Box<dyn StreamOperator>>, uids: Vec<String>) -> Self {
+        Self { operators, uids }
+    }
+
+    /// Every stateful operator's state, by operator uid.
+    pub fn snapshot(&self) -> Result<Vec<(String, Vec<u8>)>, TaskError> {
+        let mut out = Vec::new();
+        for (op, uid) in self.operators.iter().zip(&self.uids) {
+            if let Some(state) = op.snapshot_state()? {
+                out.push((uid.clone(), state));
+            }
+        }
+        Ok(out)
     }
 
     /// Pushes one element through every operator; what leaves the last one is appended
@@ -133,6 +156,7 @@ fn push_through(operators: &mut [Box<dyn StreamOperator>], element: StreamElemen
             match e {
                 StreamElement::Batch(b) => op.process_batch(b, &mut next)?,
                 StreamElement::Watermark(w) => op.process_watermark(w, &mut next)?,
+                StreamElement::Barrier(id) => next.push(StreamElement::Barrier(id)),
                 StreamElement::EndOfInput => {
                     op.finish(&mut next)?;
                     next.push(StreamElement::EndOfInput);

@@ -51,6 +51,11 @@ impl Datagen {
         Self { spec, schema, subtask, parallelism, produced: 0, limit, started: Instant::now(), rate, watermarks, done: false }
     }
 
+    /// Rows this subtask has emitted.
+    pub fn position(&self) -> u64 {
+        self.produced
+    }
+
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
         if self.done {
             return Ok(vec![]);

@@ -23,6 +23,7 @@ pub struct FileSource {
     subtask: u32,
     parallelism: u32,
     batches: Option<std::vec::IntoIter<RecordBatch>>,
+    emitted: u64,
     watermarks: Option<WatermarkGenerator>,
     done: bool,
 }
@@ -45,9 +46,15 @@ impl FileSource {
             subtask,
             parallelism,
             batches: None,
+            emitted: 0,
             watermarks: watermark.map(WatermarkGenerator::new),
             done: false,
         }
+    }
+
+    /// Batches this subtask has emitted.
+    pub fn position(&self) -> u64 {
+        self.emitted
     }
 
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
@@ -64,6 +71,7 @@ impl FileSource {
         }
         match self.batches.as_mut().and_then(|b| b.next()) {
             Some(batch) => {
+                self.emitted += 1;
                 let wm = match &mut self.watermarks {
                     Some(w) => w.after(&batch)?,
                     None => None,

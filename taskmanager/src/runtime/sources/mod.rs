@@ -34,6 +34,16 @@ impl Source {
         }))
     }
 
+    /// The source's position for a checkpoint: rows or batches already emitted.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let position: u64 = match self {
+            Source::Datagen(d) => d.position(),
+            Source::File(f) => f.position(),
+            Source::Socket(_) => 0,
+        };
+        position.to_le_bytes().to_vec()
+    }
+
     /// The next elements; `EndOfInput` comes last for bounded sources.
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
         match self {

@@ -1,0 +1,239 @@
+//! The CheckpointCoordinator of one job: triggers checkpoints at the sources every
+//! `execution.checkpointing.interval`, collects every task's acknowledgement, writes
+//! the checkpoint's `_metadata` when all are in (the checkpoint then exists), keeps
+//! `state.checkpoints.num-retained` of them, and aborts (and deletes) checkpoints that
+//! are declined or time out.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use rask_common::checkpoint::{CheckpointMetadata, CheckpointStorage, TaskStateHandle, METADATA_VERSION};
+use rask_common::proto::CheckpointAck;
+
+use crate::execution_graph::now_ms;
+
+/// Checkpointing of a JobManager's jobs.
+#[derive(Clone, Debug)]
+pub struct CheckpointSettings {
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub min_pause: Duration,
+    pub retained: usize,
+    pub storage: CheckpointStorage,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointStatus {
+    InProgress,
+    Completed,
+    Failed,
+}
+
+impl CheckpointStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckpointStatus::InProgress => "IN_PROGRESS",
+            CheckpointStatus::Completed => "COMPLETED",
+            CheckpointStatus::Failed => "FAILED",
+        }
+    }
+}
+
+/// One checkpoint as `/jobs/:id/checkpoints` shows it.
+#[derive(Debug, Clone)]
+pub struct CheckpointRecord {
+    pub id: u64,
+    pub status: CheckpointStatus,
+    pub trigger_timestamp: i64,
+    pub latest_ack_timestamp: i64,
+    pub state_size: u64,
+    pub num_subtasks: usize,
+    pub num_acknowledged: usize,
+    pub external_path: String,
+    pub failure_message: Option<String>,
+}
+
+impl CheckpointRecord {
+    pub fn duration_ms(&self) -> i64 {
+        (self.latest_ack_timestamp - self.trigger_timestamp).max(0)
+    }
+}
+
+/// What the REST API reads.
+#[derive(Debug, Clone, Default)]
+pub struct CheckpointStats {
+    pub completed: u64,
+    pub failed: u64,
+    pub in_progress: u64,
+    pub history: VecDeque<CheckpointRecord>,
+    pub latest_completed: Option<CheckpointRecord>,
+    pub latest_failed: Option<CheckpointRecord>,
+    pub durations_ms: Vec<i64>,
+    pub sizes: Vec<u64>,
+}
+
+const HISTORY: usize = 10;
+
+impl CheckpointStats {
+    fn upsert(&mut self, record: CheckpointRecord) {
+        match self.history.iter_mut().find(|r| r.id == record.id) {
+            Some(r) => *r = record,
+            None => {
+                self.history.push_front(record);
+                self.history.truncate(HISTORY);
+            }
+        }
+    }
+}
+
+struct Pending {
+    record: CheckpointRecord,
+    started: Instant,
+    acks: HashMap<(String, u32), TaskStateHandle>,
+}
+
+pub struct CheckpointCoordinator {
+    settings: CheckpointSettings,
+    job_id: String,
+    tasks: usize,
+    next_id: u64,
+    pending: Option<Pending>,
+    retained: VecDeque<u64>,
+    last_end: Instant,
+}
+
+impl CheckpointCoordinator {
+    pub fn new(settings: CheckpointSettings, job_id: String, tasks: usize) -> Self {
+        let last_end = Instant::now();
+        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end }
+    }
+
+    pub fn storage(&self) -> &CheckpointStorage {
+        &self.settings.storage
+    }
+
+    /// When the next checkpoint should start; the pending one's deadline if one runs.
+    pub fn next_deadline(&self) -> Instant {
+        match &self.pending {
+            Some(p) => p.started + self.settings.timeout,
+            None => self.last_end + self.settings.interval.max(self.settings.min_pause),
+        }
+    }
+
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Starts the next checkpoint; returns its id and trigger timestamp.
+    pub fn start(&mut self, stats: &mut CheckpointStats) -> (u64, i64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let record = CheckpointRecord {
+            id,
+            status: CheckpointStatus::InProgress,
+            trigger_timestamp: now_ms(),
+            latest_ack_timestamp: now_ms(),
+            state_size: 0,
+            num_subtasks: self.tasks,
+            num_acknowledged: 0,
+            external_path: format!("file:{}/{}", self.settings.storage.dir(), self.settings.storage.checkpoint_path(&self.job_id, id)),
+            failure_message: None,
+        };
+        stats.in_progress += 1;
+        stats.upsert(record.clone());
+        let ts = record.trigger_timestamp;
+        self.pending = Some(Pending { record, started: Instant::now(), acks: HashMap::new() });
+        (id, ts)
+    }
+
+    /// Records an acknowledgement; completes the checkpoint when it is the last.
+    pub async fn acknowledge(&mut self, ack: CheckpointAck, stats: &mut CheckpointStats) {
+        let Some(p) = self.pending.as_mut().filter(|p| p.record.id == ack.checkpoint_id) else { return };
+        p.acks.insert(
+            (ack.vertex_id.clone(), ack.subtask_index),
+            TaskStateHandle { vertex_id: ack.vertex_id, subtask: ack.subtask_index, path: ack.state_path, size: ack.state_size },
+        );
+        p.record.num_acknowledged = p.acks.len();
+        p.record.latest_ack_timestamp = now_ms();
+        p.record.state_size = p.acks.values().map(|h| h.size).sum();
+        stats.upsert(p.record.clone());
+        if p.acks.len() < self.tasks {
+            return;
+        }
+        let p = self.pending.take().expect("checked");
+        let mut tasks: Vec<TaskStateHandle> = p.acks.into_values().collect();
+        tasks.sort_by(|a, b| (&a.vertex_id, a.subtask).cmp(&(&b.vertex_id, b.subtask)));
+        let metadata = CheckpointMetadata {
+            version: METADATA_VERSION,
+            job_id: self.job_id.clone(),
+            checkpoint_id: p.record.id,
+            trigger_timestamp: p.record.trigger_timestamp,
+            complete_timestamp: now_ms(),
+            tasks,
+        };
+        let path = format!("{}/_metadata", self.settings.storage.checkpoint_path(&self.job_id, p.record.id));
+        let json = serde_json::to_vec_pretty(&metadata).expect("metadata serializes");
+        let mut record = p.record;
+        stats.in_progress = stats.in_progress.saturating_sub(1);
+        match self.settings.storage.put(&path, json).await {
+            Ok(_) => {
+                record.status = CheckpointStatus::Completed;
+                stats.completed += 1;
+                stats.durations_ms.push(record.duration_ms());
+                stats.sizes.push(record.state_size);
+                stats.latest_completed = Some(record.clone());
+                stats.upsert(record.clone());
+                tracing::info!(
+                    "Completed checkpoint {} for job {} ({} bytes, {} ms).",
+                    record.id,
+                    self.job_id,
+                    record.state_size,
+                    record.duration_ms()
+                );
+                self.retained.push_back(record.id);
+                while self.retained.len() > self.settings.retained {
+                    let old = self.retained.pop_front().expect("non-empty");
+                    if let Err(e) = self.settings.storage.discard(&self.job_id, old).await {
+                        tracing::warn!("could not delete checkpoint {old}: {e}");
+                    }
+                }
+            }
+            Err(e) => {
+                record.status = CheckpointStatus::Failed;
+                record.failure_message = Some(e.to_string());
+                stats.failed += 1;
+                stats.latest_failed = Some(record.clone());
+                stats.upsert(record);
+                let _ = self.settings.storage.discard(&self.job_id, metadata.checkpoint_id).await;
+            }
+        }
+        self.last_end = Instant::now();
+    }
+
+    /// Aborts the pending checkpoint (declined, timed out, job ending) and deletes
+    /// what it wrote.
+    pub async fn abort(&mut self, reason: &str, stats: &mut CheckpointStats) {
+        let Some(p) = self.pending.take() else { return };
+        let mut record = p.record;
+        tracing::warn!("Checkpoint {} of job {} aborted: {reason}", record.id, self.job_id);
+        record.status = CheckpointStatus::Failed;
+        record.failure_message = Some(reason.to_string());
+        stats.in_progress = stats.in_progress.saturating_sub(1);
+        stats.failed += 1;
+        stats.latest_failed = Some(record.clone());
+        stats.upsert(record.clone());
+        if let Err(e) = self.settings.storage.discard(&self.job_id, record.id).await {
+            tracing::warn!("could not delete aborted checkpoint {}: {e}", record.id);
+        }
+        self.last_end = Instant::now();
+    }
+
+    /// Skips this interval (not every task is running): try again after it.
+    pub fn skip(&mut self) {
+        self.last_end = Instant::now();
+    }
+
+    pub fn pending_id(&self) -> Option<u64> {
+        self.pending.as_ref().map(|p| p.record.id)
+    }
+}
