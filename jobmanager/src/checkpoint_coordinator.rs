@@ -65,6 +65,9 @@ pub struct CheckpointStats {
     pub completed: u64,
     pub failed: u64,
     pub in_progress: u64,
+    /// Restores from checkpoints, and the id and time of the latest.
+    pub restored: u64,
+    pub latest_restored: Option<(u64, i64)>,
     pub history: VecDeque<CheckpointRecord>,
     pub latest_completed: Option<CheckpointRecord>,
     pub latest_failed: Option<CheckpointRecord>,
@@ -100,12 +103,13 @@ pub struct CheckpointCoordinator {
     pending: Option<Pending>,
     retained: VecDeque<u64>,
     last_end: Instant,
+    latest: Option<CheckpointMetadata>,
 }
 
 impl CheckpointCoordinator {
     pub fn new(settings: CheckpointSettings, job_id: String, tasks: usize) -> Self {
         let last_end = Instant::now();
-        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end }
+        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end, latest: None }
     }
 
     pub fn storage(&self) -> &CheckpointStorage {
@@ -191,6 +195,7 @@ impl CheckpointCoordinator {
                     record.duration_ms()
                 );
                 self.retained.push_back(record.id);
+                self.latest = Some(metadata.clone());
                 while self.retained.len() > self.settings.retained {
                     let old = self.retained.pop_front().expect("non-empty");
                     if let Err(e) = self.settings.storage.discard(&self.job_id, old).await {
@@ -231,6 +236,11 @@ impl CheckpointCoordinator {
     /// Skips this interval (not every task is running): try again after it.
     pub fn skip(&mut self) {
         self.last_end = Instant::now();
+    }
+
+    /// The latest completed checkpoint, to restore from after a failure.
+    pub fn latest_completed(&self) -> Option<&CheckpointMetadata> {
+        self.latest.as_ref()
     }
 
     pub fn pending_id(&self) -> Option<u64> {

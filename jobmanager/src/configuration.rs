@@ -8,6 +8,7 @@ use rask_common::config::{options as o, ConfigError, Configuration};
 use rask_common::net::host_port;
 
 use crate::checkpoint_coordinator::CheckpointSettings;
+use crate::restart_strategy::RestartStrategy;
 
 #[derive(Debug, Clone)]
 pub struct JobManagerConfiguration {
@@ -25,6 +26,7 @@ pub struct JobManagerConfiguration {
     pub slot_request_timeout: Duration,
     pub buffer_timeout: Duration,
     pub checkpointing: Option<CheckpointSettings>,
+    pub restart_strategy: RestartStrategy,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -65,6 +67,7 @@ impl JobManagerConfiguration {
             slot_request_timeout: conf.get_duration(&o::SLOT_REQUEST_TIMEOUT)?,
             buffer_timeout: conf.get_duration(&o::EXECUTION_BUFFER_TIMEOUT)?,
             checkpointing: checkpointing(conf)?,
+            restart_strategy: RestartStrategy::from_configuration(conf, conf.contains(&o::CHECKPOINTING_INTERVAL))?,
             raw: Arc::new(conf.clone()),
         })
     }

@@ -70,6 +70,7 @@ impl JobManager {
             slot_request_timeout: conf.slot_request_timeout,
             buffer_timeout: conf.buffer_timeout,
             checkpointing: conf.checkpointing.clone(),
+            restart_strategy: conf.restart_strategy.clone(),
         }));
         let service = ResourceManagerService::new(resource_manager.clone(), shutdown_rx.clone());
         let gateway = JobMasterGatewayService { dispatcher: dispatcher.clone() };

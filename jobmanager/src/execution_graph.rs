@@ -265,6 +265,15 @@ impl ExecutionGraph {
         true
     }
 
+    /// Every execution back to CREATED, for the next attempt after a restart.
+    pub fn reset_executions(&mut self) {
+        for v in self.vertices.iter_mut() {
+            for e in v.subtasks.iter_mut() {
+                *e = Execution { state: ExecutionState::Created, resource_id: None, rpc_address: None, start_time: -1, end_time: -1 };
+            }
+        }
+    }
+
     pub fn executions(&self) -> impl Iterator<Item = &Execution> {
         self.vertices.iter().flat_map(|v| v.subtasks.iter())
     }

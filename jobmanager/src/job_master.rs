@@ -85,6 +85,7 @@ pub struct JobMasterServices {
     pub slot_request_timeout: Duration,
     pub buffer_timeout: Duration,
     pub checkpointing: Option<CheckpointSettings>,
+    pub restart_strategy: crate::restart_strategy::RestartStrategy,
 }
 
 /// Starts a JobMaster for `graph`.
@@ -94,7 +95,10 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices) -> JobMasterHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let (terminal_tx, terminal) = watch::channel(false);
     let handle = JobMasterHandle { graph: graph.clone(), execution: execution.clone(), output: Arc::default(), terminal, messages: tx };
-    let master = JobMaster { graph, execution, services, messages: rx, slots: Vec::new(), clients: Default::default() };
+    let tasks: usize = graph.vertices.iter().map(|v| v.parallelism as usize).sum();
+    let coordinator = services.checkpointing.clone().map(|s| CheckpointCoordinator::new(s, graph.job_id.clone(), tasks));
+    let master =
+        JobMaster { graph, execution, services, messages: rx, slots: Vec::new(), clients: Default::default(), attempt: 0, coordinator };
     tokio::spawn(async move {
         master.run().await;
         let _ = terminal_tx.send(true);
@@ -110,6 +114,9 @@ struct JobMaster {
     /// Slot i hosts subtask i of every vertex (slot sharing).
     slots: Vec<(SlotOffer, String)>,
     clients: std::collections::HashMap<String, TaskExecutorClient<Channel>>,
+    /// Deployment attempt: 0 first, one more after each restart.
+    attempt: u32,
+    coordinator: Option<CheckpointCoordinator>,
 }
 
 enum Outcome {
@@ -147,9 +154,33 @@ impl JobMaster {
 
     async fn run(mut self) {
         self.transition(JobStatus::Created);
-        let outcome = match self.schedule().await {
-            Err(outcome) => outcome,
-            Ok(()) => self.follow().await,
+        let mut restarts: u32 = 0;
+        let outcome = loop {
+            let outcome = match self.schedule().await {
+                Err(outcome) => outcome,
+                Ok(()) => self.follow().await,
+            };
+            let Outcome::Failed(cause) = &outcome else { break outcome };
+            // Restart only a job that ran (not one that never got its slots).
+            let ran = self.execution.read().status == JobStatus::Running;
+            let Some(delay) = self.services.restart_strategy.next_delay(restarts).filter(|_| ran) else { break outcome };
+            restarts += 1;
+            tracing::warn!(
+                "Job {} ({}) failed: {cause}; restart {restarts} in {} ms.",
+                self.graph.name,
+                self.graph.job_id,
+                delay.as_millis()
+            );
+            self.execution.write().failure = Some((now_ms(), cause.clone()));
+            self.transition(JobStatus::Restarting);
+            self.cancel_tasks().await;
+            self.free_slots().await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                m = self.messages.recv() => if matches!(m, None | Some(JobMasterMessage::Cancel)) { break Outcome::Canceled },
+            }
+            self.attempt += 1;
+            self.execution.write().reset_executions();
         };
         match outcome {
             Outcome::Finished => self.transition(JobStatus::Finished),
@@ -229,6 +260,13 @@ impl JobMaster {
         let graph_json = serde_json::to_vec(self.graph.as_ref()).map_err(|e| Outcome::Failed(e.to_string()))?;
         let mut deployments = Vec::new();
         let graph = self.graph.clone();
+        let restore = self.coordinator.as_ref().and_then(|c| c.latest_completed()).cloned();
+        if let Some(m) = &restore {
+            tracing::info!("Restoring job {} from checkpoint {}.", self.graph.job_id, m.checkpoint_id);
+            let mut eg = self.execution.write();
+            eg.checkpoints.restored += 1;
+            eg.checkpoints.latest_restored = Some((m.checkpoint_id, now_ms()));
+        }
         for vertex in &graph.vertices {
             for subtask in 0..vertex.parallelism {
                 let (slot, allocation_id) = self.slots[subtask as usize].clone();
@@ -252,7 +290,7 @@ impl JobMaster {
                     job_id: self.job_id().to_string(),
                     vertex_id: vertex.id.clone(),
                     subtask_index: subtask,
-                    attempt: 0,
+                    attempt: self.attempt,
                     allocation_id,
                     job_graph_json: graph_json.clone(),
                     jobmaster_address: self.services.gateway_address.clone(),
@@ -260,6 +298,11 @@ impl JobMaster {
                     memory_budget_bytes: slot.memory_budget_bytes,
                     buffer_timeout_ms: self.services.buffer_timeout.as_millis() as u64,
                     checkpoint_dir: self.services.checkpointing.as_ref().map(|c| c.storage.dir().to_string()).unwrap_or_default(),
+                    restore_state_path: restore
+                        .as_ref()
+                        .and_then(|m| m.tasks.iter().find(|t| t.vertex_id == vertex.id && t.subtask == subtask))
+                        .map(|t| t.path.clone())
+                        .unwrap_or_default(),
                 };
                 {
                     let mut eg = self.execution.write();
@@ -294,8 +337,7 @@ impl JobMaster {
     /// Follows task states until the job ends, taking checkpoints meanwhile.
     async fn follow(&mut self) -> Outcome {
         let mut lost = self.services.resource_manager.subscribe_lost();
-        let tasks: usize = self.graph.vertices.iter().map(|v| v.parallelism as usize).sum();
-        let mut coordinator = self.services.checkpointing.clone().map(|s| CheckpointCoordinator::new(s, self.job_id().to_string(), tasks));
+        let mut coordinator = self.coordinator.take();
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let outcome = loop {
             let deadline = coordinator.as_ref().map(|c| c.next_deadline()).unwrap_or(far);
@@ -304,6 +346,9 @@ impl JobMaster {
                     None | Some(JobMasterMessage::Cancel) => break Outcome::Canceled,
                     Some(JobMasterMessage::TaskState(update)) => {
                         let Some(state) = ExecutionState::parse(&update.state) else { continue };
+                        if update.attempt != self.attempt {
+                            continue;
+                        }
                         let mut eg = self.execution.write();
                         eg.set_task_state(&update.vertex_id, update.subtask_index, state);
                         if state == ExecutionState::Failed {
@@ -361,6 +406,7 @@ impl JobMaster {
             c.abort("the job is ending", &mut stats).await;
             self.execution.write().checkpoints = stats;
         }
+        self.coordinator = coordinator;
         outcome
     }
 
@@ -428,7 +474,7 @@ impl JobMaster {
             tokio::select! {
                 m = self.messages.recv() => match m {
                     Some(JobMasterMessage::TaskState(update)) => {
-                        if let Some(state) = ExecutionState::parse(&update.state) {
+                        if let Some(state) = ExecutionState::parse(&update.state).filter(|_| update.attempt == self.attempt) {
                             // While cancelling, a task that fails because its peers went
                             // away ends CANCELED, as the whole job does.
                             let state = if state == ExecutionState::Failed { ExecutionState::Canceled } else { state };

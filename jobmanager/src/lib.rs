@@ -12,6 +12,7 @@ pub mod ha;
 pub mod job_master;
 pub mod resource_manager;
 pub mod rest;
+pub mod restart_strategy;
 
 pub use configuration::JobManagerConfiguration;
 pub use entrypoint::{JobManager, JobManagerError};

@@ -83,6 +83,7 @@ impl TaskExecutor for TaskExecutorService {
             producer_vertex: req.producer_vertex_id,
             producer_subtask: req.producer_subtask,
             consumer_subtask: req.consumer_subtask,
+            attempt: req.attempt,
         };
         let queue =
             self.tasks.partitions.take(key, std::time::Duration::from_secs(60)).await.map_err(|e| Status::not_found(e.to_string()))?;

@@ -223,6 +223,10 @@ impl Configuration {
         self.parsed(option, values::parse_memory_size)
     }
 
+    pub fn get_multiplier(&self, option: &ConfigOption) -> Result<f64, ConfigError> {
+        self.parsed(option, values::parse_multiplier)
+    }
+
     pub fn get_positive_int(&self, option: &ConfigOption) -> Result<u32, ConfigError> {
         self.parsed(option, values::parse_positive_int)
     }
@@ -262,6 +266,7 @@ pub(crate) fn check_value(option: &ConfigOption, value: &str) -> Result<(), Stri
         ValueKind::String => Ok(()),
         ValueKind::Port => values::parse_port(value).map(drop),
         ValueKind::PositiveInt => values::parse_positive_int(value).map(drop),
+        ValueKind::Multiplier => values::parse_multiplier(value).map(drop),
         ValueKind::Duration => values::parse_duration(value).map(drop),
         ValueKind::MemorySize => values::parse_memory_size(value).map(drop),
         ValueKind::OneOf(words) => {

@@ -7,6 +7,8 @@ pub enum ValueKind {
     String,
     Port,
     PositiveInt,
+    /// A number of at least 1.0 (multipliers).
+    Multiplier,
     /// Bare integer = milliseconds, or a number with a unit.
     Duration,
     MemorySize,
@@ -166,6 +168,49 @@ option!(
     Some("1"),
     "How many completed checkpoints are kept; older ones are deleted."
 );
+option!(
+    RESTART_STRATEGY_TYPE,
+    "restart-strategy.type",
+    OneOf(&["none", "disable", "off", "fixed-delay", "fixeddelay", "exponential-delay", "exponentialdelay"]),
+    None,
+    "What a job does when a task fails: none, fixed-delay or exponential-delay (the default when checkpointing is on)."
+);
+option!(
+    RESTART_FIXED_DELAY_ATTEMPTS,
+    "restart-strategy.fixed-delay.attempts",
+    PositiveInt,
+    Some("1"),
+    "fixed-delay: restarts before the job fails."
+);
+option!(RESTART_FIXED_DELAY_DELAY, "restart-strategy.fixed-delay.delay", Duration, Some("1 s"), "fixed-delay: wait before each restart.");
+option!(
+    RESTART_EXP_INITIAL_BACKOFF,
+    "restart-strategy.exponential-delay.initial-backoff",
+    Duration,
+    Some("1 s"),
+    "exponential-delay: wait before the first restart."
+);
+option!(
+    RESTART_EXP_MAX_BACKOFF,
+    "restart-strategy.exponential-delay.max-backoff",
+    Duration,
+    Some("1 min"),
+    "exponential-delay: the longest wait between restarts."
+);
+option!(
+    RESTART_EXP_MULTIPLIER,
+    "restart-strategy.exponential-delay.backoff-multiplier",
+    Multiplier,
+    Some("2.0"),
+    "exponential-delay: how the wait grows after each restart."
+);
+option!(
+    RESTART_EXP_ATTEMPTS,
+    "restart-strategy.exponential-delay.attempts-before-reset-backoff",
+    PositiveInt,
+    Some("2147483647"),
+    "exponential-delay: restarts before the job fails."
+);
 option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
 /// Every key, in the order `rask.yaml` documents them.
@@ -194,6 +239,13 @@ pub const ALL: &[&ConfigOption] = &[
     &CHECKPOINTING_MIN_PAUSE,
     &CHECKPOINTS_DIR,
     &CHECKPOINTS_NUM_RETAINED,
+    &RESTART_STRATEGY_TYPE,
+    &RESTART_FIXED_DELAY_ATTEMPTS,
+    &RESTART_FIXED_DELAY_DELAY,
+    &RESTART_EXP_INITIAL_BACKOFF,
+    &RESTART_EXP_MAX_BACKOFF,
+    &RESTART_EXP_MULTIPLIER,
+    &RESTART_EXP_ATTEMPTS,
     &LOG_LEVEL,
 ];
 

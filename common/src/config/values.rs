@@ -61,6 +61,14 @@ pub fn parse_port(text: &str) -> Result<u16, String> {
     text.trim().parse::<u16>().map_err(|_| "expected a port number from 0 to 65535".to_string())
 }
 
+/// Parses a multiplier: a number of at least 1.0.
+pub fn parse_multiplier(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 1.0 => Ok(v),
+        _ => Err("expected a number of at least 1.0".into()),
+    }
+}
+
 /// Parses a whole number of at least 1.
 pub fn parse_positive_int(text: &str) -> Result<u32, String> {
     match text.trim().parse::<u32>() {

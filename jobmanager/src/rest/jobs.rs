@@ -270,7 +270,7 @@ pub async fn checkpoints(State(state): State<RestState>, Path(id): Path<String>)
     let sizes: Vec<f64> = s.sizes.iter().map(|d| *d as f64).collect();
     Ok(Json(json!({
         "counts": {
-            "restored": 0,
+            "restored": s.restored,
             "total": s.completed + s.failed + s.in_progress,
             "in_progress": s.in_progress,
             "completed": s.completed,
@@ -285,7 +285,7 @@ pub async fn checkpoints(State(state): State<RestState>, Path(id): Path<String>)
             "completed": s.latest_completed.as_ref().map(checkpoint_json),
             "savepoint": Value::Null,
             "failed": s.latest_failed.as_ref().map(checkpoint_json),
-            "restored": Value::Null,
+            "restored": s.latest_restored.map(|(id, t)| json!({ "id": id, "restore_timestamp": t, "is_savepoint": false, "external_path": Value::Null })),
         },
         "history": s.history.iter().map(checkpoint_json).collect::<Vec<_>>(),
     })))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rask_common::checkpoint::{encode_task_state, CheckpointStorage};
+use rask_common::checkpoint::{decode_task_state, encode_task_state, CheckpointStorage};
 use rask_common::job::graph::{JobGraph, Partitioning, JOB_GRAPH_VERSION};
 use rask_common::proto::job_master_gateway_client::JobMasterGatewayClient;
 use rask_common::proto::{CheckpointAck, CheckpointDecline, PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput};
@@ -217,6 +217,20 @@ async fn run(
         "" => None,
         dir => Some(CheckpointStorage::open(dir).map_err(|e| TaskError::Deployment(e.to_string()))?),
     };
+    if !tdd.restore_state_path.is_empty() {
+        let storage = storage.as_ref().ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
+        let bytes = storage.get(&tdd.restore_state_path).await.map_err(|e| TaskError::Deployment(e.to_string()))?;
+        let states = decode_task_state(&tdd.restore_state_path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))?;
+        for (uid, state) in states {
+            if uid == SOURCE_STATE {
+                if let Some(s) = source.as_mut() {
+                    s.restore(&state)?;
+                }
+            } else {
+                chain.restore(&uid, &state)?;
+            }
+        }
+    }
     // Sources take checkpoint triggers from the JobMaster.
     let (trigger_tx, mut triggers) = mpsc::channel::<u64>(16);
     if source.is_some() {
@@ -241,6 +255,7 @@ async fn run(
                     producer_vertex: vertex.id.clone(),
                     producer_subtask: subtask,
                     consumer_subtask: c,
+                    attempt: tdd.attempt,
                 },
                 rx,
             );
@@ -269,6 +284,7 @@ async fn run(
                     producer_vertex: producer.id.clone(),
                     producer_subtask: p,
                     consumer_subtask: subtask,
+                    attempt: tdd.attempt,
                 };
                 let rx = if location.taskmanager_address == services.own_address {
                     tokio::select! {

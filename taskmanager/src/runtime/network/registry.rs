@@ -15,6 +15,8 @@ pub struct SubpartitionKey {
     pub producer_vertex: String,
     pub producer_subtask: u32,
     pub consumer_subtask: u32,
+    /// The deployment attempt: a restarted job never reads an old attempt's data.
+    pub attempt: u32,
 }
 
 enum Entry {

@@ -107,6 +107,14 @@ impl OperatorChain {
         Self { operators, uids }
     }
 
+    /// Restores the state of the operator with `uid`.
+    pub fn restore(&mut self, uid: &str, state: &[u8]) -> Result<(), TaskError> {
+        let i = self.uids.iter().position(|u| u == uid).ok_or_else(|| {
+            TaskError::Deployment(format!("the checkpoint holds state of operator '{uid}', which this task does not run"))
+        })?;
+        self.operators[i].restore_state(state)
+    }
+
     /// Every stateful operator's state, by operator uid.
     pub fn snapshot(&self) -> Result<Vec<(String, Vec<u8>)>, TaskError> {
         let mut out = Vec::new();

@@ -51,6 +51,13 @@ impl Datagen {
         Self { spec, schema, subtask, parallelism, produced: 0, limit, started: Instant::now(), rate, watermarks, done: false }
     }
 
+    /// Continues after `rows` rows (restore). Rate limiting counts from now.
+    pub fn seek(&mut self, rows: u64) {
+        self.produced = rows;
+        let due = self.rate.map(|r| Duration::from_secs_f64(rows as f64 / r)).unwrap_or_default();
+        self.started = Instant::now().checked_sub(due).unwrap_or_else(Instant::now);
+    }
+
     /// Rows this subtask has emitted.
     pub fn position(&self) -> u64 {
         self.produced

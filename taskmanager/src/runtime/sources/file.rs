@@ -24,6 +24,7 @@ pub struct FileSource {
     parallelism: u32,
     batches: Option<std::vec::IntoIter<RecordBatch>>,
     emitted: u64,
+    skip: u64,
     watermarks: Option<WatermarkGenerator>,
     done: bool,
 }
@@ -47,9 +48,15 @@ impl FileSource {
             parallelism,
             batches: None,
             emitted: 0,
+            skip: 0,
             watermarks: watermark.map(WatermarkGenerator::new),
             done: false,
         }
+    }
+
+    /// Continues after `batches` batches (restore): they are skipped when read.
+    pub fn seek(&mut self, batches: u64) {
+        self.skip = batches;
     }
 
     /// Batches this subtask has emitted.
@@ -67,7 +74,12 @@ impl FileSource {
             let batches = tokio::task::spawn_blocking(move || read_all(&path, format, header, schema, subtask, parallelism))
                 .await
                 .map_err(|e| TaskError::Io(std::io::Error::other(e.to_string())))??;
-            self.batches = Some(batches.into_iter());
+            let mut batches = batches.into_iter();
+            for _ in 0..self.skip {
+                batches.next();
+            }
+            self.emitted = self.skip;
+            self.batches = Some(batches);
         }
         match self.batches.as_mut().and_then(|b| b.next()) {
             Some(batch) => {

@@ -44,6 +44,17 @@ impl Source {
         position.to_le_bytes().to_vec()
     }
 
+    /// Continues from a position `snapshot` wrote.
+    pub fn restore(&mut self, state: &[u8]) -> Result<(), TaskError> {
+        let position = u64::from_le_bytes(state.try_into().map_err(|_| TaskError::Deployment("corrupt source position".into()))?);
+        match self {
+            Source::Datagen(d) => d.seek(position),
+            Source::File(f) => f.seek(position),
+            Source::Socket(_) => {}
+        }
+        Ok(())
+    }
+
     /// The next elements; `EndOfInput` comes last for bounded sources.
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
         match self {
