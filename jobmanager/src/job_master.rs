@@ -13,7 +13,7 @@ use rask_common::proto::task_executor_client::TaskExecutorClient;
 use rask_common::proto::{
     CancelJobTasksRequest, FreeSlotRequest, InputLocation, RequestSlotRequest, TaskDeploymentDescriptor, TaskExecutionState,
 };
-use rask_common::proto::{CheckpointAck, CheckpointDecline, TriggerCheckpointRequest};
+use rask_common::proto::{CheckpointAck, CheckpointDecline, NotifyCheckpointCompleteRequest, TriggerCheckpointRequest};
 use tokio::sync::{mpsc, watch};
 use tonic::transport::{Channel, Endpoint};
 
@@ -360,9 +360,13 @@ impl JobMaster {
                     }
                     Some(JobMasterMessage::CheckpointAck(ack)) => {
                         if let Some(c) = coordinator.as_mut() {
+                            let before = c.latest_completed().map(|m| m.checkpoint_id);
                             let mut stats = self.execution.read().checkpoints.clone();
                             c.acknowledge(ack, &mut stats).await;
                             self.execution.write().checkpoints = stats;
+                            if let Some(done) = c.latest_completed().map(|m| m.checkpoint_id).filter(|id| Some(*id) != before) {
+                                self.notify_checkpoint_complete(done);
+                            }
                         }
                     }
                     Some(JobMasterMessage::CheckpointDecline(decline)) => {
@@ -408,6 +412,25 @@ impl JobMaster {
         }
         self.coordinator = coordinator;
         outcome
+    }
+
+    /// Tells every TaskExecutor of the job that checkpoint `id` is complete (sinks
+    /// commit). Fire and forget: a task that misses it commits on restore.
+    fn notify_checkpoint_complete(&mut self, id: u64) {
+        let mut addresses: Vec<String> = self.slots.iter().map(|(s, _)| s.rpc_address.clone()).collect();
+        addresses.sort();
+        addresses.dedup();
+        for address in addresses {
+            let Ok(mut client) = self.client(&address) else { continue };
+            let request = NotifyCheckpointCompleteRequest {
+                leader_token: self.services.leader_token.clone(),
+                job_id: self.job_id().to_string(),
+                checkpoint_id: id,
+            };
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_secs(5), client.notify_checkpoint_complete(request)).await;
+            });
+        }
     }
 
     /// Sends checkpoint `id`'s trigger to every TaskExecutor that runs a source task.

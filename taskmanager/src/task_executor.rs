@@ -6,8 +6,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rask_common::proto::task_executor_server::TaskExecutor;
 use rask_common::proto::{
-    CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse, PartitionRequest, RequestSlotRequest,
-    RequestSlotResponse, SubmitTaskResponse, TaskDeploymentDescriptor, TriggerCheckpointRequest, TriggerCheckpointResponse,
+    CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse, NotifyCheckpointCompleteRequest,
+    PartitionRequest, RequestSlotRequest, RequestSlotResponse, SubmitTaskResponse, TaskDeploymentDescriptor, TriggerCheckpointRequest,
+    TriggerCheckpointResponse,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -71,6 +72,16 @@ impl TaskExecutor for TaskExecutorService {
         if triggered == 0 {
             return Err(Status::not_found(format!("no source task of job {} runs here", req.job_id)));
         }
+        Ok(Response::new(TriggerCheckpointResponse { triggered }))
+    }
+
+    async fn notify_checkpoint_complete(
+        &self,
+        request: Request<NotifyCheckpointCompleteRequest>,
+    ) -> Result<Response<TriggerCheckpointResponse>, Status> {
+        let req = request.into_inner();
+        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let triggered = self.tasks.notify_checkpoint_complete(&req.job_id, req.checkpoint_id) as u32;
         Ok(Response::new(TriggerCheckpointResponse { triggered }))
     }
 

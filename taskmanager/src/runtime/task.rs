@@ -27,8 +27,17 @@ use super::{StreamElement, TaskError};
 /// How long a consumer waits for a producer to register its result.
 const PARTITION_WAIT: Duration = Duration::from_secs(60);
 
-/// Where a source task takes checkpoint triggers (checkpoint ids).
-type CheckpointTrigger = mpsc::Sender<u64>;
+/// What the JobMaster tells a running task about checkpoints.
+#[derive(Debug, Clone, Copy)]
+pub enum CheckpointControl {
+    /// Start checkpoint n (source tasks).
+    Trigger(u64),
+    /// Checkpoint n is complete: commit.
+    Complete(u64),
+}
+
+/// A running task's control channel, and whether the task is a source.
+type ControlChannel = (u64, bool, mpsc::Sender<CheckpointControl>);
 
 /// What every task of a TaskManager shares.
 pub struct TaskServices {
@@ -37,8 +46,8 @@ pub struct TaskServices {
     pub own_address: String,
     pub partitions: PartitionRegistry,
     running: Mutex<HashMap<String, Vec<(u64, CancellationToken)>>>,
-    /// Source tasks of each job, by task id: where checkpoint triggers go.
-    sources: Mutex<HashMap<String, Vec<(u64, CheckpointTrigger)>>>,
+    /// The tasks of each job, by task id: where checkpoint triggers and completions go.
+    controls: Mutex<HashMap<String, Vec<ControlChannel>>>,
     next_task: std::sync::atomic::AtomicU64,
     slot_memory: Mutex<HashMap<String, Arc<SlotMemory>>>,
     jobmasters: Mutex<HashMap<String, JobMasterGatewayClient<Channel>>>,
@@ -51,7 +60,7 @@ impl TaskServices {
             own_address,
             partitions: PartitionRegistry::default(),
             running: Mutex::new(HashMap::new()),
-            sources: Mutex::new(HashMap::new()),
+            controls: Mutex::new(HashMap::new()),
             next_task: std::sync::atomic::AtomicU64::new(0),
             slot_memory: Mutex::new(HashMap::new()),
             jobmasters: Mutex::new(HashMap::new()),
@@ -60,7 +69,7 @@ impl TaskServices {
 
     /// Cancels every task of a job here; returns how many were running.
     pub fn cancel_job(&self, job_id: &str) -> usize {
-        self.sources.lock().remove(job_id);
+        self.controls.lock().remove(job_id);
         let tokens = self.running.lock().remove(job_id).unwrap_or_default();
         for (_, t) in &tokens {
             t.cancel();
@@ -72,8 +81,20 @@ impl TaskServices {
     /// Starts checkpoint `id` at this TaskManager's source tasks of a job; returns how
     /// many took the trigger.
     pub fn trigger_checkpoint(&self, job_id: &str, id: u64) -> usize {
-        let sources = self.sources.lock();
-        sources.get(job_id).map(|s| s.iter().filter(|(_, tx)| tx.try_send(id).is_ok()).count()).unwrap_or(0)
+        let controls = self.controls.lock();
+        controls
+            .get(job_id)
+            .map(|c| c.iter().filter(|(_, source, tx)| *source && tx.try_send(CheckpointControl::Trigger(id)).is_ok()).count())
+            .unwrap_or(0)
+    }
+
+    /// Tells every task of a job here that checkpoint `id` is complete.
+    pub fn notify_checkpoint_complete(&self, job_id: &str, id: u64) -> usize {
+        let controls = self.controls.lock();
+        controls
+            .get(job_id)
+            .map(|c| c.iter().filter(|(_, _, tx)| tx.try_send(CheckpointControl::Complete(id)).is_ok()).count())
+            .unwrap_or(0)
     }
 
     /// Forgets a slot's memory accounting when the slot is freed.
@@ -177,8 +198,8 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
                 report(&services, &tdd, "FAILED", &format!("{name} on {}: {e}", services.resource_id)).await;
             }
         }
-        if let Some(sources) = services.sources.lock().get_mut(&tdd.job_id) {
-            sources.retain(|(id, _)| *id != task_id);
+        if let Some(controls) = services.controls.lock().get_mut(&tdd.job_id) {
+            controls.retain(|(id, _, _)| *id != task_id);
         }
         let mut running = services.running.lock();
         if let Some(tokens) = running.get_mut(&tdd.job_id) {
@@ -207,6 +228,8 @@ async fn run(
         parallelism: vertex.parallelism,
         slot_memory: services.memory(&tdd.allocation_id, tdd.memory_budget_bytes),
         printed,
+        attempt: tdd.attempt,
+        transactional: !tdd.checkpoint_dir.is_empty(),
     };
     let mut source = Source::build(&vertex.operators[0], subtask, vertex.parallelism)?;
     let skip = usize::from(source.is_some());
@@ -231,11 +254,9 @@ async fn run(
             }
         }
     }
-    // Sources take checkpoint triggers from the JobMaster.
-    let (trigger_tx, mut triggers) = mpsc::channel::<u64>(16);
-    if source.is_some() {
-        services.sources.lock().entry(tdd.job_id.clone()).or_default().push((task_id, trigger_tx));
-    }
+    // Checkpoint triggers (sources) and completions (all) from the JobMaster.
+    let (control_tx, mut controls) = mpsc::channel::<CheckpointControl>(16);
+    services.controls.lock().entry(tdd.job_id.clone()).or_default().push((task_id, source.is_some(), control_tx));
     let buffer_timeout = Duration::from_millis(tdd.buffer_timeout_ms.max(1));
 
     // Outputs first, so that consumers waiting for them are never blocked by us.
@@ -331,14 +352,16 @@ async fn run(
                 for element in elements {
                     ended |= matches!(element, StreamElement::EndOfInput);
                     if let StreamElement::Barrier(id) = element {
-                        let states = chain.snapshot();
+                        let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot());
                         checkpoint(services, tdd, storage.as_ref(), id, states).await;
                     }
                     chain.push(element, &mut out)?;
                 }
             }
-            Some(id) = triggers.recv(), if source.is_some() => {
-                let states = chain.snapshot().map(|mut states| {
+            Some(control) = controls.recv() => match control {
+                CheckpointControl::Complete(id) => chain.notify_checkpoint_complete(id)?,
+                CheckpointControl::Trigger(id) => {
+                let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot()).map(|mut states| {
                     if let Some(s) = &source {
                         states.insert(0, (SOURCE_STATE.to_string(), s.snapshot()));
                     }
@@ -346,7 +369,8 @@ async fn run(
                 });
                 checkpoint(services, tdd, storage.as_ref(), id, states).await;
                 chain.push(StreamElement::Barrier(id), &mut out)?;
-            }
+                }
+            },
             _ = tokio::time::sleep_until(flush_at.unwrap_or(far).into()), if flush_at.is_some() => {
                 for w in writers.iter_mut() {
                     w.flush().await?;

@@ -86,7 +86,15 @@ mod tests {
             AggregateCall { function: AggregateFunction::Avg, argument: Some("v".into()), output_name: "avg".into() },
         ];
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = OperatorContext { job_id: "j".into(), subtask: 0, parallelism: 1, slot_memory: SlotMemory::new(1 << 30), printed: tx };
+        let ctx = OperatorContext {
+            job_id: "j".into(),
+            subtask: 0,
+            parallelism: 1,
+            slot_memory: SlotMemory::new(1 << 30),
+            printed: tx,
+            attempt: 0,
+            transactional: false,
+        };
         let batch = RecordBatch::try_new(
             Arc::new(input.clone()),
             vec![Arc::new(Int64Array::from(vec![1, 2, 1])), Arc::new(Float64Array::from(vec![1.0, 5.0, 3.0]))],

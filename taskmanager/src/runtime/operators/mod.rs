@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod basic;
+pub mod file_sink;
 pub mod keyed_state;
 pub mod sinks;
 pub mod state_codec;
@@ -28,6 +29,10 @@ pub struct OperatorContext {
     pub slot_memory: Arc<SlotMemory>,
     /// Lines printed by print sinks, forwarded to the JobMaster for the client.
     pub printed: mpsc::UnboundedSender<Vec<String>>,
+    /// The deployment attempt (restarts count up).
+    pub attempt: u32,
+    /// Checkpointing is on: sinks commit with checkpoints (exactly once).
+    pub transactional: bool,
 }
 
 pub trait StreamOperator: Send {
@@ -50,6 +55,17 @@ pub trait StreamOperator: Send {
     }
 
     fn on_processing_time(&mut self, _now_ms: i64, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// Barrier `id` reached the operator: what it wrote so far belongs to checkpoint
+    /// `id` (the file sink closes its file here). Called before `snapshot_state`.
+    fn prepare_checkpoint(&mut self, _id: u64) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    /// Checkpoint `id` is complete: commit what it covers.
+    fn notify_checkpoint_complete(&mut self, _id: u64) -> Result<(), TaskError> {
         Ok(())
     }
 
@@ -88,7 +104,7 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
             Box::new(state_machine::StateMachine::new(&name, keys, *event_column, initial, transitions, (&input, output), ctx)?)
         }
         OperatorKind::PrintSink => Box::new(sinks::Print::new(ctx)),
-        OperatorKind::FileSink { path, format } => Box::new(sinks::FileSink::new(path, *format, ctx.subtask)?),
+        OperatorKind::FileSink { path, format } => Box::new(file_sink::FileSink::new(path, *format, ctx)?),
         OperatorKind::BlackholeSink { rows_per_second } => Box::new(sinks::Blackhole::new(*rows_per_second)),
         OperatorKind::DatagenSource(_) | OperatorKind::FileSource { .. } | OperatorKind::SocketSource { .. } => {
             return Err(TaskError::Deployment(format!("{name} is a source and must start its chain")))
@@ -113,6 +129,15 @@ impl OperatorChain {
             TaskError::Deployment(format!("the checkpoint holds state of operator '{uid}', which this task does not run"))
         })?;
         self.operators[i].restore_state(state)
+    }
+
+    /// Barrier `id` reached the chain (before `snapshot`).
+    pub fn prepare_checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
+        self.operators.iter_mut().try_for_each(|o| o.prepare_checkpoint(id))
+    }
+
+    pub fn notify_checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
+        self.operators.iter_mut().try_for_each(|o| o.notify_checkpoint_complete(id))
     }
 
     /// Every stateful operator's state, by operator uid.

@@ -1,12 +1,7 @@
 //! Sinks: print (rows as a table to the job's output and the TaskManager log; at
-//! least once), file (CSV or JSON lines, one part file per subtask), blackhole.
-
-use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+//! least once) and blackhole. The file sink has its own module.
 
 use arrow::record_batch::RecordBatch;
-use rask_common::job::graph::FileFormat;
 use tokio::sync::mpsc;
 
 use super::{OperatorContext, StreamOperator};
@@ -30,52 +25,6 @@ impl StreamOperator for Print {
             tracing::info!(target: "rask::print", "{line}");
         }
         let _ = self.printed.send(lines);
-        Ok(())
-    }
-}
-
-pub struct FileSink {
-    path: PathBuf,
-    format: FileFormat,
-    csv: Option<arrow::csv::Writer<BufWriter<File>>>,
-    json: Option<arrow::json::LineDelimitedWriter<BufWriter<File>>>,
-}
-
-impl FileSink {
-    pub fn new(dir: &str, format: FileFormat, subtask: u32) -> Result<Self, TaskError> {
-        std::fs::create_dir_all(dir)?;
-        let ext = if format == FileFormat::Json { "json" } else { "csv" };
-        Ok(Self { path: PathBuf::from(dir).join(format!("part-{subtask}.{ext}")), format, csv: None, json: None })
-    }
-}
-
-impl StreamOperator for FileSink {
-    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        match self.format {
-            FileFormat::Json => {
-                if self.json.is_none() {
-                    self.json = Some(arrow::json::LineDelimitedWriter::new(BufWriter::new(File::create(&self.path)?)));
-                }
-                self.json.as_mut().expect("set").write(&batch)?;
-            }
-            _ => {
-                if self.csv.is_none() {
-                    self.csv = Some(arrow::csv::WriterBuilder::new().with_header(true).build(BufWriter::new(File::create(&self.path)?)));
-                }
-                self.csv.as_mut().expect("set").write(&batch)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(&mut self, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        if let Some(mut w) = self.json.take() {
-            w.finish()?;
-            w.into_inner().flush()?;
-        }
-        if let Some(w) = self.csv.take() {
-            w.into_inner().flush()?;
-        }
         Ok(())
     }
 }

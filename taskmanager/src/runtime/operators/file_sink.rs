@@ -1,0 +1,222 @@
+//! The file sink: CSV or JSON lines, part files per subtask.
+//!
+//! With checkpointing it commits in two phases, so that after any failure and restore
+//! every row is in the visible output exactly once: rows go to an in-progress file
+//! (`<path>/.inprogress/`); at barrier n that file is closed and moved to
+//! `<path>/.pending/`, recorded in the checkpoint; when checkpoint n completes (or the
+//! job is restored from it) the pending files become visible as `<path>/part-*`. Files
+//! written after the last completed checkpoint are discarded on restore (their rows
+//! are replayed). Without checkpointing it writes `<path>/part-<subtask>.<ext>`
+//! directly (at least once).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use rask_common::job::graph::FileFormat;
+use serde::{Deserialize, Serialize};
+
+use super::{OperatorContext, StreamOperator};
+use crate::runtime::{StreamElement, TaskError};
+
+const IN_PROGRESS: &str = ".inprogress";
+const PENDING: &str = ".pending";
+
+enum Writer {
+    Csv(arrow::csv::Writer<BufWriter<File>>),
+    Json(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+}
+
+impl Writer {
+    fn create(path: &Path, format: FileFormat) -> Result<Self, TaskError> {
+        let file = BufWriter::new(File::create(path)?);
+        Ok(match format {
+            FileFormat::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(file)),
+            _ => Writer::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(file)),
+        })
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> Result<(), TaskError> {
+        match self {
+            Writer::Csv(w) => w.write(batch)?,
+            Writer::Json(w) => w.write(batch)?,
+        }
+        Ok(())
+    }
+
+    /// Flushes everything to the file and closes it.
+    fn close(self) -> Result<(), TaskError> {
+        let mut file = match self {
+            Writer::Csv(w) => w.into_inner(),
+            Writer::Json(mut w) => {
+                w.finish()?;
+                w.into_inner()
+            }
+        };
+        file.flush()?;
+        file.into_inner().map_err(|e| TaskError::Io(e.into_error()))?.sync_all()?;
+        Ok(())
+    }
+}
+
+/// Pending files a checkpoint recorded: (checkpoint id, file name).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct SinkState {
+    pending: Vec<(u64, String)>,
+}
+
+pub struct FileSink {
+    dir: PathBuf,
+    format: FileFormat,
+    subtask: u32,
+    attempt: u32,
+    transactional: bool,
+    seq: u64,
+    current: Option<(String, Writer)>,
+    pending: Vec<(u64, String)>,
+}
+
+impl FileSink {
+    pub fn new(dir: &str, format: FileFormat, ctx: &OperatorContext) -> Result<Self, TaskError> {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir)?;
+        if ctx.transactional {
+            std::fs::create_dir_all(dir.join(IN_PROGRESS))?;
+            std::fs::create_dir_all(dir.join(PENDING))?;
+        }
+        Ok(Self {
+            dir,
+            format,
+            subtask: ctx.subtask,
+            attempt: ctx.attempt,
+            transactional: ctx.transactional,
+            seq: 0,
+            current: None,
+            pending: Vec::new(),
+        })
+    }
+
+    fn ext(&self) -> &'static str {
+        if self.format == FileFormat::Json {
+            "json"
+        } else {
+            "csv"
+        }
+    }
+
+    fn writer(&mut self) -> Result<&mut Writer, TaskError> {
+        if self.current.is_none() {
+            let (name, path) = if self.transactional {
+                let name = format!("part-{}-{}-{}.{}", self.subtask, self.attempt, self.seq, self.ext());
+                self.seq += 1;
+                let path = self.dir.join(IN_PROGRESS).join(&name);
+                (name, path)
+            } else {
+                let name = format!("part-{}.{}", self.subtask, self.ext());
+                let path = self.dir.join(&name);
+                (name, path)
+            };
+            self.current = Some((name, Writer::create(&path, self.format)?));
+        }
+        Ok(&mut self.current.as_mut().expect("set").1)
+    }
+
+    /// Makes a pending file visible. Idempotent: a file already visible is fine.
+    fn commit(&self, name: &str) -> Result<(), TaskError> {
+        let from = self.dir.join(PENDING).join(name);
+        let to = self.dir.join(name);
+        match std::fs::rename(&from, &to) {
+            Ok(()) => Ok(()),
+            Err(_) if to.exists() => Ok(()),
+            Err(e) => Err(TaskError::operator("file sink", format!("cannot commit {}: {e}", from.display()))),
+        }
+    }
+
+    /// Removes this subtask's in-progress and pending files other than `keep`.
+    fn discard_uncommitted(&self, keep: &[(u64, String)]) -> Result<(), TaskError> {
+        let prefix = format!("part-{}-", self.subtask);
+        for sub in [IN_PROGRESS, PENDING] {
+            let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) else { continue };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(&prefix) && !keep.iter().any(|(_, k)| k == &name) {
+                    std::fs::remove_file(entry.path())?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StreamOperator for FileSink {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        self.writer()?.write(&batch)
+    }
+
+    fn prepare_checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
+        if !self.transactional {
+            return Ok(());
+        }
+        if let Some((name, writer)) = self.current.take() {
+            writer.close()?;
+            std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(PENDING).join(&name))?;
+            self.pending.push((id, name));
+        }
+        Ok(())
+    }
+
+    fn notify_checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending).into_iter().partition(|(n, _)| *n <= id);
+        self.pending = waiting;
+        for (_, name) in done {
+            self.commit(&name)?;
+        }
+        Ok(())
+    }
+
+    fn snapshot_state(&self) -> Result<Option<Vec<u8>>, TaskError> {
+        if !self.transactional {
+            return Ok(None);
+        }
+        let state = SinkState { pending: self.pending.clone() };
+        Ok(Some(serde_json::to_vec(&state).expect("serializes")))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), TaskError> {
+        let state: SinkState =
+            serde_json::from_slice(state).map_err(|e| TaskError::operator("file sink", format!("corrupt state: {e}")))?;
+        // The restored checkpoint completed: everything it recorded is committed.
+        for (_, name) in &state.pending {
+            self.commit(name)?;
+        }
+        // What was written after it is replayed; drop it.
+        self.discard_uncommitted(&[])
+    }
+
+    fn finish(&mut self, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        if let Some((name, writer)) = self.current.take() {
+            writer.close()?;
+            if self.transactional {
+                // The input ended: these rows are final.
+                std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(&name))?;
+            }
+        }
+        let pending = std::mem::take(&mut self.pending);
+        for (_, name) in pending {
+            self.commit(&name)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        // Cancelled or failed: the open file's rows are not covered by any checkpoint.
+        if let Some((name, _)) = self.current.take() {
+            if self.transactional {
+                let _ = std::fs::remove_file(self.dir.join(IN_PROGRESS).join(name));
+            }
+        }
+    }
+}
