@@ -24,7 +24,7 @@ const IN_PROGRESS: &str = ".inprogress";
 const PENDING: &str = ".pending";
 
 enum Writer {
-    Csv(arrow::csv::Writer<BufWriter<File>>),
+    Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
     Json(arrow::json::LineDelimitedWriter<BufWriter<File>>),
 }
 
@@ -33,7 +33,7 @@ impl Writer {
         let file = BufWriter::new(File::create(path)?);
         Ok(match format {
             FileFormat::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(file)),
-            _ => Writer::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(file)),
+            _ => Writer::Csv(Box::new(arrow::csv::WriterBuilder::new().with_header(true).build(file))),
         })
     }
 
