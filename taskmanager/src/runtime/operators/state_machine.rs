@@ -83,6 +83,37 @@ impl StateMachine {
 }
 
 impl StreamOperator for StateMachine {
+    fn snapshot_state(&self) -> Result<Option<Vec<u8>>, TaskError> {
+        // Key rows (Arrow row format, as binary) and each key's state name.
+        let keys = arrow::array::BinaryArray::from_iter_values(self.current.keys().map(|k| k.as_ref()));
+        let states = arrow::array::StringArray::from_iter_values(self.current.values().map(|s| self.states[*s as usize].as_str()));
+        let schema = Arc::new(Schema::new(vec![
+            arrow::datatypes::Field::new("key", arrow::datatypes::DataType::Binary, false),
+            arrow::datatypes::Field::new("state", arrow::datatypes::DataType::Utf8, false),
+        ]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(keys), Arc::new(states)])?;
+        Ok(Some(super::state_codec::encode(&[], &schema, &[batch])?))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), TaskError> {
+        let (_, batches) = super::state_codec::decode(state)?;
+        for b in batches {
+            let keys = b.column(0).as_binary::<i32>();
+            let states = b.column(1).as_string::<i32>();
+            for i in 0..b.num_rows() {
+                let name = states.value(i);
+                let id = match self.states.iter().position(|s| s == name) {
+                    Some(id) => id as u32,
+                    None => return Err(TaskError::operator("state machine", format!("the checkpoint holds state '{name}', which the transitions do not name"))),
+                };
+                if self.current.insert(keys.value(i).into(), id).is_none() {
+                    self.key_bytes += keys.value(i).len() as u64;
+                }
+            }
+        }
+        self.memory.resize(self.key_bytes * 2 + self.current.len() as u64 * 48)
+    }
+
     fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         let columns: Vec<ArrayRef> = self.keys.iter().map(|&k| batch.column(k).clone()).collect();
         let rows = self.converter.convert_columns(&columns)?;

@@ -11,7 +11,7 @@ use arrow::datatypes::{DataType, Int64Type, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use arrow_row::{RowConverter, SortField};
 
-use super::StreamOperator;
+use super::{state_codec, StreamOperator};
 use crate::runtime::{StreamElement, TaskError};
 
 pub struct TopN {
@@ -112,5 +112,22 @@ impl StreamOperator for TopN {
 
     fn finish(&mut self, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         self.fire_until(i64::MAX, out)
+    }
+
+    fn snapshot_state(&self) -> Result<Option<Vec<u8>>, TaskError> {
+        let batches: Vec<RecordBatch> = self.buffered.values().flatten().cloned().collect();
+        let schema = match batches.first() {
+            Some(b) => b.schema(),
+            None => Arc::new(Schema::new(self.output.fields()[1..].to_vec())),
+        };
+        Ok(Some(state_codec::encode(&[], &schema, &batches)?))
+    }
+
+    fn restore_state(&mut self, state: &[u8]) -> Result<(), TaskError> {
+        let (_, batches) = state_codec::decode(state)?;
+        for b in batches {
+            self.process_batch(b, &mut Vec::new())?;
+        }
+        Ok(())
     }
 }
