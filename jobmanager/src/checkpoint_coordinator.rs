@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use rask_common::checkpoint::{CheckpointMetadata, CheckpointStorage, TaskStateHandle, METADATA_VERSION};
+use rask_common::checkpoint::{decode_task_state, CheckpointMetadata, CheckpointStorage, TaskStateHandle, METADATA_VERSION};
 use rask_common::proto::CheckpointAck;
 
 use crate::execution_graph::now_ms;
@@ -101,15 +101,15 @@ pub struct CheckpointCoordinator {
     tasks: usize,
     next_id: u64,
     pending: Option<Pending>,
-    retained: VecDeque<u64>,
+    /// Completed checkpoints kept on storage, oldest first.
+    retained: VecDeque<CheckpointMetadata>,
     last_end: Instant,
-    latest: Option<CheckpointMetadata>,
 }
 
 impl CheckpointCoordinator {
     pub fn new(settings: CheckpointSettings, job_id: String, tasks: usize) -> Self {
         let last_end = Instant::now();
-        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end, latest: None }
+        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end }
     }
 
     pub fn storage(&self) -> &CheckpointStorage {
@@ -194,10 +194,9 @@ impl CheckpointCoordinator {
                     record.state_size,
                     record.duration_ms()
                 );
-                self.retained.push_back(record.id);
-                self.latest = Some(metadata.clone());
+                self.retained.push_back(metadata.clone());
                 while self.retained.len() > self.settings.retained {
-                    let old = self.retained.pop_front().expect("non-empty");
+                    let old = self.retained.pop_front().expect("non-empty").checkpoint_id;
                     if let Err(e) = self.settings.storage.discard(&self.job_id, old).await {
                         tracing::warn!("could not delete checkpoint {old}: {e}");
                     }
@@ -238,9 +237,39 @@ impl CheckpointCoordinator {
         self.last_end = Instant::now();
     }
 
-    /// The latest completed checkpoint, to restore from after a failure.
+    /// The latest completed checkpoint.
     pub fn latest_completed(&self) -> Option<&CheckpointMetadata> {
-        self.latest.as_ref()
+        self.retained.back()
+    }
+
+    /// The newest retained checkpoint whose files are all present and readable, to
+    /// restore from; a missing or corrupt one is skipped (and dropped) with a warning.
+    pub async fn restore_point(&mut self) -> Option<CheckpointMetadata> {
+        while let Some(candidate) = self.retained.back().cloned() {
+            match self.verify(&candidate).await {
+                Ok(()) => return Some(candidate),
+                Err(problem) => {
+                    tracing::warn!(
+                        "Checkpoint {} of job {} cannot be restored ({problem}); falling back to the one before.",
+                        candidate.checkpoint_id,
+                        self.job_id
+                    );
+                    self.retained.pop_back();
+                }
+            }
+        }
+        None
+    }
+
+    async fn verify(&self, metadata: &CheckpointMetadata) -> Result<(), String> {
+        for task in &metadata.tasks {
+            let bytes = self.settings.storage.get(&task.path).await.map_err(|e| e.to_string())?;
+            if bytes.len() as u64 != task.size {
+                return Err(format!("{} has {} bytes, the checkpoint recorded {}", task.path, bytes.len(), task.size));
+            }
+            decode_task_state(&task.path, &bytes).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     pub fn pending_id(&self) -> Option<u64> {

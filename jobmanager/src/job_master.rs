@@ -260,7 +260,10 @@ impl JobMaster {
         let graph_json = serde_json::to_vec(self.graph.as_ref()).map_err(|e| Outcome::Failed(e.to_string()))?;
         let mut deployments = Vec::new();
         let graph = self.graph.clone();
-        let restore = self.coordinator.as_ref().and_then(|c| c.latest_completed()).cloned();
+        let restore = match self.coordinator.as_mut() {
+            Some(c) if self.attempt > 0 => c.restore_point().await,
+            _ => None,
+        };
         if let Some(m) = &restore {
             tracing::info!("Restoring job {} from checkpoint {}.", self.graph.job_id, m.checkpoint_id);
             let mut eg = self.execution.write();

@@ -215,3 +215,68 @@ fn cancel_during_checkpoints_leaves_no_uncommitted_files_visible() {
     let in_progress: Vec<_> = std::fs::read_dir(out_dir.join(".inprogress")).unwrap().collect();
     assert!(in_progress.is_empty(), "{in_progress:?}");
 }
+
+#[test]
+fn a_corrupt_latest_checkpoint_falls_back_to_the_one_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let chk = dir.path().join("checkpoints");
+    let spec = ClusterSpec::new()
+        .with("execution.checkpointing.interval", "100")
+        .with("state.checkpoints.dir", &chk.display().to_string())
+        .with("state.checkpoints.num-retained", "3")
+        .with("restart-strategy.type", "fixed-delay")
+        .with("restart-strategy.fixed-delay.attempts", "2")
+        .with("restart-strategy.fixed-delay.delay", "100");
+    let jm = spec.jobmanager("jm", dir.path());
+    let mut tms: Vec<Daemon> =
+        (0..3).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")])).collect();
+    spec.wait_slots(3, 3, Duration::from_secs(10));
+    let rows = 300_000u64;
+    let job = dir.path().join("job.yaml");
+    std::fs::write(
+        &job,
+        format!(
+            "name: fallback\nparallelism: 2\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    rows-per-second: 100000\n    \
+             fields:\n      - {{name: id, type: BIGINT, kind: sequence}}\npipeline:\n  - map: \"id % 100 AS k\"\n  - key_by: k\n  \
+             - name: counts\n    aggregate:\n      select: \"k, COUNT(*) AS n\"\nsinks:\n  - {{name: out, connector: file, path: out, format: csv}}\n"
+        ),
+    )
+    .unwrap();
+    let m = format!("127.0.0.1:{}", spec.rest_port);
+    let out = rask(&["run", "-d", "-m", &m, job.to_str().unwrap()], &[]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let id = text.lines().find_map(|l| l.strip_prefix("Job has been submitted with JobID ")).expect("job id").trim().to_string();
+    let url = format!("{}/jobs/{id}", spec.rest_url());
+    wait_for(Duration::from_secs(20), "three checkpoints", || {
+        get_json(&format!("{url}/checkpoints")).filter(|s| s["counts"]["completed"].as_u64() >= Some(3))
+    });
+    // Freeze the TaskManagers so that no newer checkpoint completes, then corrupt the
+    // latest one and kill a TaskManager of the job.
+    for tm in &tms {
+        tm.signal(libc::SIGSTOP);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let stats = get_json(&format!("{url}/checkpoints")).unwrap();
+    let latest = stats["latest"]["completed"]["id"].as_u64().unwrap();
+    let metadata: CheckpointMetadata =
+        serde_json::from_slice(&std::fs::read(chk.join(&id).join(format!("chk-{latest}/_metadata"))).unwrap()).unwrap();
+    for task in &metadata.tasks {
+        std::fs::write(chk.join(&task.path), b"garbage").unwrap();
+    }
+    let victim = get_json(&url).unwrap()["vertices"][0]["subtasks"][0]["taskmanager-id"].as_str().unwrap().to_string();
+    process_of(&mut tms, &victim).expect("victim").kill9();
+    for tm in &tms {
+        tm.signal(libc::SIGCONT);
+    }
+    let done = wait_for(Duration::from_secs(60), "the job to finish", || {
+        get_json(&url).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
+    });
+    assert_eq!(done["state"], "FINISHED", "{done}");
+    let stats = get_json(&format!("{url}/checkpoints")).unwrap();
+    let restored = stats["latest"]["restored"]["id"].as_u64().expect("restored");
+    assert!(restored < latest, "restored {restored}, the corrupt one was {latest}");
+    jm.wait_log(&format!("Checkpoint {latest} of job {id} cannot be restored"), Duration::from_secs(1));
+    let (last, duplicates) = committed_counts(&dir.path().join("out"));
+    assert_eq!(duplicates, 0);
+    assert!(last.len() == 100 && last.values().all(|&n| n == rows / 100), "exact counts after the fallback");
+}

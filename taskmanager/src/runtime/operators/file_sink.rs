@@ -60,9 +60,10 @@ impl Writer {
     }
 }
 
-/// Pending files a checkpoint recorded: (checkpoint id, file name).
+/// What a checkpoint records: its id and the pending files (checkpoint id, name).
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct SinkState {
+    checkpoint: u64,
     pending: Vec<(u64, String)>,
 }
 
@@ -75,6 +76,8 @@ pub struct FileSink {
     seq: u64,
     current: Option<(String, Writer)>,
     pending: Vec<(u64, String)>,
+    /// The latest barrier seen: files are named by the checkpoint they belong to.
+    last_checkpoint: u64,
 }
 
 impl FileSink {
@@ -94,6 +97,7 @@ impl FileSink {
             seq: 0,
             current: None,
             pending: Vec::new(),
+            last_checkpoint: 0,
         })
     }
 
@@ -149,6 +153,34 @@ impl FileSink {
     }
 }
 
+/// `part-<subtask>-<attempt>-<seq>.<ext>` as committed for checkpoint `id`:
+/// `part-<subtask>-c<id, 10 digits>-<attempt>-<seq>.<ext>`.
+fn epoch_name(name: &str, id: u64) -> String {
+    let rest = name.strip_prefix("part-").unwrap_or(name);
+    let (subtask, tail) = rest.split_once('-').unwrap_or((rest, ""));
+    format!("part-{subtask}-c{id:010}-{tail}")
+}
+
+/// The checkpoint a committed name belongs to.
+fn epoch_of(name: &str) -> Option<u64> {
+    name.split('-').find_map(|p| p.strip_prefix('c')).and_then(|d| d.parse().ok())
+}
+
+impl FileSink {
+    /// Deletes this subtask's committed files of checkpoints after `checkpoint`.
+    fn rollback_after(&self, checkpoint: u64) -> Result<(), TaskError> {
+        let prefix = format!("part-{}-c", self.subtask);
+        for entry in std::fs::read_dir(&self.dir)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&prefix) && epoch_of(&name).is_some_and(|e| e > checkpoint) {
+                tracing::warn!("file sink: removing {name}, written after checkpoint {checkpoint} that the job restarts from");
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl StreamOperator for FileSink {
     fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         self.writer()?.write(&batch)
@@ -158,10 +190,13 @@ impl StreamOperator for FileSink {
         if !self.transactional {
             return Ok(());
         }
+        self.last_checkpoint = id;
         if let Some((name, writer)) = self.current.take() {
             writer.close()?;
-            std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(PENDING).join(&name))?;
-            self.pending.push((id, name));
+            // Pending and committed names carry the checkpoint they belong to.
+            let committed = epoch_name(&name, id);
+            std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(PENDING).join(&committed))?;
+            self.pending.push((id, committed));
         }
         Ok(())
     }
@@ -179,7 +214,7 @@ impl StreamOperator for FileSink {
         if !self.transactional {
             return Ok(None);
         }
-        let state = SinkState { pending: self.pending.clone() };
+        let state = SinkState { checkpoint: self.last_checkpoint, pending: self.pending.clone() };
         Ok(Some(serde_json::to_vec(&state).expect("serializes")))
     }
 
@@ -190,8 +225,11 @@ impl StreamOperator for FileSink {
         for (_, name) in &state.pending {
             self.commit(name)?;
         }
-        // What was written after it is replayed; drop it.
-        self.discard_uncommitted(&[])
+        // What was written after it is replayed; drop it. That includes files already
+        // committed for later checkpoints when an older checkpoint is restored (the
+        // newer one was unusable): their rows come again.
+        self.discard_uncommitted(&[])?;
+        self.rollback_after(state.checkpoint)
     }
 
     fn finish(&mut self, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
@@ -199,7 +237,8 @@ impl StreamOperator for FileSink {
             writer.close()?;
             if self.transactional {
                 // The input ended: these rows are final.
-                std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(&name))?;
+                let committed = epoch_name(&name, self.last_checkpoint + 1);
+                std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(committed))?;
             }
         }
         let pending = std::mem::take(&mut self.pending);

@@ -104,7 +104,12 @@ impl StreamOperator for StateMachine {
                 let name = states.value(i);
                 let id = match self.states.iter().position(|s| s == name) {
                     Some(id) => id as u32,
-                    None => return Err(TaskError::operator("state machine", format!("the checkpoint holds state '{name}', which the transitions do not name"))),
+                    None => {
+                        return Err(TaskError::operator(
+                            "state machine",
+                            format!("the checkpoint holds state '{name}', which the transitions do not name"),
+                        ))
+                    }
                 };
                 if self.current.insert(keys.value(i).into(), id).is_none() {
                     self.key_bytes += keys.value(i).len() as u64;

@@ -206,7 +206,8 @@ mod tests {
 
     #[test]
     fn open_windows_survive_snapshot_and_restore() {
-        let input = Schema::new(vec![Field::new("ts", rask_common::job::types::timestamp_type(), true), Field::new("k", DataType::Int64, true)]);
+        let input =
+            Schema::new(vec![Field::new("ts", rask_common::job::types::timestamp_type(), true), Field::new("k", DataType::Int64, true)]);
         let output = Arc::new(Schema::new(vec![
             Field::new("window_start", rask_common::job::types::timestamp_type(), false),
             Field::new("window_end", rask_common::job::types::timestamp_type(), false),
@@ -222,7 +223,15 @@ mod tests {
             aggregates: vec![AggregateCall { function: AggregateFunction::Count, argument: None, output_name: "n".into() }],
         };
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = OperatorContext { job_id: "j".into(), subtask: 0, parallelism: 1, slot_memory: SlotMemory::new(1 << 30), printed: tx, attempt: 0, transactional: false };
+        let ctx = OperatorContext {
+            job_id: "j".into(),
+            subtask: 0,
+            parallelism: 1,
+            slot_memory: SlotMemory::new(1 << 30),
+            printed: tx,
+            attempt: 0,
+            transactional: false,
+        };
         let batch = RecordBatch::try_new(
             Arc::new(input.clone()),
             vec![Arc::new(TimestampMillisecondArray::from(vec![1, 2, 15])), Arc::new(Int64Array::from(vec![7, 7, 8]))],
