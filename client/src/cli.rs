@@ -128,7 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Info { parallelism, cluster, job_file } => {
             let conf = configuration(&cluster)?;
             let graph = commands::run::plan(&job_file, parallelism, &conf)?;
-            print!("{}", commands::info::render(&graph));
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), commands::info::render(&graph).as_bytes());
             Ok(())
         }
         Command::List { running, scheduled, all, cluster } => {
@@ -136,7 +136,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let client = RestClient::new(url);
             let filter = commands::list::Filter::from_flags(running, scheduled, all);
             let out = commands::list::run(&client, filter).await?;
-            print!("{out}");
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
             Ok(())
         }
     }

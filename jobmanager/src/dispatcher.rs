@@ -41,17 +41,7 @@ impl Dispatcher {
         if graph.vertices.is_empty() {
             return Err(DispatcherError::Invalid("no vertices".into()));
         }
-        if graph.job_id.len() != 32 || !graph.job_id.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(DispatcherError::Invalid(format!("job id '{}' is not 32 hex characters", graph.job_id)));
-        }
-        for e in &graph.edges {
-            if graph.vertex(&e.source).is_none() || graph.vertex(&e.target).is_none() {
-                return Err(DispatcherError::Invalid(format!("edge {} -> {} names a missing vertex", e.source, e.target)));
-            }
-        }
-        if graph.vertices.iter().any(|v| v.parallelism == 0 || v.parallelism > graph.max_parallelism || v.operators.is_empty()) {
-            return Err(DispatcherError::Invalid("a vertex has no operators or a parallelism outside 1..=max-parallelism".into()));
-        }
+        validate(&graph).map_err(DispatcherError::Invalid)?;
         let mut jobs = self.jobs.write();
         if jobs.contains_key(&graph.job_id) {
             return Err(DispatcherError::Duplicate(graph.job_id));
@@ -108,4 +98,59 @@ impl Dispatcher {
         }
         m
     }
+}
+
+/// Checks what the program step guarantees, for JobGraphs that arrive over REST.
+fn validate(graph: &JobGraph) -> Result<(), String> {
+    use rask_common::job::graph::Partitioning;
+    if graph.job_id.len() != 32 || !graph.job_id.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
+        return Err(format!("job id '{}' is not 32 lowercase hex characters", graph.job_id));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for v in &graph.vertices {
+        if !ids.insert(v.id.as_str()) {
+            return Err(format!("vertex id {} appears twice", v.id));
+        }
+        if v.parallelism == 0 || v.parallelism > graph.max_parallelism || v.operators.is_empty() {
+            return Err(format!("vertex {} has no operators or a parallelism outside 1..={}", v.id, graph.max_parallelism));
+        }
+    }
+    for e in &graph.edges {
+        let (Some(from), Some(to)) = (graph.vertex(&e.source), graph.vertex(&e.target)) else {
+            return Err(format!("edge {} -> {} names a missing vertex", e.source, e.target));
+        };
+        match &e.partitioning {
+            Partitioning::Forward if from.parallelism != to.parallelism => {
+                return Err(format!(
+                    "forward edge {} -> {} joins parallelism {} and {}",
+                    e.source, e.target, from.parallelism, to.parallelism
+                ))
+            }
+            Partitioning::Hash { keys } if keys.iter().any(|&k| k >= e.schema.0.len()) => {
+                return Err(format!("hash edge {} -> {} names a key column outside its {} columns", e.source, e.target, e.schema.0.len()))
+            }
+            _ => {}
+        }
+    }
+    // No cycles: repeatedly remove vertices without incoming edges.
+    let mut incoming: std::collections::HashMap<&str, usize> = graph.vertices.iter().map(|v| (v.id.as_str(), 0)).collect();
+    for e in &graph.edges {
+        *incoming.get_mut(e.target.as_str()).expect("checked") += 1;
+    }
+    let mut ready: Vec<&str> = incoming.iter().filter(|(_, n)| **n == 0).map(|(v, _)| *v).collect();
+    let mut seen = 0;
+    while let Some(v) = ready.pop() {
+        seen += 1;
+        for e in graph.edges.iter().filter(|e| e.source == v) {
+            let n = incoming.get_mut(e.target.as_str()).expect("checked");
+            *n -= 1;
+            if *n == 0 {
+                ready.push(e.target.as_str());
+            }
+        }
+    }
+    if seen != graph.vertices.len() {
+        return Err("the edges form a cycle".into());
+    }
+    Ok(())
 }

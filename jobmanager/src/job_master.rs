@@ -21,6 +21,9 @@ use crate::checkpoint_coordinator::{CheckpointCoordinator, CheckpointSettings};
 use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
 use crate::resource_manager::{ResourceManager, SlotOffer};
 
+/// How long deploying every task of a job may take.
+const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Lines of printed output a job keeps for clients (older lines are dropped).
 const OUTPUT_LINES_KEPT: usize = 100_000;
 
@@ -47,11 +50,12 @@ impl JobOutput {
         }
     }
 
-    /// Lines from number `from` on, and the number after the last.
-    pub fn read(&self, from: usize) -> (Vec<String>, usize) {
+    /// Lines from number `from` on, the number after the last, and how many lines
+    /// from `from` on were already dropped.
+    pub fn read(&self, from: usize) -> (Vec<String>, usize, usize) {
         let start = from.max(self.first) - self.first;
         let lines: Vec<String> = self.lines.iter().skip(start).cloned().collect();
-        (lines, self.first + self.lines.len())
+        (lines, self.first + self.lines.len(), self.first.saturating_sub(from))
     }
 }
 
@@ -97,8 +101,17 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices) -> JobMasterHandle {
     let handle = JobMasterHandle { graph: graph.clone(), execution: execution.clone(), output: Arc::default(), terminal, messages: tx };
     let tasks: usize = graph.vertices.iter().map(|v| v.parallelism as usize).sum();
     let coordinator = services.checkpointing.clone().map(|s| CheckpointCoordinator::new(s, graph.job_id.clone(), tasks));
-    let master =
-        JobMaster { graph, execution, services, messages: rx, slots: Vec::new(), clients: Default::default(), attempt: 0, coordinator };
+    let master = JobMaster {
+        graph,
+        execution,
+        services,
+        messages: rx,
+        slots: Vec::new(),
+        clients: Default::default(),
+        attempt: 0,
+        coordinator,
+        lost: None,
+    };
     tokio::spawn(async move {
         master.run().await;
         let _ = terminal_tx.send(true);
@@ -117,6 +130,8 @@ struct JobMaster {
     /// Deployment attempt: 0 first, one more after each restart.
     attempt: u32,
     coordinator: Option<CheckpointCoordinator>,
+    /// Loss notifications, subscribed before slots are taken so that none is missed.
+    lost: Option<tokio::sync::broadcast::Receiver<String>>,
 }
 
 enum Outcome {
@@ -324,22 +339,55 @@ impl JobMaster {
                 });
             }
         }
-        // Deploy concurrently; a consumer waits for its producers' results to appear.
-        for result in futures::future::join_all(deployments).await {
-            result.map_err(Outcome::Failed)?;
-        }
-        // Drain losses that happened before deployment.
-        while let Ok(rid) = lost.try_recv() {
-            if self.slots.iter().any(|(s, _)| s.resource_id == rid) {
-                return Err(Outcome::Failed(format!("TaskManager {rid} was lost")));
+        // Deploy concurrently (a consumer waits for its producers' results to appear),
+        // bounded in time, while following task states, cancellation and losses.
+        let deploy = tokio::time::timeout(DEPLOY_TIMEOUT, futures::future::join_all(deployments));
+        tokio::pin!(deploy);
+        loop {
+            tokio::select! {
+                results = &mut deploy => {
+                    let results = results.map_err(|_| Outcome::Failed(format!("deployment did not finish within {} s", DEPLOY_TIMEOUT.as_secs())))?;
+                    for result in results {
+                        result.map_err(Outcome::Failed)?;
+                    }
+                    break;
+                }
+                m = self.messages.recv() => match m {
+                    None | Some(JobMasterMessage::Cancel) => return Err(Outcome::Canceled),
+                    Some(JobMasterMessage::TaskState(update)) => {
+                        if let Some(state) = ExecutionState::parse(&update.state).filter(|_| update.attempt == self.attempt) {
+                            self.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
+                            if state == ExecutionState::Failed {
+                                return Err(Outcome::Failed(update.error));
+                            }
+                        }
+                    }
+                    Some(_) => {}
+                },
+                rid = lost.recv() => {
+                    if let Some(rid) = self.lost_slot(rid) {
+                        return Err(Outcome::Failed(format!("TaskManager {rid} was lost")));
+                    }
+                }
             }
         }
+        self.lost = Some(lost);
         Ok(())
+    }
+
+    /// The resource id of a lost TaskManager that holds one of our slots, if the
+    /// notification (or a lag in notifications) says so.
+    fn lost_slot(&self, notification: Result<String, tokio::sync::broadcast::error::RecvError>) -> Option<String> {
+        match notification {
+            Ok(rid) => self.slots.iter().any(|(s, _)| s.resource_id == rid).then_some(rid),
+            // Missed notifications: check every TaskManager we use.
+            Err(_) => self.slots.iter().map(|(s, _)| s.resource_id.clone()).find(|rid| !self.services.resource_manager.is_registered(rid)),
+        }
     }
 
     /// Follows task states until the job ends, taking checkpoints meanwhile.
     async fn follow(&mut self) -> Outcome {
-        let mut lost = self.services.resource_manager.subscribe_lost();
+        let mut lost = self.lost.take().unwrap_or_else(|| self.services.resource_manager.subscribe_lost());
         let mut coordinator = self.coordinator.take();
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
         let outcome = loop {
@@ -382,10 +430,8 @@ impl JobMaster {
                     }
                 },
                 rid = lost.recv() => {
-                    if let Ok(rid) = rid {
-                        if self.slots.iter().any(|(s, _)| s.resource_id == rid) {
-                            break Outcome::Failed(format!("TaskManager {rid} was lost (connection closed or heartbeat timed out)"));
-                        }
+                    if let Some(rid) = self.lost_slot(rid) {
+                        break Outcome::Failed(format!("TaskManager {rid} was lost (connection closed or heartbeat timed out)"));
                     }
                 }
                 _ = tokio::time::sleep_until(deadline.into()), if coordinator.is_some() => {
@@ -467,6 +513,20 @@ impl JobMaster {
     /// Asks every TaskExecutor of the job to cancel its tasks, then waits briefly for
     /// them to report a terminal state.
     async fn cancel_tasks(&mut self) {
+        // Tasks never deployed, or on a TaskManager that is gone, are over already.
+        {
+            let rm = self.services.resource_manager.clone();
+            let mut eg = self.execution.write();
+            for v in eg.vertices.iter_mut() {
+                for e in v.subtasks.iter_mut() {
+                    let gone = e.resource_id.as_ref().is_none_or(|rid| !rm.is_registered(rid));
+                    if !e.state.is_terminal() && (e.state <= ExecutionState::Scheduled || gone) {
+                        e.state = ExecutionState::Canceled;
+                        e.end_time = now_ms();
+                    }
+                }
+            }
+        }
         {
             let mut eg = self.execution.write();
             let updates: Vec<(String, u32)> = eg

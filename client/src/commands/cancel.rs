@@ -3,8 +3,8 @@
 use crate::rest_client::RestClient;
 
 pub async fn run(client: &RestClient, job_id: &str) -> anyhow::Result<()> {
-    println!("Cancelling job {job_id}.");
+    super::run::say(&format!("Cancelling job {job_id}."));
     client.patch(&format!("/jobs/{job_id}?mode=cancel")).await?;
-    println!("Cancelled job {job_id}.");
+    super::run::say(&format!("Cancelled job {job_id}."));
     Ok(())
 }

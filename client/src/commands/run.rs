@@ -43,6 +43,8 @@ struct Submitted {
 struct Output {
     lines: Vec<String>,
     next: usize,
+    #[serde(default)]
+    dropped: usize,
     state: String,
     terminal: bool,
 }
@@ -59,6 +61,12 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
     let mut from = 0usize;
     loop {
         let out: Output = client.get(&format!("/jobs/{job_id}/output?from={from}")).await?;
+        if out.dropped > 0 {
+            eprintln!(
+                "rask: {} printed rows were dropped before this client read them (the JobManager keeps the latest 100,000 lines)",
+                out.dropped
+            );
+        }
         let mut stdout = std::io::stdout().lock();
         for line in &out.lines {
             if let Err(e) = writeln!(stdout, "{line}") {
@@ -73,8 +81,8 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
         from = out.next;
         if out.terminal {
             if out.state == "FINISHED" {
-                println!("Job with JobID {job_id} has finished.");
-                println!("Job Runtime: {} ms", started.elapsed().as_millis());
+                say(&format!("Job with JobID {job_id} has finished."));
+                say(&format!("Job Runtime: {} ms", started.elapsed().as_millis()));
                 return Ok(());
             }
             let cause = client
@@ -94,7 +102,7 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
 
 pub async fn run_remote(client: &RestClient, graph: &JobGraph, options: &RunOptions) -> anyhow::Result<()> {
     let job_id = submit(client, graph).await?;
-    println!("Job has been submitted with JobID {job_id}");
+    say(&format!("Job has been submitted with JobID {job_id}"));
     if options.detached {
         return Ok(());
     }
@@ -106,10 +114,15 @@ pub async fn run_local(graph: &JobGraph, conf: &Configuration) -> anyhow::Result
     let client = RestClient::new(cluster.rest_url.clone());
     let result = async {
         let job_id = submit(&client, graph).await?;
-        println!("Job has been submitted with JobID {job_id}");
+        say(&format!("Job has been submitted with JobID {job_id}"));
         follow(&client, &job_id, Duration::from_millis(10)).await
     }
     .await;
     cluster.shutdown().await;
     result
+}
+
+/// Prints a line; a closed stdout (`rask run ... | head`) is not an error.
+pub fn say(line: &str) {
+    let _ = writeln!(std::io::stdout(), "{line}");
 }

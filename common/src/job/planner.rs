@@ -53,7 +53,7 @@ pub fn plan_job_text(text: &str, path: &Path, options: &PlanOptions) -> Result<J
         JobFileError { file: path.to_path_buf(), line, field: String::new(), message }
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    Planner { file: path.to_path_buf(), base, nodes: Vec::new(), by_name: HashMap::new() }.plan(spec, options)
+    Planner { file: path.to_path_buf(), base, nodes: Vec::new(), by_name: HashMap::new(), max_p: 128 }.plan(spec, options)
 }
 
 /// What planning one step yields: operator name, kind, output schema, hash keys of
@@ -81,6 +81,7 @@ struct Planner {
     base: PathBuf,
     nodes: Vec<Node>,
     by_name: HashMap<String, usize>,
+    max_p: u32,
 }
 
 fn line_of<T>(s: &Spanned<T>) -> u32 {
@@ -113,17 +114,22 @@ impl Planner {
             (None, Some(p)) => p.value,
             (None, None) => options.default_parallelism.unwrap_or(1),
         };
+        let (p_line, p_field) = match (options.parallelism, &spec.parallelism) {
+            (Some(_), _) => (0, "--parallelism".to_string()),
+            (None, Some(p)) => (line_of(p), "parallelism".to_string()),
+            (None, None) => (0, "parallelism.default".to_string()),
+        };
         if default_p == 0 {
-            return Err(self.error(spec.parallelism.as_ref().map(line_of).unwrap_or(0), "parallelism", "must be at least 1"));
+            return Err(self.error(p_line, p_field, "must be at least 1"));
         }
         let max_p = spec.max_parallelism.as_ref().map(|m| m.value).or(options.max_parallelism).unwrap_or(128);
-        if max_p == 0 || max_p < default_p {
-            return Err(self.error(
-                spec.max_parallelism.as_ref().map(line_of).unwrap_or(0),
-                "max-parallelism",
-                format!("must be at least the parallelism ({default_p})"),
-            ));
+        if max_p == 0 {
+            return Err(self.error(spec.max_parallelism.as_ref().map(line_of).unwrap_or(0), "max-parallelism", "must be at least 1"));
         }
+        if default_p > max_p {
+            return Err(self.error(p_line, p_field, format!("{default_p} exceeds max-parallelism ({max_p})")));
+        }
+        self.max_p = max_p;
         if spec.sources.is_empty() {
             return Err(self.error(0, "sources", "a job needs at least one source"));
         }
@@ -172,6 +178,9 @@ impl Planner {
                 previous = Some(inputs[0]);
                 continue;
             }
+            if pending_keys.is_some() && s.input.is_some() && Some(inputs[0]) != previous {
+                return Err(self.error(line, format!("{field}.input"), "a step after key_by reads the keyed stream: drop `input` here"));
+            }
             let node = self.step(i, s, &inputs, line, &field, default_p, pending_keys.take())?;
             previous = Some(node);
         }
@@ -209,6 +218,9 @@ impl Planner {
                     })?;
                     out.push(i);
                 }
+                if out.is_empty() {
+                    return Err(self.error(line_of(spanned), format!("{field}.input"), "names no input"));
+                }
                 let first = self.nodes[out[0]].schema.clone();
                 for &i in &out[1..] {
                     if self.nodes[i].schema.fields() != first.fields() {
@@ -240,14 +252,56 @@ impl Planner {
             ));
         }
         let connector = s.connector.value.to_ascii_lowercase();
+        // Options of another connector are mistakes, not silently ignored.
+        let given: [(&str, bool); 9] = [
+            ("number-of-rows", s.number_of_rows.is_some()),
+            ("rows-per-second", s.rows_per_second.is_some()),
+            ("seed", s.seed.is_some()),
+            ("path", s.path.is_some()),
+            ("format", s.format.is_some()),
+            ("header", s.header.is_some()),
+            ("host", s.host.is_some()),
+            ("port", s.port.is_some()),
+            ("fields", !s.fields.is_empty()),
+        ];
+        let allowed: &[&str] = match connector.as_str() {
+            "datagen" => &["number-of-rows", "rows-per-second", "seed", "fields"],
+            "file" => &["path", "format", "header", "fields"],
+            "socket" => &["host", "port"],
+            _ => &["number-of-rows", "rows-per-second", "seed", "path", "format", "header", "host", "port", "fields"],
+        };
+        if let Some((option, _)) = given.iter().find(|(o, set)| *set && !allowed.contains(o)) {
+            return Err(self.error(
+                line_of(source),
+                format!("{field}.{option}"),
+                format!("'{option}' is not an option of the {connector} connector"),
+            ));
+        }
+        if connector == "socket" && s.watermark.is_some() {
+            return Err(self.error(line_of(source), format!("{field}.watermark"), "the socket source has no event-time column"));
+        }
         let (schema, kind) = match connector.as_str() {
             "datagen" => {
                 let mut fields = Vec::new();
                 let mut gens = Vec::new();
                 for (j, f) in s.fields.iter().enumerate() {
                     let (field_def, g) = self.datagen_field(&f.value, &format!("{field}.fields[{j}]"))?;
+                    if fields.iter().any(|x: &Field| x.name() == field_def.name()) {
+                        return Err(self.error(
+                            line_of(&f.value.name),
+                            format!("{field}.fields[{j}].name"),
+                            format!("column '{}' appears twice", field_def.name()),
+                        ));
+                    }
                     fields.push(field_def);
                     gens.push(g);
+                }
+                if s.rows_per_second == Some(0) {
+                    return Err(self.error(
+                        line_of(source),
+                        format!("{field}.rows-per-second"),
+                        "must be at least 1 (leave it out for no limit)",
+                    ));
                 }
                 if fields.is_empty() {
                     return Err(self.error(line_of(source), format!("{field}.fields"), "datagen needs at least one field"));
@@ -461,11 +515,21 @@ impl Planner {
                 DatagenField::Sequence { start: int(&f.start, "start", 0)?, step: int(&f.step, "step", 1)? }
             }
             "random" => match &ty {
-                DataType::Int64 | DataType::Int32 => {
+                DataType::Int64 | DataType::Int32 | DataType::Timestamp(_, _) => {
+                    if is_ts && (f.min.is_none() || f.max.is_none()) {
+                        return Err(self.error(
+                            kind_line,
+                            format!("{field}.kind"),
+                            "a random TIMESTAMP needs min and max (or use kind sequence or now)",
+                        ));
+                    }
                     let (min, max) =
                         (int(&f.min, "min", 0)?, int(&f.max, "max", if ty == DataType::Int32 { i32::MAX as i64 } else { i64::MAX })?);
                     if min > max {
                         return Err(self.error(kind_line, format!("{field}.min"), "min is greater than max"));
+                    }
+                    if ty == DataType::Int32 && (i32::try_from(min).is_err() || i32::try_from(max).is_err()) {
+                        return Err(self.error(kind_line, format!("{field}.min"), "min and max of an INT field must fit in 32 bits"));
                     }
                     DatagenField::RandomInt { min, max }
                 }
@@ -516,7 +580,7 @@ impl Planner {
     ) -> Result<usize, JobFileError> {
         let input = self.nodes[inputs[0]].schema.clone();
         let rowtime_in = self.nodes[inputs[0]].rowtime;
-        let parallelism = s.parallelism.as_ref().map(|p| p.value).unwrap_or(default_p).max(1);
+        let parallelism = self.parallelism(s.parallelism.as_ref(), default_p, &format!("{field}.parallelism"))?;
         let set = [
             s.filter.is_some(),
             s.map.is_some(),
@@ -896,6 +960,12 @@ impl Planner {
                     _ => return Err(self.error(line, field, format!("{fname} takes one argument"))),
                 };
                 let output_name = alias.ok_or_else(|| self.error(line, field, format!("'{e}' needs a name: write '{e} AS name'")))?;
+                if order.contains(&output_name) || keys.iter().any(|&k| input.field(k).name() == &output_name) {
+                    return Err(self.error(line, field, format!("column '{output_name}' appears twice")));
+                }
+                if matches!(output_name.as_str(), "window_start" | "window_end") {
+                    return Err(self.error(line, field, format!("'{output_name}' is a window column; choose another name")));
+                }
                 order.push(output_name.clone());
                 calls.push(AggregateCall { function, argument, output_name });
             } else {
@@ -969,7 +1039,7 @@ impl Planner {
             }
         };
         let name = s.name.value.clone();
-        let parallelism = s.parallelism.as_ref().map(|p| p.value).unwrap_or(default_p).max(1);
+        let parallelism = self.parallelism(s.parallelism.as_ref(), default_p, &format!("{field}.parallelism"))?;
         let node = Node {
             name: name.clone(),
             uid: s.uid.clone().unwrap_or_else(|| format!("sink-{name}")),
@@ -990,6 +1060,15 @@ impl Planner {
         let at = self.add(node, line_of(&s.name), &format!("{field}.name"))?;
         self.nodes[at].exchange = self.exchange(s.partition.as_ref(), &format!("{field}.partition"), false)?;
         Ok(())
+    }
+
+    /// A step's or sink's parallelism: its own (1..=max-parallelism) or the default.
+    fn parallelism(&self, own: Option<&Spanned<u32>>, default_p: u32, field: &str) -> Result<u32, JobFileError> {
+        match own {
+            None => Ok(default_p),
+            Some(p) if p.value >= 1 && p.value <= self.max_p => Ok(p.value),
+            Some(p) => Err(self.error(line_of(p), field, format!("must be between 1 and max-parallelism ({})", self.max_p))),
+        }
     }
 
     /// An explicit `partition:` of a step's or sink's input.
@@ -1207,5 +1286,30 @@ mod tests {
 
         let e = plan(&format!("{BASE}sinks:\n  - {{name: out, connector: kafka}}\n")).unwrap_err();
         assert!(e.message.contains("unknown sink connector 'kafka'"), "{e}");
+    }
+
+    #[test]
+    fn inputs_that_used_to_panic_are_named_errors() {
+        let sink = "sinks:\n  - {name: out, connector: print}\n";
+        let e = plan(&format!("{BASE}pipeline:\n  - input: []\n    filter: \"id > 1\"\n{sink}")).unwrap_err();
+        assert!(e.message.contains("names no input"), "{e}");
+        let e = plan(&format!(
+            "{BASE}  - name: t\n    connector: datagen\n    fields:\n      - {{name: x, type: BIGINT}}\npipeline:\n  - input: s\n    key_by: id\n  - input: t\n    aggregate: {{select: \"x, COUNT(*) AS n\"}}\n{sink}"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("after key_by"), "{e}");
+        let e = plan(&format!("{}{sink}", BASE.replace("number-of-rows: 10", "rows-per-second: 0"))).unwrap_err();
+        assert!(e.field.ends_with("rows-per-second"), "{e}");
+        let e = plan(&format!("{BASE}pipeline:\n  - filter: \"id > 1\"\n    parallelism: 500\n{sink}")).unwrap_err();
+        assert!(e.field == "pipeline[0].parallelism" && e.message.contains("max-parallelism"), "{e}");
+        let e = plan(&format!("{BASE}pipeline:\n  - key_by: id\n  - aggregate: {{select: \"id, COUNT(*) AS id\"}}\n{sink}")).unwrap_err();
+        assert!(e.message.contains("appears twice"), "{e}");
+        let e = plan(&format!(
+            "name: t\nsources:\n  - name: s\n    connector: socket\n    port: 9\n    fields:\n      - {{name: a, type: BIGINT}}\n{sink}"
+        ))
+        .unwrap_err();
+        assert!(e.message.contains("not an option of the socket connector"), "{e}");
+        let e = plan(&format!("name: t\nparallelism: 500\n{}{sink}", &BASE["name: t\n".len()..])).unwrap_err();
+        assert!(e.line == 2 && e.field == "parallelism" && e.message.contains("exceeds max-parallelism"), "{e}");
     }
 }

@@ -306,6 +306,10 @@ impl ResourceManager {
         out
     }
 
+    pub fn is_registered(&self, resource_id: &str) -> bool {
+        self.taskmanagers.lock().contains_key(resource_id)
+    }
+
     pub fn taskmanager(&self, resource_id: &str) -> Option<TaskManagerInfo> {
         self.taskmanagers.lock().get(resource_id).map(snapshot)
     }

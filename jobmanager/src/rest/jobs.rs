@@ -216,8 +216,8 @@ pub async fn output(
     };
     // Read the state first: once terminal, every printed line is already in.
     let status = job.status();
-    let (lines, next) = job.output.lock().read(from);
-    Ok(Json(json!({ "lines": lines, "next": next, "state": status.name(), "terminal": status.is_terminal() })))
+    let (lines, next, dropped) = job.output.lock().read(from);
+    Ok(Json(json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": status.is_terminal() })))
 }
 
 fn checkpoint_json(r: &crate::checkpoint_coordinator::CheckpointRecord) -> Value {

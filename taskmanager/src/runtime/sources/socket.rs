@@ -1,5 +1,7 @@
 //! The socket source (Flink's socketTextStream): text lines from host:port, batched
 //! every 100 ms or 8192 lines; the input ends when the peer closes the connection.
+//! A reader task owns the socket and hands over whole batches through a channel, so
+//! a task loop that stops waiting (a flush or timer fired) loses no line.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,15 +11,18 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 use crate::runtime::{StreamElement, TaskError};
+
+const BATCH_LINES: usize = 8192;
 
 pub struct SocketSource {
     host: String,
     port: u16,
     schema: SchemaRef,
     active: bool,
-    lines: Option<tokio::io::Lines<BufReader<TcpStream>>>,
+    lines: Option<mpsc::Receiver<Result<Vec<String>, String>>>,
     done: bool,
 }
 
@@ -27,6 +32,48 @@ impl SocketSource {
         Self { host, port, schema, active: subtask == 0, lines: None, done: false }
     }
 
+    /// Connects and starts the reader task.
+    async fn connect(&mut self) -> Result<(), TaskError> {
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| TaskError::operator("socket source", format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stream).lines();
+            loop {
+                let mut batch: Vec<String> = Vec::new();
+                let deadline = tokio::time::sleep(Duration::from_millis(100));
+                tokio::pin!(deadline);
+                let mut ended = false;
+                while batch.len() < BATCH_LINES {
+                    tokio::select! {
+                        line = lines.next_line() => match line {
+                            Ok(Some(l)) => batch.push(l),
+                            Ok(None) => {
+                                ended = true;
+                                break;
+                            }
+                            Err(e) => {
+                                let _ = tx.send(Err(e.to_string())).await;
+                                return;
+                            }
+                        },
+                        _ = &mut deadline, if !batch.is_empty() => break,
+                    }
+                }
+                if !batch.is_empty() && tx.send(Ok(batch)).await.is_err() {
+                    return;
+                }
+                if ended {
+                    return;
+                }
+            }
+        });
+        self.lines = Some(rx);
+        Ok(())
+    }
+
+    /// Cancel-safe: a batch is either returned or still in the channel.
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
         if self.done {
             return Ok(vec![]);
@@ -36,36 +83,17 @@ impl SocketSource {
             return Ok(vec![StreamElement::EndOfInput]);
         }
         if self.lines.is_none() {
-            let stream = TcpStream::connect((self.host.as_str(), self.port))
-                .await
-                .map_err(|e| TaskError::operator("socket source", format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
-            self.lines = Some(BufReader::new(stream).lines());
+            self.connect().await?;
         }
-        let lines = self.lines.as_mut().expect("connected");
-        let mut batch: Vec<String> = Vec::new();
-        let deadline = tokio::time::sleep(Duration::from_millis(100));
-        tokio::pin!(deadline);
-        let mut ended = false;
-        while batch.len() < 8192 {
-            tokio::select! {
-                line = lines.next_line() => match line? {
-                    Some(l) => batch.push(l),
-                    None => {
-                        ended = true;
-                        break;
-                    }
-                },
-                _ = &mut deadline, if !batch.is_empty() => break,
+        match self.lines.as_mut().expect("connected").recv().await {
+            Some(Ok(batch)) => {
+                Ok(vec![StreamElement::Batch(RecordBatch::try_new(self.schema.clone(), vec![Arc::new(StringArray::from(batch))])?)])
+            }
+            Some(Err(e)) => Err(TaskError::operator("socket source", format!("reading {}:{}: {e}", self.host, self.port))),
+            None => {
+                self.done = true;
+                Ok(vec![StreamElement::EndOfInput])
             }
         }
-        let mut out = Vec::new();
-        if !batch.is_empty() {
-            out.push(StreamElement::Batch(RecordBatch::try_new(self.schema.clone(), vec![Arc::new(StringArray::from(batch))])?));
-        }
-        if ended {
-            self.done = true;
-            out.push(StreamElement::EndOfInput);
-        }
-        Ok(out)
     }
 }
