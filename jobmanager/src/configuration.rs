@@ -27,6 +27,7 @@ pub struct JobManagerConfiguration {
     pub buffer_timeout: Duration,
     pub checkpointing: Option<CheckpointSettings>,
     pub restart_strategy: RestartStrategy,
+    pub jobstore_expiration: Duration,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -68,6 +69,7 @@ impl JobManagerConfiguration {
             buffer_timeout: conf.get_duration(&o::EXECUTION_BUFFER_TIMEOUT)?,
             checkpointing: checkpointing(conf)?,
             restart_strategy: RestartStrategy::from_configuration(conf, conf.contains(&o::CHECKPOINTING_INTERVAL))?,
+            jobstore_expiration: conf.get_duration(&o::JOBSTORE_EXPIRATION_TIME)?,
             raw: Arc::new(conf.clone()),
         })
     }

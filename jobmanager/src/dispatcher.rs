@@ -26,11 +26,22 @@ pub enum DispatcherError {
 pub struct Dispatcher {
     services: JobMasterServices,
     jobs: RwLock<HashMap<String, JobMasterHandle>>,
+    /// jobstore.expiration-time: how long terminal jobs stay.
+    expiration: std::time::Duration,
 }
 
 impl Dispatcher {
-    pub fn new(services: JobMasterServices) -> Self {
-        Self { services, jobs: RwLock::new(HashMap::new()) }
+    pub fn new(services: JobMasterServices, expiration: std::time::Duration) -> Self {
+        Self { services, jobs: RwLock::new(HashMap::new()), expiration }
+    }
+
+    /// Forgets terminal jobs older than jobstore.expiration-time (and their output).
+    fn expire(&self) {
+        let horizon = crate::execution_graph::now_ms() - self.expiration.as_millis() as i64;
+        self.jobs.write().retain(|_, job| {
+            let eg = job.execution.read();
+            !(eg.status.is_terminal() && eg.end_time >= 0 && eg.end_time < horizon)
+        });
     }
 
     /// Accepts a JobGraph and starts its JobMaster; returns the job id.
@@ -42,6 +53,7 @@ impl Dispatcher {
             return Err(DispatcherError::Invalid("no vertices".into()));
         }
         validate(&graph).map_err(DispatcherError::Invalid)?;
+        self.expire();
         let mut jobs = self.jobs.write();
         if jobs.contains_key(&graph.job_id) {
             return Err(DispatcherError::Duplicate(graph.job_id));
@@ -53,11 +65,13 @@ impl Dispatcher {
     }
 
     pub fn job(&self, id: &str) -> Result<JobMasterHandle, DispatcherError> {
+        self.expire();
         self.jobs.read().get(id).cloned().ok_or_else(|| DispatcherError::NotFound(id.to_string()))
     }
 
     /// Every job, oldest first.
     pub fn jobs(&self) -> Vec<JobMasterHandle> {
+        self.expire();
         let mut all: Vec<JobMasterHandle> = self.jobs.read().values().cloned().collect();
         all.sort_by_key(|h| h.execution.read().start_time);
         all

@@ -63,15 +63,18 @@ impl JobManager {
             Arc::new(ResourceManager::new(conf.cluster_id.clone(), token.0, conf.heartbeat_interval, conf.heartbeat_timeout));
         let (shutdown, shutdown_rx) = watch::channel(false);
 
-        let dispatcher = Arc::new(Dispatcher::new(JobMasterServices {
-            resource_manager: resource_manager.clone(),
-            leader_token: resource_manager.leader_token().to_string(),
-            gateway_address: rask_common::net::host_port(&conf.rpc_host, rpc_address.port()),
-            slot_request_timeout: conf.slot_request_timeout,
-            buffer_timeout: conf.buffer_timeout,
-            checkpointing: conf.checkpointing.clone(),
-            restart_strategy: conf.restart_strategy.clone(),
-        }));
+        let dispatcher = Arc::new(Dispatcher::new(
+            JobMasterServices {
+                resource_manager: resource_manager.clone(),
+                leader_token: resource_manager.leader_token().to_string(),
+                gateway_address: rask_common::net::host_port(&conf.rpc_host, rpc_address.port()),
+                slot_request_timeout: conf.slot_request_timeout,
+                buffer_timeout: conf.buffer_timeout,
+                checkpointing: conf.checkpointing.clone(),
+                restart_strategy: conf.restart_strategy.clone(),
+            },
+            conf.jobstore_expiration,
+        ));
         let service = ResourceManagerService::new(resource_manager.clone(), shutdown_rx.clone());
         let gateway = JobMasterGatewayService { dispatcher: dispatcher.clone() };
         let mut rpc_stop = shutdown_rx.clone();

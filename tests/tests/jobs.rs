@@ -631,3 +631,17 @@ fn broadcast_sends_every_row_to_every_subtask() {
         assert_eq!(ids, (0..10).collect::<Vec<_>>(), "subtask {subtask}");
     }
 }
+
+#[test]
+fn finished_jobs_expire_after_jobstore_expiration_time() {
+    let s = Session::start(1, 2, &[("jobstore.expiration-time", "300")]);
+    let out = rask(&["run", "-m", &s.m(), examples_dir().join("word-count.yaml").to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = job_id(&stdout(&out));
+    assert_eq!(s.job(&id)["state"], "FINISHED");
+    std::thread::sleep(Duration::from_millis(400));
+    let (status, _) = get_status_json(&format!("{}/jobs/{id}", s.spec.rest_url()));
+    assert_eq!(status, 404, "a finished job is forgotten after jobstore.expiration-time");
+    let list = rask(&["list", "--all", "-m", &s.m()], &[]);
+    assert!(!stdout(&list).contains(&id));
+}

@@ -211,6 +211,13 @@ option!(
     Some("2147483647"),
     "exponential-delay: restarts before the job fails."
 );
+option!(
+    JOBSTORE_EXPIRATION_TIME,
+    "jobstore.expiration-time",
+    Duration,
+    Some("3600 s"),
+    "How long a finished, failed or canceled job stays listed (and its printed rows kept)."
+);
 option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
 /// Every key, in the order `rask.yaml` documents them.
@@ -246,6 +253,7 @@ pub const ALL: &[&ConfigOption] = &[
     &RESTART_EXP_MAX_BACKOFF,
     &RESTART_EXP_MULTIPLIER,
     &RESTART_EXP_ATTEMPTS,
+    &JOBSTORE_EXPIRATION_TIME,
     &LOG_LEVEL,
 ];
 
