@@ -59,8 +59,9 @@ impl TopN {
         Ok(())
     }
 
-    fn emit(&self, batches: Vec<RecordBatch>, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        let all = concat_batches(&batches[0].schema(), &batches)?;
+    /// The first `n` rows of `batches` by the order.
+    fn top(&self, batches: &[RecordBatch]) -> Result<RecordBatch, TaskError> {
+        let all = concat_batches(&batches[0].schema(), batches)?;
         let sort: Vec<SortColumn> = self
             .order_by
             .iter()
@@ -70,7 +71,11 @@ impl TopN {
             })
             .collect();
         let top = lexsort_to_indices(&sort, Some(self.n.min(all.num_rows())))?;
-        let top = take_record_batch(&all, &top)?;
+        Ok(take_record_batch(&all, &top)?)
+    }
+
+    fn emit(&self, batches: Vec<RecordBatch>, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        let top = self.top(&batches)?;
         let mut columns: Vec<ArrayRef> = vec![Arc::new(Int64Array::from_iter_values(1..=top.num_rows() as i64))];
         columns.extend(top.columns().iter().cloned());
         out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
@@ -99,7 +104,18 @@ impl StreamOperator for TopN {
         }
         for (group, idx) in groups {
             let part = if idx.len() == rows { batch.clone() } else { take_record_batch(&batch, &UInt32Array::from(idx))? };
-            self.buffered.entry(group).or_default().push(part);
+            let held: usize = {
+                let buffered = self.buffered.entry(group.clone()).or_default();
+                buffered.push(part);
+                buffered.iter().map(RecordBatch::num_rows).sum()
+            };
+            // Only the first n rows can ever be emitted: cut a partition's buffer down
+            // to them once it holds many more.
+            if held > (4 * self.n).max(8192) {
+                let batches = self.buffered.remove(&group).unwrap_or_default();
+                let top = self.top(&batches)?;
+                self.buffered.insert(group, vec![top]);
+            }
         }
         Ok(())
     }
