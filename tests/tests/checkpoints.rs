@@ -28,9 +28,7 @@ fn periodic_checkpoints_write_state_and_metadata_and_keep_num_retained() {
     )
     .unwrap();
     let m = format!("127.0.0.1:{}", spec.rest_port);
-    let out = rask(&["run", "-d", "-m", &m, job.to_str().unwrap()], &[]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let id = text.lines().find_map(|l| l.strip_prefix("Job has been submitted with JobID ")).expect("job id").trim().to_string();
+    let id = submit_detached(&m, &job);
     let url = format!("{}/jobs/{id}/checkpoints", spec.rest_url());
     let stats = wait_for(Duration::from_secs(20), "three completed checkpoints", || {
         get_json(&url).filter(|s| s["counts"]["completed"].as_u64() >= Some(3))
@@ -107,69 +105,91 @@ fn committed_counts(dir: &std::path::Path) -> (std::collections::HashMap<String,
     (last, duplicates)
 }
 
-#[test]
-fn exactly_once_output_while_taskmanagers_are_killed_three_times() {
-    let dir = tempfile::tempdir().unwrap();
-    let chk = dir.path().join("checkpoints");
-    let spec = ClusterSpec::new()
+/// A cluster with checkpoints every 100 ms and fixed-delay restarts, `tms`
+/// TaskManagers of one slot, running a bounded counting job at parallelism 2 into an
+/// exactly-once file sink: `rows` ids counted by `id % keys`.
+struct CountingJob {
+    _spec: ClusterSpec,
+    jm: Daemon,
+    tms: Vec<Daemon>,
+    id: String,
+    url: String,
+    rows: u64,
+    keys: u64,
+}
+
+fn start_counting_job(dir: &std::path::Path, settings: &[(&str, &str)], tms: usize, keys: u64, rows: u64) -> CountingJob {
+    let mut spec = ClusterSpec::new()
         .with("execution.checkpointing.interval", "100")
-        .with("state.checkpoints.dir", &chk.display().to_string())
+        .with("state.checkpoints.dir", &dir.join("checkpoints").display().to_string())
         .with("restart-strategy.type", "fixed-delay")
-        .with("restart-strategy.fixed-delay.attempts", "5")
         .with("restart-strategy.fixed-delay.delay", "100");
-    let _jm = spec.jobmanager("jm", dir.path());
-    // Five TaskManagers with one slot each: the job takes two; three can die.
-    let mut tms: Vec<Daemon> =
-        (0..5).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")])).collect();
-    spec.wait_slots(5, 5, Duration::from_secs(10));
-    let rows = 600_000u64;
-    let job = dir.path().join("job.yaml");
+    for (k, v) in settings {
+        spec = spec.with(k, v);
+    }
+    let jm = spec.jobmanager("jm", dir);
+    let tms: Vec<Daemon> = (0..tms).map(|i| spec.taskmanager(&format!("tm{i}"), dir, &[("taskmanager.numberOfTaskSlots", "1")])).collect();
+    spec.wait_slots(tms.len() as u64, tms.len() as u64, Duration::from_secs(10));
+    let job = dir.join("job.yaml");
     std::fs::write(
         &job,
         format!(
-            "name: recoverable\nparallelism: 2\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    rows-per-second: 100000\n    \
-             fields:\n      - {{name: id, type: BIGINT, kind: sequence}}\npipeline:\n  - map: \"id % 1000 AS k\"\n  - key_by: k\n  \
+            "name: counting\nparallelism: 2\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    rows-per-second: 100000\n    \
+             fields:\n      - {{name: id, type: BIGINT, kind: sequence}}\npipeline:\n  - map: \"id % {keys} AS k\"\n  - key_by: k\n  \
              - name: counts\n    aggregate:\n      select: \"k, COUNT(*) AS n\"\nsinks:\n  - {{name: out, connector: file, path: out, format: csv}}\n"
         ),
     )
     .unwrap();
-    let m = format!("127.0.0.1:{}", spec.rest_port);
-    let out = rask(&["run", "-d", "-m", &m, job.to_str().unwrap()], &[]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let id = text.lines().find_map(|l| l.strip_prefix("Job has been submitted with JobID ")).expect("job id").trim().to_string();
+    let id = submit_detached(&format!("127.0.0.1:{}", spec.rest_port), &job);
     let url = format!("{}/jobs/{id}", spec.rest_url());
-    let mut victims = Vec::new();
+    CountingJob { _spec: spec, jm, tms, id, url, rows, keys }
+}
+
+impl CountingJob {
+    fn wait_finished(&self) -> serde_json::Value {
+        let done = wait_for(Duration::from_secs(90), "the job to finish", || {
+            get_json(&self.url).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
+        });
+        assert_eq!(done["state"], "FINISHED", "{done}");
+        done
+    }
+
+    /// The committed output holds every key's exact count, no update twice.
+    fn assert_exact_output(&self, dir: &std::path::Path) {
+        let (last, duplicates) = committed_counts(&dir.join("out"));
+        assert_eq!(duplicates, 0, "no committed update appears twice");
+        assert_eq!(last.len() as u64, self.keys);
+        let wrong: Vec<_> = last.iter().filter(|(_, &n)| n != self.rows / self.keys).take(5).collect();
+        assert!(wrong.is_empty(), "exact counts; wrong: {wrong:?}");
+    }
+}
+
+#[test]
+fn exactly_once_output_while_taskmanagers_are_killed_three_times() {
+    let dir = tempfile::tempdir().unwrap();
+    // Five TaskManagers with one slot each: the job takes two; three can die.
+    let mut job = start_counting_job(dir.path(), &[("restart-strategy.fixed-delay.attempts", "5")], 5, 1000, 600_000);
+    let url = job.url.clone();
     for round in 0..3u64 {
         // Let the job run and checkpoint a little (a different moment each round).
-        let restored_before = get_json(&format!("{url}/checkpoints")).map(|s| s["counts"]["completed"].as_u64().unwrap_or(0)).unwrap_or(0);
+        let before = get_json(&format!("{url}/checkpoints")).map(|s| s["counts"]["completed"].as_u64().unwrap_or(0)).unwrap_or(0);
         wait_for(Duration::from_secs(30), "RUNNING with new checkpoints", || {
             let j = get_json(&url)?;
             let s = get_json(&format!("{url}/checkpoints"))?;
-            (j["state"] == "RUNNING"
-                && j["status-counts"]["RUNNING"] == 4
-                && s["counts"]["completed"].as_u64()? >= restored_before + 1 + round)
+            (j["state"] == "RUNNING" && j["status-counts"]["RUNNING"] == 4 && s["counts"]["completed"].as_u64()? >= before + 1 + round)
                 .then_some(())
         });
         std::thread::sleep(Duration::from_millis(50 + 120 * round));
         let job_now = get_json(&url).unwrap();
         let victim =
             job_now["vertices"][(round % 2) as usize]["subtasks"][(round / 2) as usize]["taskmanager-id"].as_str().unwrap().to_string();
-        process_of(&mut tms, &victim).expect("the victim's process").kill9();
-        victims.push(victim);
+        process_of(&mut job.tms, &victim).expect("the victim's process").kill9();
     }
-    let done = wait_for(Duration::from_secs(90), "the job to finish", || {
-        get_json(&url).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
-    });
-    assert_eq!(done["state"], "FINISHED", "{done}");
+    let done = job.wait_finished();
     assert!(done["timestamps"]["RESTARTING"].as_i64().unwrap() > 0, "the job restarted");
     let stats = get_json(&format!("{url}/checkpoints")).unwrap();
     assert!(stats["counts"]["restored"].as_u64() >= Some(3), "restored from checkpoints: {}", stats["counts"]);
-    let (last, duplicates) = committed_counts(&dir.path().join("out"));
-    assert_eq!(duplicates, 0, "no committed update appears twice");
-    assert_eq!(last.len(), 1000);
-    let wrong: Vec<_> = last.iter().filter(|(_, &n)| n != rows / 1000).take(5).collect();
-    assert!(wrong.is_empty(), "exact counts; wrong: {wrong:?}");
-    let _ = victims;
+    job.assert_exact_output(dir.path());
 }
 
 #[test]
@@ -189,9 +209,7 @@ fn cancel_during_checkpoints_leaves_no_uncommitted_files_visible() {
     )
     .unwrap();
     let m = format!("127.0.0.1:{}", spec.rest_port);
-    let out = rask(&["run", "-d", "-m", &m, job.to_str().unwrap()], &[]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let id = text.lines().find_map(|l| l.strip_prefix("Job has been submitted with JobID ")).expect("job id").trim().to_string();
+    let id = submit_detached(&m, &job);
     wait_for(Duration::from_secs(20), "checkpoints", || {
         get_json(&format!("{}/jobs/{id}/checkpoints", spec.rest_url())).filter(|s| s["counts"]["completed"].as_u64() >= Some(3))
     });
@@ -220,39 +238,15 @@ fn cancel_during_checkpoints_leaves_no_uncommitted_files_visible() {
 fn a_corrupt_latest_checkpoint_falls_back_to_the_one_before() {
     let dir = tempfile::tempdir().unwrap();
     let chk = dir.path().join("checkpoints");
-    let spec = ClusterSpec::new()
-        .with("execution.checkpointing.interval", "100")
-        .with("state.checkpoints.dir", &chk.display().to_string())
-        .with("state.checkpoints.num-retained", "3")
-        .with("restart-strategy.type", "fixed-delay")
-        .with("restart-strategy.fixed-delay.attempts", "2")
-        .with("restart-strategy.fixed-delay.delay", "100");
-    let jm = spec.jobmanager("jm", dir.path());
-    let mut tms: Vec<Daemon> =
-        (0..3).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")])).collect();
-    spec.wait_slots(3, 3, Duration::from_secs(10));
-    let rows = 300_000u64;
-    let job = dir.path().join("job.yaml");
-    std::fs::write(
-        &job,
-        format!(
-            "name: fallback\nparallelism: 2\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    rows-per-second: 100000\n    \
-             fields:\n      - {{name: id, type: BIGINT, kind: sequence}}\npipeline:\n  - map: \"id % 100 AS k\"\n  - key_by: k\n  \
-             - name: counts\n    aggregate:\n      select: \"k, COUNT(*) AS n\"\nsinks:\n  - {{name: out, connector: file, path: out, format: csv}}\n"
-        ),
-    )
-    .unwrap();
-    let m = format!("127.0.0.1:{}", spec.rest_port);
-    let out = rask(&["run", "-d", "-m", &m, job.to_str().unwrap()], &[]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let id = text.lines().find_map(|l| l.strip_prefix("Job has been submitted with JobID ")).expect("job id").trim().to_string();
-    let url = format!("{}/jobs/{id}", spec.rest_url());
+    let settings = [("state.checkpoints.num-retained", "3"), ("restart-strategy.fixed-delay.attempts", "2")];
+    let mut job = start_counting_job(dir.path(), &settings, 3, 100, 300_000);
+    let (id, url) = (job.id.clone(), job.url.clone());
     wait_for(Duration::from_secs(20), "three checkpoints", || {
         get_json(&format!("{url}/checkpoints")).filter(|s| s["counts"]["completed"].as_u64() >= Some(3))
     });
     // Freeze the TaskManagers so that no newer checkpoint completes, then corrupt the
     // latest one and kill a TaskManager of the job.
-    for tm in &tms {
+    for tm in &job.tms {
         tm.signal(libc::SIGSTOP);
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -264,19 +258,14 @@ fn a_corrupt_latest_checkpoint_falls_back_to_the_one_before() {
         std::fs::write(chk.join(&task.path), b"garbage").unwrap();
     }
     let victim = get_json(&url).unwrap()["vertices"][0]["subtasks"][0]["taskmanager-id"].as_str().unwrap().to_string();
-    process_of(&mut tms, &victim).expect("victim").kill9();
-    for tm in &tms {
+    process_of(&mut job.tms, &victim).expect("victim").kill9();
+    for tm in &job.tms {
         tm.signal(libc::SIGCONT);
     }
-    let done = wait_for(Duration::from_secs(60), "the job to finish", || {
-        get_json(&url).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
-    });
-    assert_eq!(done["state"], "FINISHED", "{done}");
+    job.wait_finished();
     let stats = get_json(&format!("{url}/checkpoints")).unwrap();
     let restored = stats["latest"]["restored"]["id"].as_u64().expect("restored");
     assert!(restored < latest, "restored {restored}, the corrupt one was {latest}");
-    jm.wait_log(&format!("Checkpoint {latest} of job {id} cannot be restored"), Duration::from_secs(1));
-    let (last, duplicates) = committed_counts(&dir.path().join("out"));
-    assert_eq!(duplicates, 0);
-    assert!(last.len() == 100 && last.values().all(|&n| n == rows / 100), "exact counts after the fallback");
+    job.jm.wait_log(&format!("Checkpoint {latest} of job {id} cannot be restored"), Duration::from_secs(1));
+    job.assert_exact_output(dir.path());
 }

@@ -67,7 +67,6 @@ impl StreamOperator for Aggregate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::memory::SlotMemory;
     use arrow::array::{Float64Array, Int64Array};
     use arrow::datatypes::{DataType, Field};
     use rask_common::job::graph::AggregateFunction;
@@ -85,16 +84,7 @@ mod tests {
             AggregateCall { function: AggregateFunction::Count, argument: None, output_name: "n".into() },
             AggregateCall { function: AggregateFunction::Avg, argument: Some("v".into()), output_name: "avg".into() },
         ];
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = OperatorContext {
-            job_id: "j".into(),
-            subtask: 0,
-            parallelism: 1,
-            slot_memory: SlotMemory::new(1 << 30),
-            printed: tx,
-            attempt: 0,
-            transactional: false,
-        };
+        let ctx = crate::runtime::operators::test_context();
         let batch = RecordBatch::try_new(
             Arc::new(input.clone()),
             vec![Arc::new(Int64Array::from(vec![1, 2, 1])), Arc::new(Float64Array::from(vec![1.0, 5.0, 3.0]))],

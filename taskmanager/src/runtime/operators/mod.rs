@@ -202,6 +202,21 @@ fn push_through(operators: &mut [Box<dyn StreamOperator>], element: StreamElemen
     Ok(())
 }
 
+/// A context for operator unit tests: one subtask, a 1 GiB slot.
+#[cfg(test)]
+pub fn test_context() -> OperatorContext {
+    let (printed, _) = mpsc::unbounded_channel();
+    OperatorContext {
+        job_id: "test".into(),
+        subtask: 0,
+        parallelism: 1,
+        slot_memory: SlotMemory::new(1 << 30),
+        printed,
+        attempt: 0,
+        transactional: false,
+    }
+}
+
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)

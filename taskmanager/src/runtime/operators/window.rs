@@ -199,7 +199,6 @@ impl StreamOperator for Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::memory::SlotMemory;
     use arrow::array::Int64Array;
     use arrow::datatypes::Field;
     use rask_common::job::graph::AggregateFunction;
@@ -222,16 +221,7 @@ mod tests {
             keys: vec![1],
             aggregates: vec![AggregateCall { function: AggregateFunction::Count, argument: None, output_name: "n".into() }],
         };
-        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let ctx = OperatorContext {
-            job_id: "j".into(),
-            subtask: 0,
-            parallelism: 1,
-            slot_memory: SlotMemory::new(1 << 30),
-            printed: tx,
-            attempt: 0,
-            transactional: false,
-        };
+        let ctx = crate::runtime::operators::test_context();
         let batch = RecordBatch::try_new(
             Arc::new(input.clone()),
             vec![Arc::new(TimestampMillisecondArray::from(vec![1, 2, 15])), Arc::new(Int64Array::from(vec![7, 7, 8]))],
