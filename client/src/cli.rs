@@ -51,10 +51,40 @@ pub enum Command {
         /// local (default without a configured cluster) or remote.
         #[arg(short = 't', long, value_enum)]
         target: Option<Target>,
+        /// Start from this savepoint (its directory).
+        #[arg(short = 's', long = "fromSavepoint", value_name = "PATH")]
+        from_savepoint: Option<String>,
+        /// With --fromSavepoint: skip state of operators the job does not run.
+        #[arg(short = 'n', long = "allowNonRestoredState")]
+        allow_non_restored_state: bool,
         #[command(flatten)]
         cluster: ClusterOptions,
         /// The job file (YAML).
         job_file: PathBuf,
+    },
+    /// Trigger a savepoint of a running job (or dispose of one with --dispose).
+    Savepoint {
+        /// Delete the savepoint at this path instead.
+        #[arg(short = 'd', long, value_name = "PATH")]
+        dispose: Option<String>,
+        #[command(flatten)]
+        cluster: ClusterOptions,
+        /// The job (not with --dispose).
+        job_id: Option<String>,
+        /// Target directory (default: state.savepoints.dir).
+        target_directory: Option<String>,
+    },
+    /// Stop a job with a savepoint; it ends FINISHED.
+    Stop {
+        /// Target directory of the savepoint (default: state.savepoints.dir).
+        #[arg(short = 'p', long = "savepointPath", value_name = "DIR")]
+        savepoint_path: Option<String>,
+        /// Advance event time to the end first, so that every window fires.
+        #[arg(short = 'd', long)]
+        drain: bool,
+        #[command(flatten)]
+        cluster: ClusterOptions,
+        job_id: String,
     },
     /// Cancel a running job.
     Cancel {
@@ -104,9 +134,16 @@ fn default_target(cluster: &ClusterOptions) -> Target {
 /// Runs the parsed command; the error is the one line the user sees.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { detached, parallelism, target, cluster, job_file } => {
+        Command::Run { detached, parallelism, target, from_savepoint, allow_non_restored_state, cluster, job_file } => {
             let conf = configuration(&cluster)?;
-            let graph = commands::run::plan(&job_file, parallelism, &conf)?;
+            let mut graph = commands::run::plan(&job_file, parallelism, &conf)?;
+            if let Some(path) = from_savepoint {
+                let dir = rask_common::checkpoint::savepoint_dir(&path);
+                if !std::path::Path::new(&dir).join("_metadata").is_file() {
+                    anyhow::bail!("savepoint path {path} does not exist or holds no _metadata");
+                }
+                graph.savepoint = Some(rask_common::job::graph::SavepointRestore { path: dir, allow_non_restored_state });
+            }
             let options = commands::run::RunOptions { detached, parallelism };
             match target.unwrap_or_else(|| default_target(&cluster)) {
                 Target::Local => {
@@ -120,6 +157,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     commands::run::run_remote(&client, &graph, &options).await
                 }
             }
+        }
+        Command::Savepoint { dispose, cluster, job_id, target_directory } => {
+            let client = RestClient::new(resolve_rest_url(&cluster)?);
+            match (dispose, job_id) {
+                (Some(path), _) => commands::savepoint::dispose(&client, &path).await,
+                (None, Some(job)) => commands::savepoint::trigger(&client, &job, target_directory.as_deref()).await,
+                (None, None) => anyhow::bail!("rask savepoint needs a JobID (or --dispose PATH)"),
+            }
+        }
+        Command::Stop { savepoint_path, drain, cluster, job_id } => {
+            let client = RestClient::new(resolve_rest_url(&cluster)?);
+            commands::savepoint::stop(&client, &job_id, savepoint_path.as_deref(), drain).await
         }
         Command::Cancel { cluster, job_id } => {
             let client = RestClient::new(resolve_rest_url(&cluster)?);

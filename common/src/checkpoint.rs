@@ -48,9 +48,12 @@ pub struct CheckpointMetadata {
 pub struct TaskStateHandle {
     pub vertex_id: String,
     pub subtask: u32,
-    /// Relative to the storage directory.
+    /// Relative to the storage directory (to the savepoint's directory in a savepoint).
     pub path: String,
     pub size: u64,
+    /// The uids of the operators whose state the file holds.
+    #[serde(default)]
+    pub operators: Vec<String>,
 }
 
 /// A checkpoint directory behind `object_store`.
@@ -112,6 +115,27 @@ impl CheckpointStorage {
             Err(e) => Err(self.error(e)),
         }
     }
+}
+
+/// The directory of a savepoint path (`file:/x`, `file:///x` or `/x`).
+pub fn savepoint_dir(path: &str) -> String {
+    let p = path.strip_prefix("file:").map(|p| p.trim_start_matches("//")).unwrap_or(path);
+    if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/{p}")
+    }
+}
+
+/// Deletes a savepoint: the directory must hold a `_metadata` (a savepoint), so that
+/// a wrong path deletes nothing.
+pub fn dispose_savepoint(path: &str) -> Result<(), CheckpointError> {
+    let dir = savepoint_dir(path);
+    let err = |message: String| CheckpointError::Storage { dir: dir.clone(), message };
+    if !std::path::Path::new(&dir).join("_metadata").is_file() {
+        return Err(err("not a savepoint (no _metadata there)".into()));
+    }
+    std::fs::remove_dir_all(&dir).map_err(|e| err(e.to_string()))
 }
 
 /// Encodes a task's operator states into the state file format.

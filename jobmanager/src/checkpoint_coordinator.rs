@@ -15,7 +15,8 @@ use crate::execution_graph::now_ms;
 /// Checkpointing of a JobManager's jobs.
 #[derive(Clone, Debug)]
 pub struct CheckpointSettings {
-    pub interval: Duration,
+    /// None: no periodic checkpoints, only savepoints.
+    pub interval: Option<Duration>,
     pub timeout: Duration,
     pub min_pause: Duration,
     pub retained: usize,
@@ -89,7 +90,25 @@ impl CheckpointStats {
     }
 }
 
+/// A savepoint being taken: where it goes and the operation that waits for it.
+#[derive(Debug, Clone)]
+pub struct SavepointRequest {
+    pub trigger_id: String,
+    pub target_dir: String,
+}
+
+/// The state of an asynchronous savepoint operation (REST `.../savepoints/:triggerid`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum SavepointOperation {
+    InProgress,
+    Completed { location: String },
+    Failed { cause: String },
+}
+
+pub type SavepointOperations = std::sync::Arc<parking_lot::Mutex<HashMap<String, SavepointOperation>>>;
+
 struct Pending {
+    savepoint: Option<SavepointRequest>,
     record: CheckpointRecord,
     started: Instant,
     acks: HashMap<(String, u32), TaskStateHandle>,
@@ -104,12 +123,13 @@ pub struct CheckpointCoordinator {
     /// Completed checkpoints kept on storage, oldest first.
     retained: VecDeque<CheckpointMetadata>,
     last_end: Instant,
+    operations: SavepointOperations,
 }
 
 impl CheckpointCoordinator {
-    pub fn new(settings: CheckpointSettings, job_id: String, tasks: usize) -> Self {
+    pub fn new(settings: CheckpointSettings, job_id: String, tasks: usize, operations: SavepointOperations) -> Self {
         let last_end = Instant::now();
-        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end }
+        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end, operations }
     }
 
     pub fn storage(&self) -> &CheckpointStorage {
@@ -120,7 +140,10 @@ impl CheckpointCoordinator {
     pub fn next_deadline(&self) -> Instant {
         match &self.pending {
             Some(p) => p.started + self.settings.timeout,
-            None => self.last_end + self.settings.interval.max(self.settings.min_pause),
+            None => match self.settings.interval {
+                Some(interval) => self.last_end + interval.max(self.settings.min_pause),
+                None => self.last_end + Duration::from_secs(86_400 * 365),
+            },
         }
     }
 
@@ -146,7 +169,16 @@ impl CheckpointCoordinator {
         stats.in_progress += 1;
         stats.upsert(record.clone());
         let ts = record.trigger_timestamp;
-        self.pending = Some(Pending { record, started: Instant::now(), acks: HashMap::new() });
+        self.pending = Some(Pending { savepoint: None, record, started: Instant::now(), acks: HashMap::new() });
+        (id, ts)
+    }
+
+    /// Starts a savepoint (a checkpoint that goes to `request.target_dir`).
+    pub fn start_savepoint(&mut self, request: SavepointRequest, stats: &mut CheckpointStats) -> (u64, i64) {
+        let (id, ts) = self.start(stats);
+        if let Some(p) = self.pending.as_mut() {
+            p.savepoint = Some(request);
+        }
         (id, ts)
     }
 
@@ -155,7 +187,13 @@ impl CheckpointCoordinator {
         let Some(p) = self.pending.as_mut().filter(|p| p.record.id == ack.checkpoint_id) else { return };
         p.acks.insert(
             (ack.vertex_id.clone(), ack.subtask_index),
-            TaskStateHandle { vertex_id: ack.vertex_id, subtask: ack.subtask_index, path: ack.state_path, size: ack.state_size },
+            TaskStateHandle {
+                vertex_id: ack.vertex_id,
+                subtask: ack.subtask_index,
+                path: ack.state_path,
+                size: ack.state_size,
+                operators: ack.operator_uids,
+            },
         );
         p.record.num_acknowledged = p.acks.len();
         p.record.latest_ack_timestamp = now_ms();
@@ -165,6 +203,30 @@ impl CheckpointCoordinator {
             return;
         }
         let p = self.pending.take().expect("checked");
+        if let Some(request) = p.savepoint.clone() {
+            let result = self.write_savepoint(&request, p.record.id, p.record.trigger_timestamp, p.acks.into_values().collect()).await;
+            let _ = self.settings.storage.discard(&self.job_id, p.record.id).await;
+            stats.in_progress = stats.in_progress.saturating_sub(1);
+            let mut record = p.record;
+            match result {
+                Ok(location) => {
+                    tracing::info!("Savepoint {} of job {} written to {location}.", record.id, self.job_id);
+                    record.status = CheckpointStatus::Completed;
+                    record.external_path = location.clone();
+                    stats.completed += 1;
+                    self.operations.lock().insert(request.trigger_id, SavepointOperation::Completed { location });
+                }
+                Err(cause) => {
+                    record.status = CheckpointStatus::Failed;
+                    record.failure_message = Some(cause.clone());
+                    stats.failed += 1;
+                    self.operations.lock().insert(request.trigger_id, SavepointOperation::Failed { cause });
+                }
+            }
+            stats.upsert(record);
+            self.last_end = Instant::now();
+            return;
+        }
         let mut tasks: Vec<TaskStateHandle> = p.acks.into_values().collect();
         tasks.sort_by(|a, b| (&a.vertex_id, a.subtask).cmp(&(&b.vertex_id, b.subtask)));
         let metadata = CheckpointMetadata {
@@ -214,10 +276,46 @@ impl CheckpointCoordinator {
         self.last_end = Instant::now();
     }
 
+    /// Copies a completed savepoint's task state into its own directory under the
+    /// target and writes its `_metadata`; returns the location (`file:<dir>`).
+    async fn write_savepoint(
+        &self,
+        request: &SavepointRequest,
+        id: u64,
+        trigger_timestamp: i64,
+        mut tasks: Vec<TaskStateHandle>,
+    ) -> Result<String, String> {
+        let target = CheckpointStorage::open(&request.target_dir).map_err(|e| e.to_string())?;
+        let name = format!("savepoint-{}-{}", &self.job_id[..6], &rask_common::ids::random_hex_id()[..12]);
+        tasks.sort_by(|a, b| (&a.vertex_id, a.subtask).cmp(&(&b.vertex_id, b.subtask)));
+        for task in tasks.iter_mut() {
+            let bytes = self.settings.storage.get(&task.path).await.map_err(|e| e.to_string())?;
+            let file = format!("{}-{}", task.vertex_id, task.subtask);
+            target.put(&format!("{name}/{file}"), bytes.to_vec()).await.map_err(|e| e.to_string())?;
+            task.path = file;
+        }
+        let metadata = CheckpointMetadata {
+            version: METADATA_VERSION,
+            job_id: self.job_id.clone(),
+            checkpoint_id: id,
+            trigger_timestamp,
+            complete_timestamp: now_ms(),
+            tasks,
+        };
+        target
+            .put(&format!("{name}/_metadata"), serde_json::to_vec_pretty(&metadata).expect("serializes"))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(format!("file:{}/{name}", target.dir()))
+    }
+
     /// Aborts the pending checkpoint (declined, timed out, job ending) and deletes
     /// what it wrote.
     pub async fn abort(&mut self, reason: &str, stats: &mut CheckpointStats) {
         let Some(p) = self.pending.take() else { return };
+        if let Some(request) = &p.savepoint {
+            self.operations.lock().insert(request.trigger_id.clone(), SavepointOperation::Failed { cause: reason.to_string() });
+        }
         let mut record = p.record;
         tracing::warn!("Checkpoint {} of job {} aborted: {reason}", record.id, self.job_id);
         record.status = CheckpointStatus::Failed;

@@ -28,6 +28,8 @@ pub struct JobManagerConfiguration {
     pub checkpointing: Option<CheckpointSettings>,
     pub restart_strategy: RestartStrategy,
     pub jobstore_expiration: Duration,
+    /// state.savepoints.dir, the default target of savepoints.
+    pub savepoints_dir: Option<String>,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -70,6 +72,7 @@ impl JobManagerConfiguration {
             checkpointing: checkpointing(conf)?,
             restart_strategy: RestartStrategy::from_configuration(conf, conf.contains(&o::CHECKPOINTING_INTERVAL))?,
             jobstore_expiration: conf.get_duration(&o::JOBSTORE_EXPIRATION_TIME)?,
+            savepoints_dir: conf.get_string(&o::SAVEPOINTS_DIR),
             raw: Arc::new(conf.clone()),
         })
     }
@@ -77,10 +80,12 @@ impl JobManagerConfiguration {
 
 /// Checkpoint settings, when `execution.checkpointing.interval` is set.
 fn checkpointing(conf: &Configuration) -> Result<Option<CheckpointSettings>, ConfigError> {
-    if !conf.contains(&o::CHECKPOINTING_INTERVAL) {
-        return Ok(None);
-    }
-    let interval = conf.get_duration(&o::CHECKPOINTING_INTERVAL)?;
+    let interval = match conf.contains(&o::CHECKPOINTING_INTERVAL) {
+        true => Some(conf.get_duration(&o::CHECKPOINTING_INTERVAL)?.max(Duration::from_millis(10))),
+        // Without periodic checkpoints, a checkpoint directory still serves savepoints.
+        false if conf.contains(&o::CHECKPOINTS_DIR) => None,
+        false => return Ok(None),
+    };
     let invalid = |key: &str, reason: String| ConfigError::InvalidValue {
         key: key.to_string(),
         value: conf.get_string(&o::CHECKPOINTS_DIR).unwrap_or_default(),
@@ -92,7 +97,7 @@ fn checkpointing(conf: &Configuration) -> Result<Option<CheckpointSettings>, Con
         .ok_or_else(|| invalid(o::CHECKPOINTS_DIR.key, "must be set when execution.checkpointing.interval is".into()))?;
     let storage = CheckpointStorage::open(&dir).map_err(|e| invalid(o::CHECKPOINTS_DIR.key, e.to_string()))?;
     Ok(Some(CheckpointSettings {
-        interval: interval.max(Duration::from_millis(10)),
+        interval,
         timeout: conf.get_duration(&o::CHECKPOINTING_TIMEOUT)?,
         min_pause: conf.get_duration(&o::CHECKPOINTING_MIN_PAUSE)?,
         retained: conf.get_positive_int(&o::CHECKPOINTS_NUM_RETAINED)? as usize,

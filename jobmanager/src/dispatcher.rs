@@ -93,6 +93,20 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Starts a savepoint of a running job (with `stop`, the job ends after it);
+    /// returns the trigger id to poll.
+    pub fn trigger_savepoint(&self, id: &str, target_dir: String, stop: bool, drain: bool) -> Result<String, DispatcherError> {
+        let job = self.job(id)?;
+        let status = job.status();
+        if status.is_terminal() {
+            return Err(DispatcherError::AlreadyTerminal(id.to_string(), status));
+        }
+        let trigger_id = rask_common::ids::random_hex_id();
+        job.savepoints.lock().insert(trigger_id.clone(), crate::checkpoint_coordinator::SavepointOperation::InProgress);
+        job.send(JobMasterMessage::TriggerSavepoint { trigger_id: trigger_id.clone(), target_dir, stop, drain });
+        Ok(trigger_id)
+    }
+
     /// Routes a checkpoint acknowledgement or decline to its JobMaster.
     pub fn checkpoint_message(&self, job_id: &str, message: JobMasterMessage) -> Result<(), DispatcherError> {
         self.job(job_id)?.send(message);

@@ -17,7 +17,7 @@ use rask_common::proto::{CheckpointAck, CheckpointDecline, NotifyCheckpointCompl
 use tokio::sync::{mpsc, watch};
 use tonic::transport::{Channel, Endpoint};
 
-use crate::checkpoint_coordinator::{CheckpointCoordinator, CheckpointSettings};
+use crate::checkpoint_coordinator::{CheckpointCoordinator, CheckpointSettings, SavepointOperation, SavepointOperations, SavepointRequest};
 use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
 use crate::resource_manager::{ResourceManager, SlotOffer};
 
@@ -31,6 +31,13 @@ pub enum JobMasterMessage {
     TaskState(TaskExecutionState),
     CheckpointAck(CheckpointAck),
     CheckpointDecline(CheckpointDecline),
+    /// Take a savepoint into `target_dir`; with `stop`, end the job after it.
+    TriggerSavepoint {
+        trigger_id: String,
+        target_dir: String,
+        stop: bool,
+        drain: bool,
+    },
     Cancel,
 }
 
@@ -66,6 +73,8 @@ pub struct JobMasterHandle {
     pub execution: Arc<RwLock<ExecutionGraph>>,
     pub output: Arc<Mutex<JobOutput>>,
     pub terminal: watch::Receiver<bool>,
+    /// Savepoint operations by trigger id.
+    pub savepoints: SavepointOperations,
     messages: mpsc::UnboundedSender<JobMasterMessage>,
 }
 
@@ -98,9 +107,18 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices) -> JobMasterHandle {
     let execution = Arc::new(RwLock::new(ExecutionGraph::new(&graph)));
     let (tx, rx) = mpsc::unbounded_channel();
     let (terminal_tx, terminal) = watch::channel(false);
-    let handle = JobMasterHandle { graph: graph.clone(), execution: execution.clone(), output: Arc::default(), terminal, messages: tx };
+    let savepoints = SavepointOperations::default();
+    let handle = JobMasterHandle {
+        graph: graph.clone(),
+        execution: execution.clone(),
+        output: Arc::default(),
+        terminal,
+        savepoints: savepoints.clone(),
+        messages: tx,
+    };
     let tasks: usize = graph.vertices.iter().map(|v| v.parallelism as usize).sum();
-    let coordinator = services.checkpointing.clone().map(|s| CheckpointCoordinator::new(s, graph.job_id.clone(), tasks));
+    let coordinator =
+        services.checkpointing.clone().map(|s| CheckpointCoordinator::new(s, graph.job_id.clone(), tasks, savepoints.clone()));
     let master = JobMaster {
         graph,
         execution,
@@ -111,6 +129,7 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices) -> JobMasterHandle {
         attempt: 0,
         coordinator,
         lost: None,
+        savepoints,
     };
     tokio::spawn(async move {
         master.run().await;
@@ -132,6 +151,7 @@ struct JobMaster {
     coordinator: Option<CheckpointCoordinator>,
     /// Loss notifications, subscribed before slots are taken so that none is missed.
     lost: Option<tokio::sync::broadcast::Receiver<String>>,
+    savepoints: SavepointOperations,
 }
 
 enum Outcome {
@@ -192,7 +212,10 @@ impl JobMaster {
             self.free_slots().await;
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                m = self.messages.recv() => if matches!(m, None | Some(JobMasterMessage::Cancel)) { break Outcome::Canceled },
+                m = self.messages.recv() => match m {
+                    None | Some(JobMasterMessage::Cancel) => break Outcome::Canceled,
+                    Some(other) => self.refuse_savepoint(&other, "the job is restarting"),
+                },
             }
             self.attempt += 1;
             self.execution.write().reset_executions();
@@ -217,6 +240,14 @@ impl JobMaster {
 
     /// Waits for slots, reserves them at their TaskExecutors, deploys every subtask.
     async fn schedule(&mut self) -> Result<(), Outcome> {
+        // A first start from a savepoint: checked before anything runs (a mismatch
+        // fails the job for good); its task files are addressed absolutely.
+        let from_savepoint = match (&self.graph.savepoint, self.attempt) {
+            (Some(savepoint), 0) => {
+                Some(self.savepoint_restore(&savepoint.path, savepoint.allow_non_restored_state).await.map_err(Outcome::Failed)?)
+            }
+            _ => None,
+        };
         let needed = self.graph.slots_needed() as usize;
         let deadline = Instant::now() + self.services.slot_request_timeout;
         let mut lost = self.services.resource_manager.subscribe_lost();
@@ -232,7 +263,10 @@ impl JobMaster {
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(Duration::from_millis(50)) => {}
-                        m = self.messages.recv() => if let Some(JobMasterMessage::Cancel) = m { return Err(Outcome::Canceled) },
+                        m = self.messages.recv() => match m {
+                            None | Some(JobMasterMessage::Cancel) => return Err(Outcome::Canceled),
+                            Some(other) => self.refuse_savepoint(&other, "the job is waiting for slots"),
+                        },
                     }
                 }
             }
@@ -279,6 +313,7 @@ impl JobMaster {
             Some(c) if self.attempt > 0 => c.restore_point().await,
             _ => None,
         };
+        let restore = restore.or(from_savepoint);
         if let Some(m) = &restore {
             tracing::info!("Restoring job {} from checkpoint {}.", self.graph.job_id, m.checkpoint_id);
             let mut eg = self.execution.write();
@@ -316,6 +351,8 @@ impl JobMaster {
                     memory_budget_bytes: slot.memory_budget_bytes,
                     buffer_timeout_ms: self.services.buffer_timeout.as_millis() as u64,
                     checkpoint_dir: self.services.checkpointing.as_ref().map(|c| c.storage.dir().to_string()).unwrap_or_default(),
+                    exactly_once: self.services.checkpointing.as_ref().is_some_and(|c| c.interval.is_some()),
+                    allow_non_restored_state: self.graph.savepoint.as_ref().is_some_and(|s| s.allow_non_restored_state),
                     restore_state_path: restore
                         .as_ref()
                         .and_then(|m| m.tasks.iter().find(|t| t.vertex_id == vertex.id && t.subtask == subtask))
@@ -362,7 +399,7 @@ impl JobMaster {
                             }
                         }
                     }
-                    Some(_) => {}
+                    Some(other) => self.refuse_savepoint(&other, "the job is still being deployed"),
                 },
                 rid = lost.recv() => {
                     if let Some(rid) = self.lost_slot(rid) {
@@ -420,6 +457,26 @@ impl JobMaster {
                             }
                         }
                     }
+                    Some(JobMasterMessage::TriggerSavepoint { trigger_id, target_dir, stop, drain }) => {
+                        let Some(c) = coordinator.as_mut() else {
+                            let cause = "savepoints need state.checkpoints.dir: the tasks write their state there first".to_string();
+                            self.savepoints.lock().insert(trigger_id, SavepointOperation::Failed { cause });
+                            continue;
+                        };
+                        if !self.execution.read().all_tasks(|s| s == ExecutionState::Running) {
+                            let cause = "not every task of the job is running".to_string();
+                            self.savepoints.lock().insert(trigger_id, SavepointOperation::Failed { cause });
+                            continue;
+                        }
+                        let mut stats = self.execution.read().checkpoints.clone();
+                        c.abort("a savepoint was requested", &mut stats).await;
+                        let (id, timestamp) = c.start_savepoint(SavepointRequest { trigger_id, target_dir }, &mut stats);
+                        self.execution.write().checkpoints = stats.clone();
+                        if let Err(reason) = self.trigger_checkpoint(id, timestamp, stop, drain).await {
+                            c.abort(&reason, &mut stats).await;
+                        }
+                        self.execution.write().checkpoints = stats;
+                    }
                     Some(JobMasterMessage::CheckpointDecline(decline)) => {
                         if let Some(c) = coordinator.as_mut().filter(|c| c.pending_id() == Some(decline.checkpoint_id)) {
                             let mut stats = self.execution.read().checkpoints.clone();
@@ -443,7 +500,7 @@ impl JobMaster {
                     } else if self.execution.read().all_tasks(|s| s == ExecutionState::Running) {
                         let (id, timestamp) = c.start(&mut stats);
                         self.execution.write().checkpoints = stats.clone();
-                        if let Err(reason) = self.trigger_checkpoint(id, timestamp).await {
+                        if let Err(reason) = self.trigger_checkpoint(id, timestamp, false, false).await {
                             c.abort(&reason, &mut stats).await;
                         }
                     } else {
@@ -461,6 +518,55 @@ impl JobMaster {
         }
         self.coordinator = coordinator;
         outcome
+    }
+
+    /// Answers a savepoint request that cannot be served now.
+    fn refuse_savepoint(&self, message: &JobMasterMessage, cause: &str) {
+        if let JobMasterMessage::TriggerSavepoint { trigger_id, .. } = message {
+            self.savepoints.lock().insert(trigger_id.clone(), SavepointOperation::Failed { cause: cause.to_string() });
+        }
+    }
+
+    /// Reads and checks a savepoint for this job's first start: every task file's
+    /// vertex must exist with the same parallelism; state of vertices the job lacks is
+    /// refused (naming its operators) unless `allow_non_restored`.
+    async fn savepoint_restore(&self, path: &str, allow_non_restored: bool) -> Result<rask_common::checkpoint::CheckpointMetadata, String> {
+        let dir = path.strip_prefix("file:").map(|p| p.trim_start_matches("//")).unwrap_or(path);
+        let dir = if dir.starts_with('/') { dir.to_string() } else { format!("/{dir}") };
+        let bytes = std::fs::read(std::path::Path::new(&dir).join("_metadata"))
+            .map_err(|e| format!("savepoint {path}: cannot read its _metadata ({e})"))?;
+        let mut metadata: rask_common::checkpoint::CheckpointMetadata =
+            serde_json::from_slice(&bytes).map_err(|e| format!("savepoint {path}: corrupt _metadata ({e})"))?;
+        let mut unknown: Vec<String> = Vec::new();
+        metadata.tasks.retain(|t| match self.graph.vertex(&t.vertex_id) {
+            Some(_) => true,
+            None => {
+                unknown.extend(t.operators.iter().cloned());
+                false
+            }
+        });
+        unknown.sort();
+        unknown.dedup();
+        if !unknown.is_empty() && !allow_non_restored {
+            return Err(format!(
+                "savepoint {path} holds state of operators this job does not run: {} (run with --allowNonRestoredState to skip it)",
+                unknown.join(", ")
+            ));
+        }
+        for v in &self.graph.vertices {
+            let saved = metadata.tasks.iter().filter(|t| t.vertex_id == v.id).count();
+            if saved > 0 && saved != v.parallelism as usize {
+                return Err(format!(
+                    "savepoint {path} holds {saved} subtasks of '{}', the job runs it at parallelism {}: restoring at another parallelism is not supported yet",
+                    v.name, v.parallelism
+                ));
+            }
+        }
+        for t in metadata.tasks.iter_mut() {
+            t.path = format!("{}/{}", dir.trim_end_matches('/'), t.path);
+        }
+        tracing::info!("Restoring job {} from savepoint {path}.", self.graph.job_id);
+        Ok(metadata)
     }
 
     /// Tells every TaskExecutor of the job that checkpoint `id` is complete (sinks
@@ -483,7 +589,7 @@ impl JobMaster {
     }
 
     /// Sends checkpoint `id`'s trigger to every TaskExecutor that runs a source task.
-    async fn trigger_checkpoint(&mut self, id: u64, timestamp: i64) -> Result<(), String> {
+    async fn trigger_checkpoint(&mut self, id: u64, timestamp: i64, stop: bool, drain: bool) -> Result<(), String> {
         let mut addresses: Vec<String> = self
             .graph
             .vertices
@@ -500,6 +606,8 @@ impl JobMaster {
                 job_id: self.job_id().to_string(),
                 checkpoint_id: id,
                 timestamp,
+                stop,
+                drain,
             };
             match tokio::time::timeout(Duration::from_secs(2), client.trigger_checkpoint(request)).await {
                 Ok(Ok(_)) => {}
@@ -566,6 +674,9 @@ impl JobMaster {
                             let state = if state == ExecutionState::Failed { ExecutionState::Canceled } else { state };
                             self.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
                         }
+                    }
+                    Some(JobMasterMessage::TriggerSavepoint { trigger_id, .. }) => {
+                        self.savepoints.lock().insert(trigger_id, SavepointOperation::Failed { cause: "the job is ending".into() });
                     }
                     Some(JobMasterMessage::Cancel | JobMasterMessage::CheckpointAck(_) | JobMasterMessage::CheckpointDecline(_)) => {}
                     None => break,

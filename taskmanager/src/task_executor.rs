@@ -68,7 +68,7 @@ impl TaskExecutor for TaskExecutorService {
     async fn trigger_checkpoint(&self, request: Request<TriggerCheckpointRequest>) -> Result<Response<TriggerCheckpointResponse>, Status> {
         let req = request.into_inner();
         self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
-        let triggered = self.tasks.trigger_checkpoint(&req.job_id, req.checkpoint_id) as u32;
+        let triggered = self.tasks.trigger_checkpoint(&req.job_id, req.checkpoint_id, req.stop, req.drain) as u32;
         if triggered == 0 {
             return Err(Status::not_found(format!("no source task of job {} runs here", req.job_id)));
         }

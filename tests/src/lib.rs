@@ -303,3 +303,18 @@ pub fn submit_detached(m: &str, job: &Path) -> String {
         .trim()
         .to_string()
 }
+
+/// [`submit_detached`] with extra `rask run` arguments (e.g. `--fromSavepoint PATH`).
+pub fn submit_detached_with(m: &str, job: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["run", "--detached", "-m", m];
+    args.extend_from_slice(extra);
+    args.push(job.to_str().expect("UTF-8 path"));
+    let out = rask(&args, &[]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "rask run: {}", String::from_utf8_lossy(&out.stderr));
+    text.lines()
+        .find_map(|l| l.strip_prefix("Job has been submitted with JobID "))
+        .unwrap_or_else(|| panic!("no JobID in: {text}"))
+        .trim()
+        .to_string()
+}

@@ -269,3 +269,74 @@ fn a_corrupt_latest_checkpoint_falls_back_to_the_one_before() {
     job.jm.wait_log(&format!("Checkpoint {latest} of job {id} cannot be restored"), Duration::from_secs(1));
     job.assert_exact_output(dir.path());
 }
+
+#[test]
+fn stop_with_savepoint_then_resume_from_it_gives_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let savepoints = dir.path().join("savepoints");
+    let settings = [("state.savepoints.dir", savepoints.to_str().unwrap()), ("restart-strategy.fixed-delay.attempts", "1")];
+    let job = start_counting_job(dir.path(), &settings, 2, 500, 300_000);
+    let m = format!("127.0.0.1:{}", job._spec.rest_port);
+    wait_for(Duration::from_secs(20), "running with a checkpoint", || {
+        get_json(&format!("{}/checkpoints", job.url)).filter(|s| s["counts"]["completed"].as_u64() >= Some(1))
+    });
+    // Stop with a savepoint half-way: the job ends FINISHED, the path is printed.
+    let out = rask(&["stop", "-m", &m, &job.id], &[]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = text.lines().find_map(|l| l.strip_prefix("Savepoint completed. Path: ")).expect("a savepoint path").trim().to_string();
+    assert!(path.starts_with(&format!("file:{}/savepoint-", savepoints.display())), "{path}");
+    wait_for(Duration::from_secs(10), "FINISHED", || get_json(&job.url).filter(|j| j["state"] == "FINISHED"));
+    let (partial, _) = committed_counts(&dir.path().join("out"));
+    assert!(partial.values().any(|&n| n < 600), "stopped half-way");
+    // Resume the same job file from the savepoint: sources and state continue.
+    let resumed = submit_detached_with(&m, &dir.path().join("job.yaml"), &["--fromSavepoint", &path]);
+    wait_for(Duration::from_secs(30), "the resumed job to finish", || {
+        get_json(&format!("{}/jobs/{resumed}", job._spec.rest_url())).filter(|j| j["state"] == "FINISHED")
+    });
+    job.assert_exact_output(dir.path());
+
+    // A savepoint path that does not exist is a clear error; dispose removes it.
+    let out = rask(&["run", "-m", &m, "--fromSavepoint", "/no/such/savepoint", dir.path().join("job.yaml").to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/savepoint does not exist"));
+    let out = rask(&["savepoint", "--dispose", &path, "-m", &m], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!std::path::Path::new(&rask_common::checkpoint::savepoint_dir(&path)).exists());
+    let out = rask(&["savepoint", "--dispose", dir.path().to_str().unwrap(), "-m", &m], &[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a savepoint"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("job.yaml").exists(), "nothing deleted");
+}
+
+#[test]
+fn a_savepoint_of_other_operators_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let savepoints = dir.path().join("savepoints");
+    let settings = [("state.savepoints.dir", savepoints.to_str().unwrap()), ("restart-strategy.fixed-delay.attempts", "1")];
+    let job = start_counting_job(dir.path(), &settings, 2, 50, 5_000_000);
+    let m = format!("127.0.0.1:{}", job._spec.rest_port);
+    wait_for(Duration::from_secs(20), "running", || get_json(&job.url).filter(|j| j["status-counts"]["RUNNING"] == 4));
+    let out = rask(&["savepoint", "-m", &m, &job.id], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: ").map(str::to_string))
+        .expect("path");
+    rask(&["cancel", "-m", &m, &job.id], &[]);
+    // A different job: its aggregate has another uid, so the saved state matches nothing.
+    let other = dir.path().join("other.yaml");
+    let text = std::fs::read_to_string(dir.path().join("job.yaml")).unwrap().replace("name: counts", "name: totals");
+    std::fs::write(&other, text.replace("number-of-rows: 5000000", "number-of-rows: 1000")).unwrap();
+    let refused = submit_detached_with(&m, &other, &["--fromSavepoint", &path]);
+    let failed = wait_for(Duration::from_secs(20), "refused", || {
+        get_json(&format!("{}/jobs/{refused}", job._spec.rest_url())).filter(|j| j["state"] == "FAILED")
+    });
+    let _ = failed;
+    let exceptions = get_json(&format!("{}/jobs/{refused}/exceptions", job._spec.rest_url())).unwrap();
+    let cause = exceptions["root-exception"].as_str().unwrap_or_default().to_string();
+    assert!(cause.contains("operators this job does not run") && cause.contains("counts"), "{cause}");
+    let allowed = submit_detached_with(&m, &other, &["--fromSavepoint", &path, "--allowNonRestoredState"]);
+    wait_for(Duration::from_secs(20), "allowed", || {
+        get_json(&format!("{}/jobs/{allowed}", job._spec.rest_url())).filter(|j| j["state"] == "FINISHED")
+    });
+}

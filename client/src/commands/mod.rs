@@ -4,3 +4,4 @@ pub mod cancel;
 pub mod info;
 pub mod list;
 pub mod run;
+pub mod savepoint;

@@ -162,6 +162,13 @@ option!(
 );
 option!(CHECKPOINTS_DIR, "state.checkpoints.dir", String, None, "Where checkpoints are written: a directory path or a file:// URL.");
 option!(
+    SAVEPOINTS_DIR,
+    "state.savepoints.dir",
+    String,
+    None,
+    "Default directory for savepoints (rask savepoint / rask stop without a directory)."
+);
+option!(
     CHECKPOINTS_NUM_RETAINED,
     "state.checkpoints.num-retained",
     PositiveInt,
@@ -245,6 +252,7 @@ pub const ALL: &[&ConfigOption] = &[
     &CHECKPOINTING_TIMEOUT,
     &CHECKPOINTING_MIN_PAUSE,
     &CHECKPOINTS_DIR,
+    &SAVEPOINTS_DIR,
     &CHECKPOINTS_NUM_RETAINED,
     &RESTART_STRATEGY_TYPE,
     &RESTART_FIXED_DELAY_ATTEMPTS,

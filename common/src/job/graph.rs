@@ -18,6 +18,18 @@ pub struct JobGraph {
     pub max_parallelism: u32,
     pub vertices: Vec<JobVertex>,
     pub edges: Vec<JobEdge>,
+    /// Start from a savepoint (`rask run --fromSavepoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savepoint: Option<SavepointRestore>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SavepointRestore {
+    /// The savepoint's directory (holding `_metadata`).
+    pub path: String,
+    /// Skip state of operators the job does not run instead of refusing.
+    pub allow_non_restored_state: bool,
 }
 
 impl JobGraph {

@@ -1173,7 +1173,15 @@ impl Planner {
                 });
             }
         }
-        JobGraph { version: JOB_GRAPH_VERSION, job_id: crate::ids::random_hex_id(), name, max_parallelism, vertices: job_vertices, edges }
+        JobGraph {
+            version: JOB_GRAPH_VERSION,
+            job_id: crate::ids::random_hex_id(),
+            name,
+            max_parallelism,
+            vertices: job_vertices,
+            edges,
+            savepoint: None,
+        }
     }
 }
 

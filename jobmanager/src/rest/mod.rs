@@ -3,6 +3,7 @@
 
 mod handlers;
 mod jobs;
+mod savepoints;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -40,6 +41,11 @@ pub fn router(state: RestState) -> Router {
         .route("/jobs/:id", get(jobs::detail).patch(jobs::cancel))
         .route("/jobs/:id/exceptions", get(jobs::exceptions))
         .route("/jobs/:id/checkpoints", get(jobs::checkpoints))
+        .route("/jobs/:id/savepoints", axum::routing::post(savepoints::trigger))
+        .route("/jobs/:id/savepoints/:trigger", get(savepoints::status))
+        .route("/jobs/:id/stop", axum::routing::post(savepoints::stop))
+        .route("/savepoint-disposal", axum::routing::post(savepoints::dispose))
+        .route("/savepoint-disposal/:trigger", get(savepoints::disposal_status))
         .route("/jobs/:id/output", get(jobs::output))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -30,8 +30,9 @@ const PARTITION_WAIT: Duration = Duration::from_secs(60);
 /// What the JobMaster tells a running task about checkpoints.
 #[derive(Debug, Clone, Copy)]
 pub enum CheckpointControl {
-    /// Start checkpoint n (source tasks).
-    Trigger(u64),
+    /// Start checkpoint n (source tasks); with `stop`, end the input after it (and
+    /// with `drain`, advance event time to the end first).
+    Trigger { id: u64, stop: bool, drain: bool },
     /// Checkpoint n is complete: commit.
     Complete(u64),
 }
@@ -80,11 +81,13 @@ impl TaskServices {
 
     /// Starts checkpoint `id` at this TaskManager's source tasks of a job; returns how
     /// many took the trigger.
-    pub fn trigger_checkpoint(&self, job_id: &str, id: u64) -> usize {
+    pub fn trigger_checkpoint(&self, job_id: &str, id: u64, stop: bool, drain: bool) -> usize {
         let controls = self.controls.lock();
         controls
             .get(job_id)
-            .map(|c| c.iter().filter(|(_, source, tx)| *source && tx.try_send(CheckpointControl::Trigger(id)).is_ok()).count())
+            .map(|c| {
+                c.iter().filter(|(_, source, tx)| *source && tx.try_send(CheckpointControl::Trigger { id, stop, drain }).is_ok()).count()
+            })
             .unwrap_or(0)
     }
 
@@ -229,7 +232,7 @@ async fn run(
         slot_memory: services.memory(&tdd.allocation_id, tdd.memory_budget_bytes),
         printed,
         attempt: tdd.attempt,
-        transactional: !tdd.checkpoint_dir.is_empty(),
+        transactional: tdd.exactly_once,
     };
     let mut source = Source::build(&vertex.operators[0], subtask, vertex.parallelism)?;
     let skip = usize::from(source.is_some());
@@ -241,16 +244,29 @@ async fn run(
         dir => Some(CheckpointStorage::open(dir).map_err(|e| TaskError::Deployment(e.to_string()))?),
     };
     if !tdd.restore_state_path.is_empty() {
-        let storage = storage.as_ref().ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
-        let bytes = storage.get(&tdd.restore_state_path).await.map_err(|e| TaskError::Deployment(e.to_string()))?;
+        let bytes = if tdd.restore_state_path.starts_with('/') {
+            // A savepoint's state file.
+            let path = std::path::Path::new(&tdd.restore_state_path);
+            let dir = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let store = CheckpointStorage::open(&dir).map_err(|e| TaskError::Deployment(e.to_string()))?;
+            store.get(&name).await.map_err(|e| TaskError::Deployment(e.to_string()))?
+        } else {
+            let storage = storage.as_ref().ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
+            storage.get(&tdd.restore_state_path).await.map_err(|e| TaskError::Deployment(e.to_string()))?
+        };
         let states = decode_task_state(&tdd.restore_state_path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))?;
         for (uid, state) in states {
             if uid == SOURCE_STATE {
                 if let Some(s) = source.as_mut() {
                     s.restore(&state)?;
                 }
-            } else {
+            } else if chain.has_operator(&uid) {
                 chain.restore(&uid, &state)?;
+            } else if !tdd.allow_non_restored_state {
+                return Err(TaskError::Deployment(format!(
+                    "the savepoint holds state of operator '{uid}', which this job does not run (--allowNonRestoredState skips it)"
+                )));
             }
         }
     }
@@ -360,15 +376,23 @@ async fn run(
             }
             Some(control) = controls.recv() => match control {
                 CheckpointControl::Complete(id) => chain.notify_checkpoint_complete(id)?,
-                CheckpointControl::Trigger(id) => {
-                let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot()).map(|mut states| {
-                    if let Some(s) = &source {
-                        states.insert(0, (SOURCE_STATE.to_string(), s.snapshot()));
+                CheckpointControl::Trigger { id, stop, drain } => {
+                    let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot()).map(|mut states| {
+                        if let Some(s) = &source {
+                            states.insert(0, (SOURCE_STATE.to_string(), s.snapshot()));
+                        }
+                        states
+                    });
+                    checkpoint(services, tdd, storage.as_ref(), id, states).await;
+                    chain.push(StreamElement::Barrier(id), &mut out)?;
+                    if stop {
+                        // Stop with savepoint: nothing after the barrier.
+                        if drain {
+                            chain.push(StreamElement::Watermark(i64::MAX), &mut out)?;
+                        }
+                        chain.push(StreamElement::EndOfInput, &mut out)?;
+                        ended = true;
                     }
-                    states
-                });
-                checkpoint(services, tdd, storage.as_ref(), id, states).await;
-                chain.push(StreamElement::Barrier(id), &mut out)?;
                 }
             },
             _ = tokio::time::sleep_until(flush_at.unwrap_or(far).into()), if flush_at.is_some() => {
@@ -408,6 +432,7 @@ async fn checkpoint(
     id: u64,
     states: Result<Vec<(String, Vec<u8>)>, TaskError>,
 ) {
+    let uids: Vec<String> = states.as_ref().map(|s| s.iter().map(|(u, _)| u.clone()).collect()).unwrap_or_default();
     let result = async {
         let storage = storage.ok_or_else(|| "this job has no state.checkpoints.dir".to_string())?;
         let states = states.map_err(|e| e.to_string())?;
@@ -426,6 +451,7 @@ async fn checkpoint(
                 checkpoint_id: id,
                 state_path,
                 state_size,
+                operator_uids: uids,
             })
             .await
             .map(drop),

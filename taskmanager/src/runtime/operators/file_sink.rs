@@ -71,6 +71,8 @@ pub struct FileSink {
     dir: PathBuf,
     format: FileFormat,
     subtask: u32,
+    /// The first six characters of the job id: names never collide across jobs.
+    job: String,
     attempt: u32,
     transactional: bool,
     seq: u64,
@@ -92,6 +94,7 @@ impl FileSink {
             dir,
             format,
             subtask: ctx.subtask,
+            job: ctx.job_id.chars().take(6).collect(),
             attempt: ctx.attempt,
             transactional: ctx.transactional,
             seq: 0,
@@ -112,7 +115,7 @@ impl FileSink {
     fn writer(&mut self) -> Result<&mut Writer, TaskError> {
         if self.current.is_none() {
             let (name, path) = if self.transactional {
-                let name = format!("part-{}-{}-{}.{}", self.subtask, self.attempt, self.seq, self.ext());
+                let name = format!("part-{}-{}-{}-{}.{}", self.subtask, self.job, self.attempt, self.seq, self.ext());
                 self.seq += 1;
                 let path = self.dir.join(IN_PROGRESS).join(&name);
                 (name, path)
@@ -137,9 +140,9 @@ impl FileSink {
         }
     }
 
-    /// Removes this subtask's in-progress and pending files other than `keep`.
+    /// Removes this job's and subtask's in-progress and pending files other than `keep`.
     fn discard_uncommitted(&self, keep: &[(u64, String)]) -> Result<(), TaskError> {
-        let prefix = format!("part-{}-", self.subtask);
+        let prefix = format!("part-{}-{}-", self.subtask, self.job);
         for sub in [IN_PROGRESS, PENDING] {
             let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) else { continue };
             for entry in entries.flatten() {
@@ -153,23 +156,24 @@ impl FileSink {
     }
 }
 
-/// `part-<subtask>-<attempt>-<seq>.<ext>` as committed for checkpoint `id`:
-/// `part-<subtask>-c<id, 10 digits>-<attempt>-<seq>.<ext>`.
+/// `part-<subtask>-<job>-<attempt>-<seq>.<ext>` as committed for checkpoint `id`:
+/// `part-<subtask>-<job>-ck<id, 10 digits>-<attempt>-<seq>.<ext>`.
 fn epoch_name(name: &str, id: u64) -> String {
-    let rest = name.strip_prefix("part-").unwrap_or(name);
-    let (subtask, tail) = rest.split_once('-').unwrap_or((rest, ""));
-    format!("part-{subtask}-c{id:010}-{tail}")
+    let mut parts = name.splitn(4, '-');
+    let (part, subtask, job, tail) =
+        (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    format!("{part}-{subtask}-{job}-ck{id:010}-{tail}")
 }
 
 /// The checkpoint a committed name belongs to.
 fn epoch_of(name: &str) -> Option<u64> {
-    name.split('-').find_map(|p| p.strip_prefix('c')).and_then(|d| d.parse().ok())
+    name.split('-').find_map(|p| p.strip_prefix("ck")).and_then(|d| d.parse().ok())
 }
 
 impl FileSink {
     /// Deletes this subtask's committed files of checkpoints after `checkpoint`.
     fn rollback_after(&self, checkpoint: u64) -> Result<(), TaskError> {
-        let prefix = format!("part-{}-c", self.subtask);
+        let prefix = format!("part-{}-{}-ck", self.subtask, self.job);
         for entry in std::fs::read_dir(&self.dir)?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with(&prefix) && epoch_of(&name).is_some_and(|e| e > checkpoint) {

@@ -123,6 +123,10 @@ impl OperatorChain {
         Self { operators, uids }
     }
 
+    pub fn has_operator(&self, uid: &str) -> bool {
+        self.uids.iter().any(|u| u == uid)
+    }
+
     /// Restores the state of the operator with `uid`.
     pub fn restore(&mut self, uid: &str, state: &[u8]) -> Result<(), TaskError> {
         let i = self.uids.iter().position(|u| u == uid).ok_or_else(|| {
