@@ -294,14 +294,7 @@ pub fn examples_dir() -> PathBuf {
 
 /// Submits a job file with `rask run --detached -m m`; returns its JobID.
 pub fn submit_detached(m: &str, job: &Path) -> String {
-    let out = rask(&["run", "--detached", "-m", m, job.to_str().expect("UTF-8 path")], &[]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "rask run: {}", String::from_utf8_lossy(&out.stderr));
-    text.lines()
-        .find_map(|l| l.strip_prefix("Job has been submitted with JobID "))
-        .unwrap_or_else(|| panic!("no JobID in: {text}"))
-        .trim()
-        .to_string()
+    submit_detached_with(m, job, &[])
 }
 
 /// [`submit_detached`] with extra `rask run` arguments (e.g. `--fromSavepoint PATH`).
