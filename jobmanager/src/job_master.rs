@@ -355,8 +355,22 @@ impl JobMaster {
                     allow_non_restored_state: self.graph.savepoint.as_ref().is_some_and(|s| s.allow_non_restored_state),
                     restore_state_path: restore
                         .as_ref()
+                        .filter(|m| m.tasks.iter().filter(|t| t.vertex_id == vertex.id).count() == vertex.parallelism as usize)
                         .and_then(|m| m.tasks.iter().find(|t| t.vertex_id == vertex.id && t.subtask == subtask))
                         .map(|t| t.path.clone())
+                        .unwrap_or_default(),
+                    rescale_state_paths: restore
+                        .as_ref()
+                        .map(|m| {
+                            let mut saved: Vec<&rask_common::checkpoint::TaskStateHandle> =
+                                m.tasks.iter().filter(|t| t.vertex_id == vertex.id).collect();
+                            saved.sort_by_key(|t| t.subtask);
+                            if saved.is_empty() || saved.len() == vertex.parallelism as usize {
+                                Vec::new()
+                            } else {
+                                saved.iter().map(|t| t.path.clone()).collect()
+                            }
+                        })
                         .unwrap_or_default(),
                 };
                 {
@@ -556,10 +570,11 @@ impl JobMaster {
         for v in &self.graph.vertices {
             let saved = metadata.tasks.iter().filter(|t| t.vertex_id == v.id).count();
             if saved > 0 && saved != v.parallelism as usize {
-                return Err(format!(
-                    "savepoint {path} holds {saved} subtasks of '{}', the job runs it at parallelism {}: restoring at another parallelism is not supported yet",
-                    v.name, v.parallelism
-                ));
+                tracing::info!(
+                    "Restoring '{}' from {saved} subtasks at parallelism {}: keyed state moves by key group.",
+                    v.name,
+                    v.parallelism
+                );
             }
         }
         for t in metadata.tasks.iter_mut() {

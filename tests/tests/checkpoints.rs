@@ -340,3 +340,30 @@ fn a_savepoint_of_other_operators_is_refused_unless_allowed() {
         get_json(&format!("{}/jobs/{allowed}", job._spec.rest_url())).filter(|j| j["state"] == "FINISHED")
     });
 }
+
+#[test]
+fn resuming_a_savepoint_at_another_parallelism_redistributes_state_by_key_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let savepoints = dir.path().join("savepoints");
+    let settings = [("state.savepoints.dir", savepoints.to_str().unwrap()), ("restart-strategy.fixed-delay.attempts", "1")];
+    // Three TaskManagers of one slot: parallelism 2 first, then 3.
+    let job = start_counting_job(dir.path(), &settings, 3, 500, 300_000);
+    let m = format!("127.0.0.1:{}", job._spec.rest_port);
+    wait_for(Duration::from_secs(20), "a checkpoint", || {
+        get_json(&format!("{}/checkpoints", job.url)).filter(|s| s["counts"]["completed"].as_u64() >= Some(1))
+    });
+    let out = rask(&["stop", "-m", &m, &job.id], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Savepoint completed. Path: ").map(str::to_string))
+        .expect("path");
+    wait_for(Duration::from_secs(10), "FINISHED", || get_json(&job.url).filter(|j| j["state"] == "FINISHED"));
+    let resumed = submit_detached_with(&m, &dir.path().join("job.yaml"), &["-p", "3", "--fromSavepoint", &path]);
+    let done = wait_for(Duration::from_secs(30), "the resumed job to finish", || {
+        get_json(&format!("{}/jobs/{resumed}", job._spec.rest_url())).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
+    });
+    assert_eq!(done["state"], "FINISHED", "{done}");
+    assert!(done["vertices"].as_array().unwrap().iter().all(|v| v["parallelism"] == 3));
+    job.assert_exact_output(dir.path());
+}

@@ -18,7 +18,7 @@ use tonic::transport::{Channel, Endpoint};
 use super::memory::SlotMemory;
 use super::network::input::InputGate;
 use super::network::registry::{PartitionRegistry, SubpartitionKey};
-use super::network::writer::RecordWriter;
+use super::network::writer::{subtask_for_hash, RecordWriter};
 use super::network::{remote, QUEUE_CAPACITY};
 use super::operators::{self, now_ms, OperatorChain, OperatorContext};
 use super::sources::Source;
@@ -244,17 +244,7 @@ async fn run(
         dir => Some(CheckpointStorage::open(dir).map_err(|e| TaskError::Deployment(e.to_string()))?),
     };
     if !tdd.restore_state_path.is_empty() {
-        let bytes = if tdd.restore_state_path.starts_with('/') {
-            // A savepoint's state file.
-            let path = std::path::Path::new(&tdd.restore_state_path);
-            let dir = path.parent().map(|p| p.display().to_string()).unwrap_or_default();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let store = CheckpointStorage::open(&dir).map_err(|e| TaskError::Deployment(e.to_string()))?;
-            store.get(&name).await.map_err(|e| TaskError::Deployment(e.to_string()))?
-        } else {
-            let storage = storage.as_ref().ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
-            storage.get(&tdd.restore_state_path).await.map_err(|e| TaskError::Deployment(e.to_string()))?
-        };
+        let bytes = read_state(&tdd.restore_state_path, storage.as_ref()).await?;
         let states = decode_task_state(&tdd.restore_state_path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))?;
         for (uid, state) in states {
             if uid == SOURCE_STATE {
@@ -268,6 +258,29 @@ async fn run(
                     "the savepoint holds state of operator '{uid}', which this job does not run (--allowNonRestoredState skips it)"
                 )));
             }
+        }
+    }
+    if !tdd.rescale_state_paths.is_empty() {
+        // Restoring at another parallelism: keep the keys whose key group is ours.
+        let (max_p, p, me) = (graph.max_parallelism, vertex.parallelism, subtask);
+        let keep = move |hash: u64| subtask_for_hash(hash, max_p, p) == me;
+        let mut source_states = Vec::new();
+        for path in &tdd.rescale_state_paths {
+            let bytes = read_state(path, storage.as_ref()).await?;
+            for (uid, state) in decode_task_state(path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))? {
+                if uid == SOURCE_STATE {
+                    source_states.push(state);
+                } else if chain.has_operator(&uid) {
+                    chain.restore_rescaled(&uid, &state, &keep)?;
+                } else if !tdd.allow_non_restored_state {
+                    return Err(TaskError::Deployment(format!(
+                        "the savepoint holds state of operator '{uid}', which this job does not run (--allowNonRestoredState skips it)"
+                    )));
+                }
+            }
+        }
+        if let (Some(s), false) = (source.as_mut(), source_states.is_empty()) {
+            s.restore_rescaled(&source_states)?;
         }
     }
     // Checkpoint triggers (sources) and completions (all) from the JobMaster.
@@ -471,6 +484,21 @@ async fn checkpoint(
     };
     if let Err(e) = sent {
         tracing::debug!("could not report checkpoint {id}: {}", e.message());
+    }
+}
+
+/// Reads a state file: an absolute path points into a savepoint, a relative one into
+/// the checkpoint storage.
+async fn read_state(path: &str, storage: Option<&CheckpointStorage>) -> Result<bytes::Bytes, TaskError> {
+    if path.starts_with('/') {
+        let p = std::path::Path::new(path);
+        let dir = p.parent().map(|d| d.display().to_string()).unwrap_or_default();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let store = CheckpointStorage::open(&dir).map_err(|e| TaskError::Deployment(e.to_string()))?;
+        store.get(&name).await.map_err(|e| TaskError::Deployment(e.to_string()))
+    } else {
+        let storage = storage.ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
+        storage.get(path).await.map_err(|e| TaskError::Deployment(e.to_string()))
     }
 }
 

@@ -56,9 +56,13 @@ impl StreamOperator for Aggregate {
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), TaskError> {
+        self.restore_state_rescaled(state, &|_| true)
+    }
+
+    fn restore_state_rescaled(&mut self, state: &[u8], keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
         let (_, batches) = state_codec::decode(state)?;
         for b in &batches {
-            self.state.restore(b, &|_| true)?;
+            self.state.restore(b, keep)?;
         }
         self.memory.resize(self.state.memory_bytes())
     }

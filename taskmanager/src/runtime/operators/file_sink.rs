@@ -236,6 +236,16 @@ impl StreamOperator for FileSink {
         self.rollback_after(state.checkpoint)
     }
 
+    fn restore_state_rescaled(&mut self, state: &[u8], _keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
+        // Files are not keyed: commit what the earlier subtask's checkpoint recorded.
+        let state: SinkState =
+            serde_json::from_slice(state).map_err(|e| TaskError::operator("file sink", format!("corrupt state: {e}")))?;
+        for (_, name) in &state.pending {
+            self.commit(name)?;
+        }
+        Ok(())
+    }
+
     fn finish(&mut self, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
         if let Some((name, writer)) = self.current.take() {
             writer.close()?;

@@ -79,6 +79,12 @@ pub trait StreamOperator: Send {
         Ok(())
     }
 
+    /// Restores state written at another parallelism: called once per earlier
+    /// subtask's state; keeps only keys whose hash `keep` accepts.
+    fn restore_state_rescaled(&mut self, _state: &[u8], _keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
+        Err(TaskError::Deployment("this operator's state cannot be restored at another parallelism".into()))
+    }
+
     /// How long the task should wait before feeding this operator more input (a
     /// deliberately slow sink); the wait holds back the inputs, not the thread.
     fn pause(&self) -> Option<std::time::Duration> {
@@ -142,6 +148,12 @@ impl OperatorChain {
 
     pub fn notify_checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
         self.operators.iter_mut().try_for_each(|o| o.notify_checkpoint_complete(id))
+    }
+
+    /// Restores state of `uid` written at another parallelism (see the trait method).
+    pub fn restore_rescaled(&mut self, uid: &str, state: &[u8], keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
+        let i = self.uids.iter().position(|u| u == uid).ok_or_else(|| TaskError::Deployment(format!("no operator '{uid}' here")))?;
+        self.operators[i].restore_state_rescaled(state, keep)
     }
 
     /// Every stateful operator's state, by operator uid.

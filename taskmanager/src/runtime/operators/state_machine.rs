@@ -96,11 +96,18 @@ impl StreamOperator for StateMachine {
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), TaskError> {
+        self.restore_state_rescaled(state, &|_| true)
+    }
+
+    fn restore_state_rescaled(&mut self, state: &[u8], keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
         let (_, batches) = super::state_codec::decode(state)?;
         for b in batches {
             let keys = b.column(0).as_binary::<i32>();
             let states = b.column(1).as_string::<i32>();
             for i in 0..b.num_rows() {
+                if !keep(xxhash_rust::xxh3::xxh3_64(keys.value(i))) {
+                    continue;
+                }
                 let name = states.value(i);
                 let id = match self.states.iter().position(|s| s == name) {
                     Some(id) => id as u32,

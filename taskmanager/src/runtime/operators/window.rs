@@ -145,8 +145,14 @@ impl StreamOperator for Window {
     }
 
     fn restore_state(&mut self, state: &[u8]) -> Result<(), TaskError> {
+        self.restore_state_rescaled(state, &|_| true)
+    }
+
+    fn restore_state_rescaled(&mut self, state: &[u8], keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
         let (header, batches) = state_codec::decode(state)?;
-        self.watermark = header.first().copied().unwrap_or(i64::MIN);
+        // Several earlier subtasks: event time is where the slowest of them was.
+        let saved = header.first().copied().unwrap_or(i64::MIN);
+        self.watermark = if self.windows.is_empty() && self.watermark == i64::MIN { saved } else { self.watermark.min(saved) };
         for b in batches {
             if b.num_rows() == 0 {
                 continue;
@@ -160,7 +166,7 @@ impl StreamOperator for Window {
                     self.windows.entry(start).or_insert(fresh)
                 }
             };
-            state.restore(&rest, &|_| true)?;
+            state.restore(&rest, keep)?;
         }
         self.account()
     }

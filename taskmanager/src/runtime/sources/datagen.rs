@@ -30,6 +30,10 @@ pub struct Datagen {
     rate: Option<f64>,
     watermarks: Option<WatermarkGenerator>,
     done: bool,
+    /// After a restore at another parallelism: the earlier parallelism and how many
+    /// rows each of its subtasks had emitted (row g was emitted if
+    /// g / p < positions[g % p]).
+    emitted: Option<(u64, Vec<u64>)>,
 }
 
 /// SplitMix64: a counter-based generator, stable across versions and platforms.
@@ -48,7 +52,19 @@ impl Datagen {
         let limit = spec.number_of_rows.map(|n| if n > subtask { (n - subtask).div_ceil(parallelism) } else { 0 });
         let rate = spec.rows_per_second.map(|r| r as f64 / parallelism as f64);
         let watermarks = spec.watermark.clone().map(WatermarkGenerator::new);
-        Self { spec, schema, subtask, parallelism, produced: 0, limit, started: Instant::now(), rate, watermarks, done: false }
+        Self {
+            spec,
+            schema,
+            subtask,
+            parallelism,
+            produced: 0,
+            limit,
+            started: Instant::now(),
+            rate,
+            watermarks,
+            done: false,
+            emitted: None,
+        }
     }
 
     /// Continues after `rows` rows (restore). Rate limiting counts from now.
@@ -58,9 +74,37 @@ impl Datagen {
         self.started = Instant::now().checked_sub(due).unwrap_or_else(Instant::now);
     }
 
-    /// Rows this subtask has emitted.
-    pub fn position(&self) -> u64 {
-        self.produced
+    /// The position for a checkpoint: candidates consumed, then (if restored at another
+    /// parallelism) that parallelism and its subtasks' positions.
+    pub fn position(&self) -> Vec<u64> {
+        let mut out = vec![self.produced];
+        if let Some((p, positions)) = &self.emitted {
+            out.push(*p);
+            out.extend(positions);
+        }
+        out
+    }
+
+    /// Restores what `position` wrote, at the same parallelism.
+    pub fn restore(&mut self, state: &[u64]) {
+        self.seek(state.first().copied().unwrap_or(0));
+        if state.len() > 2 {
+            self.emitted = Some((state[1], state[2..].to_vec()));
+        }
+    }
+
+    /// Restores at a new parallelism from every earlier subtask's position: this
+    /// subtask emits the rows that are its own now and that none emitted.
+    pub fn restore_rescaled(&mut self, old_parallelism: u64, states: &[Vec<u64>]) -> Result<(), TaskError> {
+        if states.iter().any(|s| s.len() > 1) {
+            return Err(TaskError::Deployment("a datagen source restored at another parallelism cannot be rescaled again yet".into()));
+        }
+        let positions: Vec<u64> = states.iter().map(|s| s.first().copied().unwrap_or(0)).collect();
+        if positions.len() as u64 != old_parallelism {
+            return Err(TaskError::Deployment("the savepoint lacks positions of some datagen subtasks".into()));
+        }
+        self.emitted = Some((old_parallelism, positions));
+        Ok(())
     }
 
     pub async fn next(&mut self) -> Result<Vec<StreamElement>, TaskError> {
@@ -104,9 +148,21 @@ impl Datagen {
         Ok(out)
     }
 
-    fn generate(&self, rows: u64) -> Result<RecordBatch, TaskError> {
+    /// The global row numbers of the next `rows` candidates, without rows an earlier
+    /// run at another parallelism already emitted.
+    fn globals(&self, rows: u64) -> Vec<u64> {
         let first = self.produced;
-        let global = |i: u64| (first + i) * self.parallelism + self.subtask;
+        let all = (0..rows).map(|i| (first + i) * self.parallelism + self.subtask);
+        match &self.emitted {
+            None => all.collect(),
+            Some((old_p, positions)) => all.filter(|g| g / old_p >= positions[(g % old_p) as usize]).collect(),
+        }
+    }
+
+    fn generate(&self, rows: u64) -> Result<RecordBatch, TaskError> {
+        let globals = self.globals(rows);
+        let rows = globals.len() as u64;
+        let global = |i: u64| globals[i as usize];
         let seed = self.spec.seed;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.spec.fields.len());
         for (f, (field, generator)) in self.schema.fields().iter().zip(&self.spec.fields).enumerate() {

@@ -36,20 +36,38 @@ impl Source {
 
     /// The source's position for a checkpoint: rows or batches already emitted.
     pub fn snapshot(&self) -> Vec<u8> {
-        let position: u64 = match self {
+        let values: Vec<u64> = match self {
             Source::Datagen(d) => d.position(),
-            Source::File(f) => f.position(),
-            Source::Socket(_) => 0,
+            Source::File(f) => vec![f.position()],
+            Source::Socket(_) => vec![0],
         };
-        position.to_le_bytes().to_vec()
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    fn decode(state: &[u8]) -> Result<Vec<u64>, TaskError> {
+        if state.is_empty() || state.len() % 8 != 0 {
+            return Err(TaskError::Deployment("corrupt source position".into()));
+        }
+        Ok(state.chunks(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
+    }
+
+    /// Restores at a new parallelism from every earlier subtask's position, in
+    /// subtask order.
+    pub fn restore_rescaled(&mut self, states: &[Vec<u8>]) -> Result<(), TaskError> {
+        let decoded = states.iter().map(|s| Self::decode(s)).collect::<Result<Vec<_>, _>>()?;
+        match self {
+            Source::Datagen(d) => d.restore_rescaled(decoded.len() as u64, &decoded),
+            Source::File(_) => Err(TaskError::Deployment("the file source cannot be restored at another parallelism yet".into())),
+            Source::Socket(_) => Ok(()),
+        }
     }
 
     /// Continues from a position `snapshot` wrote.
     pub fn restore(&mut self, state: &[u8]) -> Result<(), TaskError> {
-        let position = u64::from_le_bytes(state.try_into().map_err(|_| TaskError::Deployment("corrupt source position".into()))?);
+        let values = Self::decode(state)?;
         match self {
-            Source::Datagen(d) => d.seek(position),
-            Source::File(f) => f.seek(position),
+            Source::Datagen(d) => d.restore(&values),
+            Source::File(f) => f.seek(values[0]),
             Source::Socket(_) => {}
         }
         Ok(())
