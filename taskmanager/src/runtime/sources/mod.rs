@@ -45,7 +45,7 @@ impl Source {
     }
 
     fn decode(state: &[u8]) -> Result<Vec<u64>, TaskError> {
-        if state.is_empty() || state.len() % 8 != 0 {
+        if state.is_empty() || !state.len().is_multiple_of(8) {
             return Err(TaskError::Deployment("corrupt source position".into()));
         }
         Ok(state.chunks(8).map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes"))).collect())
