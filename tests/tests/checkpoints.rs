@@ -367,3 +367,59 @@ fn resuming_a_savepoint_at_another_parallelism_redistributes_state_by_key_group(
     assert!(done["vertices"].as_array().unwrap().iter().all(|v| v["parallelism"] == 3));
     job.assert_exact_output(dir.path());
 }
+
+#[test]
+fn stop_with_drain_fires_the_open_windows_and_without_drain_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ClusterSpec::new()
+        .with("execution.checkpointing.interval", "200")
+        .with("state.checkpoints.dir", &dir.path().join("chk").display().to_string())
+        .with("state.savepoints.dir", &dir.path().join("sp").display().to_string());
+    let _jm = spec.jobmanager("jm", dir.path());
+    let _tm = spec.taskmanager("tm", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
+    spec.wait_slots(1, 2, Duration::from_secs(10));
+    let m = format!("127.0.0.1:{}", spec.rest_port);
+    let mut windows_written = Vec::new();
+    for (name, drain) in [("drained", true), ("plain", false)] {
+        // Event time runs 200 s per second of wall time: an hour-long window stays open.
+        let job = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &job,
+            format!(
+                "name: {name}\nsources:\n  - name: ticks\n    connector: datagen\n    rows-per-second: 20000\n    fields:\n      \
+                 - {{name: ts, type: TIMESTAMP, kind: sequence, start: 0, step: 10}}\n    watermark: {{column: ts}}\npipeline:\n  \
+                 - window: {{type: tumbling, size: 1 h, time: event, select: \"COUNT(*) AS n\"}}\n  - map: \"n\"\n\
+                 sinks:\n  - {{name: out, connector: file, path: {name}-out, format: csv}}\n"
+            ),
+        )
+        .unwrap();
+        let id = submit_detached(&m, &job);
+        wait_for(Duration::from_secs(20), "a checkpoint", || {
+            get_json(&format!("{}/jobs/{id}/checkpoints", spec.rest_url())).filter(|s| s["counts"]["completed"].as_u64() >= Some(1))
+        });
+        let mut args = vec!["stop", "-m", m.as_str(), id.as_str()];
+        if drain {
+            args.insert(1, "--drain");
+        }
+        let out = rask(&args, &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_for(Duration::from_secs(10), "FINISHED", || {
+            get_json(&format!("{}/jobs/{id}", spec.rest_url())).filter(|j| j["state"] == "FINISHED")
+        });
+        let mut rows = 0u64;
+        for entry in std::fs::read_dir(dir.path().join(format!("{name}-out"))).unwrap() {
+            let entry = entry.unwrap();
+            if !entry.file_name().to_string_lossy().starts_with('.') {
+                rows += std::fs::read_to_string(entry.path())
+                    .unwrap()
+                    .lines()
+                    .filter(|l| *l != "n")
+                    .map(|l| l.parse::<u64>().unwrap())
+                    .sum::<u64>();
+            }
+        }
+        windows_written.push(rows);
+    }
+    assert!(windows_written[0] > 0, "--drain fires the open window: {windows_written:?}");
+    assert_eq!(windows_written[1], 0, "without --drain the open window stays unfired");
+}

@@ -1,7 +1,8 @@
 //! Keyed tumbling and sliding windows with aggregates, in event time (fired when the
 //! watermark passes a window's end; later rows for it are dropped, as in Flink) or in
-//! processing time (fired by the wall clock). At the end of input every open window
-//! fires.
+//! processing time (fired by the wall clock; at the end of input every open one
+//! fires). Event-time windows fire at the end of a bounded input because its sources
+//! end with the watermark MAX.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -181,12 +182,15 @@ impl StreamOperator for Window {
     }
 
     fn finish(&mut self, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        self.fire_until(i64::MAX - self.spec.size_ms, out)?;
+        // Event-time windows fire on watermarks only: a bounded source ends with the
+        // watermark MAX (every window fires), a stop without --drain does not (open
+        // windows stay in the savepoint). Processing-time windows fire at the end.
+        if !self.spec.event_time {
+            self.fire_until(i64::MAX - self.spec.size_ms, out)?;
+        }
         if self.dropped_late > 0 {
             tracing::info!("{}: dropped {} late rows", self.name, self.dropped_late);
         }
-        // Downstream event-time operators (top_n) fire on this watermark.
-        out.push(StreamElement::Watermark(i64::MAX));
         Ok(())
     }
 
@@ -239,8 +243,8 @@ mod tests {
         let mut b = Window::new("w", &spec, &input, output, &ctx).unwrap();
         b.restore_state(&state).unwrap();
         let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
-        a.finish(&mut out_a).unwrap();
-        b.finish(&mut out_b).unwrap();
+        a.process_watermark(i64::MAX, &mut out_a).unwrap();
+        b.process_watermark(i64::MAX, &mut out_b).unwrap();
         let rows = |out: &[StreamElement]| -> Vec<RecordBatch> {
             out.iter().filter_map(|e| if let StreamElement::Batch(b) = e { Some(b.clone()) } else { None }).collect()
         };
