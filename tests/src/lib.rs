@@ -107,6 +107,8 @@ pub struct Daemon {
     child: Child,
     log: Arc<Mutex<String>>,
     pub log_path: PathBuf,
+    /// The thread copying stderr; it ends when the process has closed it.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -124,7 +126,7 @@ impl Daemon {
         let log = Arc::new(Mutex::new(String::new()));
         let sink = log.clone();
         let file_path = log_path.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             use std::io::Write;
             let mut file = std::fs::File::create(file_path).ok();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -136,7 +138,7 @@ impl Daemon {
                 l.push('\n');
             }
         });
-        Self { name: name.into(), child, log, log_path }
+        Self { name: name.into(), child, log, log_path, reader: Some(reader) }
     }
 
     pub fn pid(&self) -> u32 {
@@ -168,10 +170,14 @@ impl Daemon {
         self.signal(libc::SIGTERM);
     }
 
-    /// Waits for the process to exit.
+    /// Waits for the process to exit, and for its last log lines to be read.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let name = self.name.clone();
-        wait_for(timeout, &format!("{name} to exit"), || self.child.try_wait().ok().flatten())
+        let status = wait_for(timeout, &format!("{name} to exit"), || self.child.try_wait().ok().flatten());
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        status
     }
 
     pub fn try_exit(&mut self) -> Option<ExitStatus> {
