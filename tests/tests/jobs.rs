@@ -383,6 +383,7 @@ fn a_job_without_enough_slots_fails_after_slot_request_timeout() {
     assert!(err.contains("needs 3 slots, 1 are free"), "{err}");
     let list = rask(&["list", "--all", "-m", &s.m()], &[]);
     assert!(stdout(&list).contains("(FAILED)"), "{}", stdout(&list));
+    assert!(stdout(&list).contains("Root cause: Could not acquire the minimum required resources"), "{}", stdout(&list));
 }
 
 #[test]

@@ -38,6 +38,9 @@ pub struct JobOverview {
     pub state: String,
     #[serde(rename = "start-time", default)]
     pub start_time: i64,
+    /// For a FAILED job: its root cause (from `/jobs/:id/exceptions`).
+    #[serde(skip)]
+    pub root_cause: Option<String>,
 }
 
 const RULE: &str = "--------------------------------------------------------------";
@@ -56,7 +59,11 @@ fn line(job: &JobOverview) -> String {
         .single()
         .map(|t| t.format("%d.%m.%Y %H:%M:%S").to_string())
         .unwrap_or_else(|| "-".into());
-    format!("{when} : {} : {} ({})\n", job.jid, job.name, job.state)
+    let mut out = format!("{when} : {} : {} ({})\n", job.jid, job.name, job.state);
+    if let Some(cause) = &job.root_cause {
+        out.push_str(&format!("    Root cause: {cause}\n"));
+    }
+    out
 }
 
 fn section(out: &mut String, title: &str, empty: &str, jobs: &[&JobOverview]) {
@@ -93,7 +100,13 @@ pub fn render(mut jobs: Vec<JobOverview>, filter: Filter) -> String {
 }
 
 pub async fn run(client: &RestClient, filter: Filter) -> Result<String, RestError> {
-    let overview: JobsOverview = client.get("/jobs/overview").await?;
+    let mut overview: JobsOverview = client.get("/jobs/overview").await?;
+    if filter.finished {
+        for job in overview.jobs.iter_mut().filter(|j| j.state == "FAILED") {
+            let exceptions: serde_json::Value = client.get(&format!("/jobs/{}/exceptions", job.jid)).await?;
+            job.root_cause = exceptions["root-exception"].as_str().map(str::to_string);
+        }
+    }
     Ok(render(overview.jobs, filter))
 }
 
@@ -102,7 +115,7 @@ mod tests {
     use super::*;
 
     fn job(id: &str, state: &str) -> JobOverview {
-        JobOverview { jid: id.into(), name: format!("job {id}"), state: state.into(), start_time: 1_700_000_000_000 }
+        JobOverview { jid: id.into(), name: format!("job {id}"), state: state.into(), start_time: 1_700_000_000_000, root_cause: None }
     }
 
     #[test]
