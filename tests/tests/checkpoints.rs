@@ -146,6 +146,25 @@ fn start_counting_job(dir: &std::path::Path, settings: &[(&str, &str)], tms: usi
 }
 
 impl CountingJob {
+    fn m(&self) -> String {
+        format!("127.0.0.1:{}", self._spec.rest_port)
+    }
+
+    fn wait_checkpoints(&self, n: u64) {
+        wait_for(Duration::from_secs(20), "completed checkpoints", || {
+            get_json(&format!("{}/checkpoints", self.url)).filter(|s| s["counts"]["completed"].as_u64() >= Some(n))
+        });
+    }
+
+    /// `rask stop`: returns the printed savepoint path once the job is FINISHED.
+    fn stop_with_savepoint(&self) -> String {
+        let out = rask(&["stop", "-m", &self.m(), &self.id], &[]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let path = text.lines().find_map(|l| l.strip_prefix("Savepoint completed. Path: ")).expect("a savepoint path").trim().to_string();
+        wait_for(Duration::from_secs(10), "FINISHED", || get_json(&self.url).filter(|j| j["state"] == "FINISHED"));
+        path
+    }
     fn wait_finished(&self) -> serde_json::Value {
         let done = wait_for(Duration::from_secs(90), "the job to finish", || {
             get_json(&self.url).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
@@ -276,17 +295,11 @@ fn stop_with_savepoint_then_resume_from_it_gives_the_uninterrupted_result() {
     let savepoints = dir.path().join("savepoints");
     let settings = [("state.savepoints.dir", savepoints.to_str().unwrap()), ("restart-strategy.fixed-delay.attempts", "1")];
     let job = start_counting_job(dir.path(), &settings, 2, 500, 300_000);
-    let m = format!("127.0.0.1:{}", job._spec.rest_port);
-    wait_for(Duration::from_secs(20), "running with a checkpoint", || {
-        get_json(&format!("{}/checkpoints", job.url)).filter(|s| s["counts"]["completed"].as_u64() >= Some(1))
-    });
+    let m = job.m();
+    job.wait_checkpoints(1);
     // Stop with a savepoint half-way: the job ends FINISHED, the path is printed.
-    let out = rask(&["stop", "-m", &m, &job.id], &[]);
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let path = text.lines().find_map(|l| l.strip_prefix("Savepoint completed. Path: ")).expect("a savepoint path").trim().to_string();
+    let path = job.stop_with_savepoint();
     assert!(path.starts_with(&format!("file:{}/savepoint-", savepoints.display())), "{path}");
-    wait_for(Duration::from_secs(10), "FINISHED", || get_json(&job.url).filter(|j| j["state"] == "FINISHED"));
     let (partial, _) = committed_counts(&dir.path().join("out"));
     assert!(partial.values().any(|&n| n < 600), "stopped half-way");
     // Resume the same job file from the savepoint: sources and state continue.
@@ -348,17 +361,9 @@ fn resuming_a_savepoint_at_another_parallelism_redistributes_state_by_key_group(
     let settings = [("state.savepoints.dir", savepoints.to_str().unwrap()), ("restart-strategy.fixed-delay.attempts", "1")];
     // Three TaskManagers of one slot: parallelism 2 first, then 3.
     let job = start_counting_job(dir.path(), &settings, 3, 500, 300_000);
-    let m = format!("127.0.0.1:{}", job._spec.rest_port);
-    wait_for(Duration::from_secs(20), "a checkpoint", || {
-        get_json(&format!("{}/checkpoints", job.url)).filter(|s| s["counts"]["completed"].as_u64() >= Some(1))
-    });
-    let out = rask(&["stop", "-m", &m, &job.id], &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let path = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("Savepoint completed. Path: ").map(str::to_string))
-        .expect("path");
-    wait_for(Duration::from_secs(10), "FINISHED", || get_json(&job.url).filter(|j| j["state"] == "FINISHED"));
+    let m = job.m();
+    job.wait_checkpoints(1);
+    let path = job.stop_with_savepoint();
     let resumed = submit_detached_with(&m, &dir.path().join("job.yaml"), &["-p", "3", "--fromSavepoint", &path]);
     let done = wait_for(Duration::from_secs(30), "the resumed job to finish", || {
         get_json(&format!("{}/jobs/{resumed}", job._spec.rest_url())).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
