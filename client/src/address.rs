@@ -1,30 +1,54 @@
-//! Finding the JobManager's REST endpoint, in Flink's order: `-m host:port`, then
-//! `-D rest.address=… -D rest.port=…` over the configuration file (`--config`, else
-//! `$RASK_CONF_DIR/rask.yaml`) and the environment, then the defaults.
+//! Finding the JobManager's REST endpoint, in Flink's order: `-m host:port`, then the
+//! configuration (`--config`, else `$RASK_CONF_DIR/rask.yaml`, the environment, `-D`):
+//! with `high-availability.type: etcd` the leader is looked up in etcd, else
+//! `rest.address`/`rest.port` (or their defaults) name it.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use rask_common::config::{options, Configuration};
+use rask_common::etcd::{EtcdLeaderRetrieval, EtcdSettings};
+use rask_common::leader::{current_leader, LeaderRetrieval};
 use rask_common::net::host_port;
 
 use crate::cli::ClusterOptions;
+use crate::rest_client::RestClient;
 
-/// The base URL (`http://host:port`) of the JobManager's REST endpoint.
-pub fn resolve_rest_url(opts: &ClusterOptions) -> anyhow::Result<String> {
+/// How long the CLI waits for etcd to name a leader.
+const LEADER_LOOKUP: Duration = Duration::from_secs(10);
+
+/// A REST client for the cluster the options name; with etcd HA it follows the leader.
+pub async fn connect(opts: &ClusterOptions) -> anyhow::Result<RestClient> {
     if let Some(m) = &opts.jobmanager {
-        let bad = || anyhow::anyhow!("-m expects host:port (e.g. localhost:8081), got '{m}'");
-        if m.starts_with("https://") {
-            anyhow::bail!("-m {m}: the REST endpoint speaks plain HTTP; use host:port");
-        }
-        let hp = m.trim_start_matches("http://").trim_end_matches('/');
-        let (host, port) = hp.rsplit_once(':').ok_or_else(bad)?;
-        let port: u16 = port.parse().map_err(|_| bad())?;
-        if host.is_empty() {
-            return Err(bad());
-        }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        return Ok(format!("http://{}", host_port(host, port)));
+        return Ok(RestClient::new(parse_address(m)?));
     }
     let conf = Configuration::load(opts.config.as_deref(), &opts.dynamic)?;
-    let host = conf.get_string(&options::REST_ADDRESS).unwrap_or_default();
-    let port = conf.get_port(&options::REST_PORT)?;
-    Ok(format!("http://{}", host_port(&host, port)))
+    match EtcdSettings::from_configuration(&conf)? {
+        Some(etcd) => {
+            let retrieval: Arc<dyn LeaderRetrieval> = EtcdLeaderRetrieval::start(etcd);
+            let leader = current_leader(retrieval.as_ref(), LEADER_LOOKUP).await?;
+            Ok(RestClient::following(leader.rest_url, retrieval))
+        }
+        None => {
+            let host = conf.get_string(&options::REST_ADDRESS).unwrap_or_default();
+            let port = conf.get_port(&options::REST_PORT)?;
+            Ok(RestClient::new(format!("http://{}", host_port(&host, port))))
+        }
+    }
+}
+
+/// `-m host:port` as a base URL.
+fn parse_address(m: &str) -> anyhow::Result<String> {
+    let bad = || anyhow::anyhow!("-m expects host:port (e.g. localhost:8081), got '{m}'");
+    if m.starts_with("https://") {
+        anyhow::bail!("-m {m}: the REST endpoint speaks plain HTTP; use host:port");
+    }
+    let hp = m.trim_start_matches("http://").trim_end_matches('/');
+    let (host, port) = hp.rsplit_once(':').ok_or_else(bad)?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() {
+        return Err(bad());
+    }
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok(format!("http://{}", host_port(host, port)))
 }

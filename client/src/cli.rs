@@ -4,9 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::address::resolve_rest_url;
+use crate::address::connect;
 use crate::commands;
-use crate::rest_client::RestClient;
 
 #[derive(Parser, Debug)]
 #[command(name = "rask", version, about = "Run and manage Rask jobs (Flink's CLI, in Rust)")]
@@ -123,8 +122,9 @@ fn configuration(cluster: &ClusterOptions) -> anyhow::Result<rask_common::config
 }
 
 /// `local` unless the user points at a cluster (-m, --config or RASK_CONF_DIR).
-fn default_target(cluster: &ClusterOptions) -> Target {
-    if cluster.jobmanager.is_some() || cluster.config.is_some() || std::env::var_os(rask_common::config::CONF_DIR_ENV).is_some() {
+fn default_target(cluster: &ClusterOptions, conf: &rask_common::config::Configuration) -> Target {
+    let ha = conf.get_string(&rask_common::config::options::HA_TYPE).is_some_and(|t| t.eq_ignore_ascii_case("etcd"));
+    if ha || cluster.jobmanager.is_some() || cluster.config.is_some() || std::env::var_os(rask_common::config::CONF_DIR_ENV).is_some() {
         Target::Remote
     } else {
         Target::Local
@@ -145,7 +145,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 graph.savepoint = Some(rask_common::job::graph::SavepointRestore { path: dir, allow_non_restored_state });
             }
             let options = commands::run::RunOptions { detached, parallelism };
-            match target.unwrap_or_else(|| default_target(&cluster)) {
+            match target.unwrap_or_else(|| default_target(&cluster, &conf)) {
                 Target::Local => {
                     if detached {
                         anyhow::bail!("--detached needs a cluster that outlives this command: use --target remote (and -m host:port)");
@@ -153,13 +153,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     commands::run::run_local(&graph, &conf).await
                 }
                 Target::Remote => {
-                    let client = RestClient::new(resolve_rest_url(&cluster)?);
+                    let client = connect(&cluster).await?;
                     commands::run::run_remote(&client, &graph, &options).await
                 }
             }
         }
         Command::Savepoint { dispose, cluster, job_id, target_directory } => {
-            let client = RestClient::new(resolve_rest_url(&cluster)?);
+            let client = connect(&cluster).await?;
             match (dispose, job_id) {
                 (Some(path), _) => commands::savepoint::dispose(&client, &path).await,
                 (None, Some(job)) => commands::savepoint::trigger(&client, &job, target_directory.as_deref()).await,
@@ -167,11 +167,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Stop { savepoint_path, drain, cluster, job_id } => {
-            let client = RestClient::new(resolve_rest_url(&cluster)?);
+            let client = connect(&cluster).await?;
             commands::savepoint::stop(&client, &job_id, savepoint_path.as_deref(), drain).await
         }
         Command::Cancel { cluster, job_id } => {
-            let client = RestClient::new(resolve_rest_url(&cluster)?);
+            let client = connect(&cluster).await?;
             commands::cancel::run(&client, &job_id).await
         }
         Command::Info { parallelism, cluster, job_file } => {
@@ -181,8 +181,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::List { running, scheduled, all, cluster } => {
-            let url = resolve_rest_url(&cluster)?;
-            let client = RestClient::new(url);
+            let client = connect(&cluster).await?;
             let filter = commands::list::Filter::from_flags(running, scheduled, all);
             let out = commands::list::run(&client, filter).await?;
             let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());

@@ -26,6 +26,7 @@ impl MiniCluster {
             ("taskmanager.host", "127.0.0.1".to_string()),
             ("taskmanager.rpc.port", "0".to_string()),
             ("taskmanager.numberOfTaskSlots", slots.max(1).to_string()),
+            ("high-availability.type", "none".to_string()),
         ] {
             conf.set(key, value)?;
         }
@@ -39,7 +40,7 @@ impl MiniCluster {
         tm_conf.jobmanager_rest_url = rest_url.clone();
         let taskmanager = TaskManager::start(tm_conf).await?;
         let deadline = Instant::now() + Duration::from_secs(10);
-        while jobmanager.resource_manager.overview().slots_total < slots as usize {
+        while jobmanager.term().map_or(0, |t| t.resource_manager.overview().slots_total) < slots as usize {
             if Instant::now() > deadline {
                 anyhow::bail!("the local TaskManager did not register within 10 s");
             }

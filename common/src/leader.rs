@@ -1,51 +1,73 @@
-//! Leader discovery: how TaskManagers and the CLI find the JobManager that currently
-//! leads. Without HA the address is static; with etcd HA it comes from etcd.
+//! Leader discovery: how TaskManagers, standby JobManagers and the CLI find the
+//! JobManager that currently leads. Without HA the address is static; with etcd HA it
+//! comes from etcd and follows every leader change (`crate::etcd`).
 
-use std::future::Future;
-use std::pin::Pin;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
 /// Where the leading JobManager can be reached.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct LeaderAddress {
     /// host:port of the ResourceManager gRPC endpoint (jobmanager.rpc.*).
     pub rpc_address: String,
     /// http://host:port of the REST endpoint (rest.*).
     pub rest_url: String,
-}
-
-/// Discovery of the current leader.
-pub trait LeaderRetrieval: Send + Sync + 'static {
-    /// Resolves the current leader's address, waiting until one is known.
-    ///
-    /// Contract: returns the most recent leader known to the implementation; a caller
-    /// that finds the address stale (connection refused, "not the leader") calls again
-    /// and gets the newer one once the implementation has learnt it. It never fails
-    /// for the static implementation; HA implementations may fail when their backing
-    /// store cannot be reached. Idempotent and cheap to call repeatedly.
-    fn leader(&self) -> Pin<Box<dyn Future<Output = Result<LeaderAddress, LeaderRetrievalError>> + Send + '_>>;
+    /// Tells leadership terms apart (the etcd election key); empty without HA.
+    #[serde(default)]
+    pub session: String,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LeaderRetrievalError {
     #[error("cannot reach the leader discovery service: {0}")]
     Unavailable(String),
+    #[error("no JobManager leader is known after {0:?} ({1})")]
+    NoLeader(Duration, String),
+}
+
+/// Discovery of the current leader.
+pub trait LeaderRetrieval: Send + Sync + 'static {
+    /// The leader as last learned (`None`: no leader right now, or not learned yet);
+    /// the receiver sees every later change.
+    fn subscribe(&self) -> watch::Receiver<Option<LeaderAddress>>;
+
+    /// Where leaders are looked up, for messages.
+    fn describe(&self) -> String;
+}
+
+/// Waits until a leader is known, at most `timeout`.
+pub async fn current_leader(retrieval: &dyn LeaderRetrieval, timeout: Duration) -> Result<LeaderAddress, LeaderRetrievalError> {
+    let mut rx = retrieval.subscribe();
+    let found = tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await;
+    match found {
+        Ok(Ok(leader)) => Ok(leader.clone().expect("waited for Some")),
+        Ok(Err(_)) => Err(LeaderRetrievalError::Unavailable(retrieval.describe())),
+        Err(_) => Err(LeaderRetrievalError::NoLeader(timeout, retrieval.describe())),
+    }
 }
 
 /// `high-availability.type: none`: the JobManager address from configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StaticLeaderRetrieval {
-    address: LeaderAddress,
+    address: watch::Sender<Option<LeaderAddress>>,
 }
 
 impl StaticLeaderRetrieval {
     pub fn new(address: LeaderAddress) -> Self {
-        Self { address }
+        Self { address: watch::Sender::new(Some(address)) }
     }
 }
 
 impl LeaderRetrieval for StaticLeaderRetrieval {
-    fn leader(&self) -> Pin<Box<dyn Future<Output = Result<LeaderAddress, LeaderRetrievalError>> + Send + '_>> {
-        let address = self.address.clone();
-        Box::pin(async move { Ok(address) })
+    fn subscribe(&self) -> watch::Receiver<Option<LeaderAddress>> {
+        self.address.subscribe()
+    }
+
+    fn describe(&self) -> String {
+        let leader = self.address.borrow();
+        format!("the configured JobManager {}", leader.as_ref().map(|l| l.rpc_address.as_str()).unwrap_or("?"))
     }
 }

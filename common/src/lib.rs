@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod etcd;
 pub mod hardware;
 pub mod ids;
 pub mod job;

@@ -5,12 +5,14 @@
 //! are declined or time out.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rask_common::checkpoint::{decode_task_state, CheckpointMetadata, CheckpointStorage, TaskStateHandle, METADATA_VERSION};
 use rask_common::proto::CheckpointAck;
 
 use crate::execution_graph::now_ms;
+use crate::ha::{CheckpointPointer, JobStore};
 
 /// Checkpointing of a JobManager's jobs.
 #[derive(Clone, Debug)]
@@ -124,12 +126,57 @@ pub struct CheckpointCoordinator {
     retained: VecDeque<CheckpointMetadata>,
     last_end: Instant,
     operations: SavepointOperations,
+    /// Where checkpoint ids and completed checkpoints are recorded for the next leader.
+    store: Arc<dyn JobStore>,
 }
 
 impl CheckpointCoordinator {
-    pub fn new(settings: CheckpointSettings, job_id: String, tasks: usize, operations: SavepointOperations) -> Self {
+    pub fn new(
+        settings: CheckpointSettings,
+        job_id: String,
+        tasks: usize,
+        operations: SavepointOperations,
+        store: Arc<dyn JobStore>,
+    ) -> Self {
         let last_end = Instant::now();
-        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end, operations }
+        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end, operations, store }
+    }
+
+    /// Takes over from an earlier leader: ids continue after the highest it used, and
+    /// its retained checkpoints (their `_metadata`, read back) are the restore points.
+    pub async fn recover(&mut self, counter: u64, pointer: Option<CheckpointPointer>) {
+        self.next_id = self.next_id.max(counter + 1);
+        let Some(pointer) = pointer else { return };
+        if pointer.dir != self.settings.storage.dir() {
+            tracing::warn!(
+                "job {}: its checkpoints were written to {}, this JobManager's state.checkpoints.dir is {}; reading them from {}",
+                self.job_id,
+                pointer.dir,
+                self.settings.storage.dir(),
+                self.settings.storage.dir()
+            );
+        }
+        for id in pointer.retained {
+            self.next_id = self.next_id.max(id + 1);
+            let path = format!("{}/_metadata", self.settings.storage.checkpoint_path(&self.job_id, id));
+            let metadata = match self.settings.storage.get(&path).await {
+                Ok(bytes) => serde_json::from_slice::<CheckpointMetadata>(&bytes).map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match metadata {
+                Ok(m) => self.retained.push_back(m),
+                Err(e) => tracing::warn!("job {}: checkpoint {id} recorded in the HA store cannot be read ({e}); skipped", self.job_id),
+            }
+        }
+        if let Some(latest) = self.retained.back() {
+            tracing::info!("job {}: recovered checkpoint {} from the HA store", self.job_id, latest.checkpoint_id);
+        }
+    }
+
+    /// Records checkpoint id `id` as taken before its trigger goes out, so no later
+    /// leader reuses it.
+    pub async fn reserve_id(&self, id: u64) -> Result<(), String> {
+        self.store.checkpoint_id_used(&self.job_id, id).await.map_err(|e| format!("checkpoint id not recorded: {e}"))
     }
 
     pub fn storage(&self) -> &CheckpointStorage {
@@ -241,8 +288,23 @@ impl CheckpointCoordinator {
         let json = serde_json::to_vec_pretty(&metadata).expect("metadata serializes");
         let mut record = p.record;
         stats.in_progress = stats.in_progress.saturating_sub(1);
-        match self.settings.storage.put(&path, json).await {
-            Ok(_) => {
+        // Err(message, whether the files must go): a checkpoint whose HA record may
+        // have been written (no answer from etcd) keeps its files.
+        let mut written = self.settings.storage.put(&path, json).await.map(|_| ()).map_err(|e| (e.to_string(), true));
+        if written.is_ok() {
+            // The checkpoint exists for a next leader only once the HA store says so.
+            let mut ids: Vec<u64> = self.retained.iter().map(|m| m.checkpoint_id).collect();
+            ids.push(metadata.checkpoint_id);
+            let keep = ids.len().saturating_sub(self.settings.retained);
+            let pointer = CheckpointPointer { dir: self.settings.storage.dir().to_string(), retained: ids.split_off(keep) };
+            written = self
+                .store
+                .put_checkpoints(&self.job_id, &pointer)
+                .await
+                .map_err(|e| (e.to_string(), matches!(e, crate::ha::HaError::NotLeader)));
+        }
+        match written {
+            Ok(()) => {
                 record.status = CheckpointStatus::Completed;
                 stats.completed += 1;
                 stats.durations_ms.push(record.duration_ms());
@@ -264,13 +326,16 @@ impl CheckpointCoordinator {
                     }
                 }
             }
-            Err(e) => {
+            Err((e, discard)) => {
+                tracing::warn!("Checkpoint {} of job {} failed: {e}", record.id, self.job_id);
                 record.status = CheckpointStatus::Failed;
-                record.failure_message = Some(e.to_string());
+                record.failure_message = Some(e);
                 stats.failed += 1;
                 stats.latest_failed = Some(record.clone());
                 stats.upsert(record);
-                let _ = self.settings.storage.discard(&self.job_id, metadata.checkpoint_id).await;
+                if discard {
+                    let _ = self.settings.storage.discard(&self.job_id, metadata.checkpoint_id).await;
+                }
             }
         }
         self.last_end = Instant::now();

@@ -30,6 +30,8 @@ pub struct JobManagerConfiguration {
     pub jobstore_expiration: Duration,
     /// state.savepoints.dir, the default target of savepoints.
     pub savepoints_dir: Option<String>,
+    /// etcd HA settings; `None` with `high-availability.type: none`.
+    pub ha: Option<rask_common::etcd::EtcdSettings>,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -73,6 +75,7 @@ impl JobManagerConfiguration {
             restart_strategy: RestartStrategy::from_configuration(conf, conf.contains(&o::CHECKPOINTING_INTERVAL))?,
             jobstore_expiration: conf.get_duration(&o::JOBSTORE_EXPIRATION_TIME)?,
             savepoints_dir: conf.get_string(&o::SAVEPOINTS_DIR),
+            ha: rask_common::etcd::EtcdSettings::from_configuration(conf)?,
             raw: Arc::new(conf.clone()),
         })
     }

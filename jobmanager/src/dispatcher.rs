@@ -9,6 +9,7 @@ use rask_common::job::graph::{JobGraph, JOB_GRAPH_VERSION};
 use rask_common::proto::TaskExecutionState;
 
 use crate::execution_graph::JobStatus;
+use crate::ha::RecoveredJob;
 use crate::job_master::{self, JobMasterHandle, JobMasterMessage, JobMasterServices};
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,8 @@ pub enum DispatcherError {
     Invalid(String),
     #[error("Job {0} has already reached the terminal state {1}")]
     AlreadyTerminal(String, JobStatus),
+    #[error("the job could not be stored for high availability: {0}")]
+    Store(#[from] crate::ha::HaError),
 }
 
 pub struct Dispatcher {
@@ -44,8 +47,9 @@ impl Dispatcher {
         });
     }
 
-    /// Accepts a JobGraph and starts its JobMaster; returns the job id.
-    pub fn submit(&self, graph: JobGraph) -> Result<String, DispatcherError> {
+    /// Accepts a JobGraph, records it in the HA store, and starts its JobMaster;
+    /// returns the job id.
+    pub async fn submit(&self, graph: JobGraph) -> Result<String, DispatcherError> {
         if graph.version != JOB_GRAPH_VERSION {
             return Err(DispatcherError::Invalid(format!("version {} (this JobManager reads version {JOB_GRAPH_VERSION})", graph.version)));
         }
@@ -54,14 +58,33 @@ impl Dispatcher {
         }
         validate(&graph).map_err(DispatcherError::Invalid)?;
         self.expire();
+        if self.jobs.read().contains_key(&graph.job_id) {
+            return Err(DispatcherError::Duplicate(graph.job_id));
+        }
+        self.services.store.put_job_graph(&graph).await?;
         let mut jobs = self.jobs.write();
         if jobs.contains_key(&graph.job_id) {
             return Err(DispatcherError::Duplicate(graph.job_id));
         }
         let id = graph.job_id.clone();
         tracing::info!("Submitting job '{}' ({id}).", graph.name);
-        jobs.insert(id.clone(), job_master::spawn(graph, self.services.clone()));
+        jobs.insert(id.clone(), job_master::spawn(graph, self.services.clone(), None));
         Ok(id)
+    }
+
+    /// Takes over a job an earlier leader ran: it restarts from its latest checkpoint.
+    pub fn recover(&self, job: RecoveredJob) {
+        let id = job.graph.job_id.clone();
+        let recovery = job_master::Recovery { checkpoint_counter: job.checkpoint_counter, checkpoints: job.checkpoints };
+        let handle = job_master::spawn(job.graph, self.services.clone(), Some(recovery));
+        self.jobs.write().insert(id, handle);
+    }
+
+    /// Stops every JobMaster where it is, touching no task (leadership ended).
+    pub fn suspend(&self) {
+        for job in self.jobs.read().values() {
+            job.suspend();
+        }
     }
 
     pub fn job(&self, id: &str) -> Result<JobMasterHandle, DispatcherError> {

@@ -1,23 +1,25 @@
-//! The JobManager entrypoint: wins leadership (HA services), binds the ResourceManager
-//! gRPC endpoint and the REST endpoint, and shuts both down cleanly.
+//! The JobManager entrypoint: binds the gRPC endpoint (ResourceManager, JobMaster
+//! gateway) and the REST endpoint, runs the leadership loop (`leadership`), and shuts
+//! down cleanly (suspend, resign, stop the endpoints).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rask_common::proto::resource_manager_server::ResourceManagerServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use rask_common::etcd::EtcdLeaderRetrieval;
+use rask_common::leader::{LeaderAddress, LeaderRetrieval};
+
 use crate::configuration::JobManagerConfiguration;
-use crate::dispatcher::Dispatcher;
 use crate::gateway::JobMasterGatewayService;
+use crate::ha::etcd::EtcdLeaderElection;
 use crate::ha::{HaError, LeaderElection, StandaloneLeaderElection};
-use crate::job_master::JobMasterServices;
+use crate::leadership::{self, LeaderGate, LeaderTerm};
 use crate::resource_manager::session::ResourceManagerService;
-use crate::resource_manager::ResourceManager;
-use crate::rest::{self, RestState};
 use rask_common::proto::job_master_gateway_server::JobMasterGatewayServer;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,14 +30,13 @@ pub enum JobManagerError {
     Ha(#[from] HaError),
 }
 
-/// A running JobManager.
+/// A running JobManager: both endpoints bound, leading or standing by.
 pub struct JobManager {
     pub rpc_address: SocketAddr,
     pub rest_address: SocketAddr,
-    pub resource_manager: Arc<ResourceManager>,
-    pub dispatcher: Arc<Dispatcher>,
-    leader_election: Arc<dyn LeaderElection>,
+    gate: Arc<LeaderGate>,
     shutdown: watch::Sender<bool>,
+    leadership: JoinHandle<()>,
     rpc_server: JoinHandle<()>,
     rest_server: JoinHandle<()>,
 }
@@ -48,35 +49,29 @@ async fn bind(endpoint: &'static str, address: &str) -> Result<(TcpListener, Soc
 }
 
 impl JobManager {
-    /// Starts a standalone (non-HA) JobManager.
+    /// Starts a JobManager. Without HA it leads before this returns; with etcd HA it
+    /// campaigns in the background and serves as a standby until it wins.
     pub async fn start(conf: JobManagerConfiguration) -> Result<Self, JobManagerError> {
-        Self::start_with(conf, Arc::new(StandaloneLeaderElection)).await
-    }
-
-    /// Starts a JobManager that campaigns through `leader_election` before serving.
-    pub async fn start_with(conf: JobManagerConfiguration, leader_election: Arc<dyn LeaderElection>) -> Result<Self, JobManagerError> {
-        let started = Instant::now();
         let (rpc_listener, rpc_address) = bind("ResourceManager gRPC", &conf.rpc_bind).await?;
         let (rest_listener, rest_address) = bind("REST", &conf.rest_bind).await?;
-        let token = leader_election.campaign().await?;
-        let resource_manager =
-            Arc::new(ResourceManager::new(conf.cluster_id.clone(), token.0, conf.heartbeat_interval, conf.heartbeat_timeout));
+        let gateway_address = rask_common::net::host_port(&conf.rpc_host, rpc_address.port());
+        let own = LeaderAddress {
+            rpc_address: gateway_address.clone(),
+            rest_url: format!("http://{}", rask_common::net::host_port(&conf.rest_address, rest_address.port())),
+            session: String::new(),
+        };
+        let (election, retrieval): (Arc<dyn LeaderElection>, Option<Arc<dyn LeaderRetrieval>>) = match &conf.ha {
+            None => (Arc::new(StandaloneLeaderElection), None),
+            Some(etcd) => (
+                Arc::new(EtcdLeaderElection::new(etcd.clone(), own.clone())),
+                Some(EtcdLeaderRetrieval::start(etcd.clone()) as Arc<dyn LeaderRetrieval>),
+            ),
+        };
+        let gate = Arc::new(LeaderGate::new(retrieval, own.rest_url.clone()));
         let (shutdown, shutdown_rx) = watch::channel(false);
 
-        let dispatcher = Arc::new(Dispatcher::new(
-            JobMasterServices {
-                resource_manager: resource_manager.clone(),
-                leader_token: resource_manager.leader_token().to_string(),
-                gateway_address: rask_common::net::host_port(&conf.rpc_host, rpc_address.port()),
-                slot_request_timeout: conf.slot_request_timeout,
-                buffer_timeout: conf.buffer_timeout,
-                checkpointing: conf.checkpointing.clone(),
-                restart_strategy: conf.restart_strategy.clone(),
-            },
-            conf.jobstore_expiration,
-        ));
-        let service = ResourceManagerService::new(resource_manager.clone(), shutdown_rx.clone());
-        let gateway = JobMasterGatewayService { dispatcher: dispatcher.clone() };
+        let service = ResourceManagerService::new(gate.clone());
+        let gateway = JobMasterGatewayService { gate: gate.clone() };
         let mut rpc_stop = shutdown_rx.clone();
         let rpc_server = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
@@ -92,14 +87,8 @@ impl JobManager {
             }
         });
 
-        let conf = Arc::new(conf);
-        let app = rest::router(RestState {
-            resource_manager: resource_manager.clone(),
-            dispatcher: dispatcher.clone(),
-            configuration: conf.clone(),
-            started,
-        });
-        let mut rest_stop = shutdown_rx;
+        let app = leadership::rest_router(gate.clone());
+        let mut rest_stop = shutdown_rx.clone();
         let rest_server = tokio::spawn(async move {
             let result = axum::serve(rest_listener, app)
                 .with_graceful_shutdown(async move {
@@ -110,30 +99,34 @@ impl JobManager {
                 tracing::error!("REST endpoint failed: {e}");
             }
         });
-        tracing::info!(
-            "JobManager started for cluster '{}': ResourceManager at {rpc_address}, REST at http://{rest_address}",
-            conf.cluster_id
-        );
-        Ok(Self { rpc_address, rest_address, resource_manager, dispatcher, leader_election, shutdown, rpc_server, rest_server })
+        let standalone = conf.ha.is_none();
+        let cluster_id = conf.cluster_id.clone();
+        let leadership = tokio::spawn(leadership::run(Arc::new(conf), election, gate.clone(), gateway_address, shutdown_rx));
+        if standalone && gate.wait_for_term(Duration::from_secs(10)).await.is_none() {
+            return Err(JobManagerError::Ha(HaError::Unavailable("the standalone JobManager did not start leading".into())));
+        }
+        tracing::info!("JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at http://{rest_address}");
+        Ok(Self { rpc_address, rest_address, gate, shutdown, leadership, rpc_server, rest_server })
     }
 
-    /// Resolves when leadership is lost (never, without HA).
-    pub async fn leadership_lost(&self) {
-        self.leader_election.lost().await
+    /// The current leadership term, when this JobManager leads.
+    pub fn term(&self) -> Option<Arc<LeaderTerm>> {
+        self.gate.term()
     }
 
-    /// Stops serving: ends every TaskManager session, stops both endpoints, resigns.
+    /// Stops leading (jobs are suspended, not cancelled: a standby recovers them),
+    /// resigns so a standby takes over at once, and stops both endpoints.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let grace = Duration::from_secs(3);
+        if tokio::time::timeout(grace * 2, self.leadership).await.is_err() {
+            tracing::warn!("leadership did not end within {:?}", grace * 2);
+        }
         if tokio::time::timeout(grace, self.rpc_server).await.is_err() {
             tracing::warn!("ResourceManager endpoint did not stop within {grace:?}");
         }
         if tokio::time::timeout(grace, self.rest_server).await.is_err() {
             tracing::warn!("REST endpoint did not stop within {grace:?}");
-        }
-        if let Err(e) = self.leader_election.resign().await {
-            tracing::warn!("could not resign leadership: {e}");
         }
         tracing::info!("JobManager stopped");
     }

@@ -19,6 +19,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::checkpoint_coordinator::{CheckpointCoordinator, CheckpointSettings, SavepointOperation, SavepointOperations, SavepointRequest};
 use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
+use crate::ha::{CheckpointPointer, JobResult, JobStore};
 use crate::resource_manager::{ResourceManager, SlotOffer};
 
 /// How long deploying every task of a job may take.
@@ -76,6 +77,7 @@ pub struct JobMasterHandle {
     /// Savepoint operations by trigger id.
     pub savepoints: SavepointOperations,
     messages: mpsc::UnboundedSender<JobMasterMessage>,
+    task: tokio::task::AbortHandle,
 }
 
 impl JobMasterHandle {
@@ -85,6 +87,15 @@ impl JobMasterHandle {
 
     pub fn status(&self) -> JobStatus {
         self.execution.read().status
+    }
+
+    /// Stops the JobMaster where it is, without cancelling tasks or freeing slots:
+    /// its leader is gone, and the next leader recovers the job.
+    pub fn suspend(&self) {
+        if !self.status().is_terminal() {
+            self.task.abort();
+            tracing::info!("Job {} ({}) suspended: this JobManager no longer leads.", self.graph.name, self.graph.job_id);
+        }
     }
 }
 
@@ -99,43 +110,54 @@ pub struct JobMasterServices {
     pub buffer_timeout: Duration,
     pub checkpointing: Option<CheckpointSettings>,
     pub restart_strategy: crate::restart_strategy::RestartStrategy,
+    /// What survives this leader (job graphs, checkpoint pointers, job results).
+    pub store: Arc<dyn JobStore>,
+    /// The leadership term (0 without HA).
+    pub term: u64,
 }
 
-/// Starts a JobMaster for `graph`.
-pub fn spawn(graph: JobGraph, services: JobMasterServices) -> JobMasterHandle {
+/// What an earlier leader left of a job this JobMaster takes over.
+pub struct Recovery {
+    pub checkpoint_counter: u64,
+    pub checkpoints: Option<CheckpointPointer>,
+}
+
+/// Starts a JobMaster for `graph`; with `recovery`, it takes over from an earlier leader.
+pub fn spawn(graph: JobGraph, services: JobMasterServices, recovery: Option<Recovery>) -> JobMasterHandle {
     let graph = Arc::new(graph);
     let execution = Arc::new(RwLock::new(ExecutionGraph::new(&graph)));
     let (tx, rx) = mpsc::unbounded_channel();
     let (terminal_tx, terminal) = watch::channel(false);
     let savepoints = SavepointOperations::default();
-    let handle = JobMasterHandle {
+    let tasks: usize = graph.vertices.iter().map(|v| v.parallelism as usize).sum();
+    let coordinator = services
+        .checkpointing
+        .clone()
+        .map(|s| CheckpointCoordinator::new(s, graph.job_id.clone(), tasks, savepoints.clone(), services.store.clone()));
+    // Attempts of a recovered job are numbered apart from the earlier leader's, so that
+    // late reports of its tasks are never taken for ours.
+    let attempt = match &recovery {
+        Some(_) => ((services.term % 4_000_000) * 1000) as u32,
+        None => 0,
+    };
+    let master = JobMaster {
         graph: graph.clone(),
         execution: execution.clone(),
-        output: Arc::default(),
-        terminal,
-        savepoints: savepoints.clone(),
-        messages: tx,
-    };
-    let tasks: usize = graph.vertices.iter().map(|v| v.parallelism as usize).sum();
-    let coordinator =
-        services.checkpointing.clone().map(|s| CheckpointCoordinator::new(s, graph.job_id.clone(), tasks, savepoints.clone()));
-    let master = JobMaster {
-        graph,
-        execution,
         services,
         messages: rx,
         slots: Vec::new(),
         clients: Default::default(),
-        attempt: 0,
+        attempt,
         coordinator,
         lost: None,
-        savepoints,
+        savepoints: savepoints.clone(),
+        savepoint: None,
     };
-    tokio::spawn(async move {
-        master.run().await;
+    let task = tokio::spawn(async move {
+        master.run(recovery).await;
         let _ = terminal_tx.send(true);
     });
-    handle
+    JobMasterHandle { graph, execution, output: Arc::default(), terminal, savepoints, messages: tx, task: task.abort_handle() }
 }
 
 struct JobMaster {
@@ -152,6 +174,9 @@ struct JobMaster {
     /// Loss notifications, subscribed before slots are taken so that none is missed.
     lost: Option<tokio::sync::broadcast::Receiver<String>>,
     savepoints: SavepointOperations,
+    /// The savepoint the job started from, once checked: restored whenever no
+    /// checkpoint has completed since.
+    savepoint: Option<rask_common::checkpoint::CheckpointMetadata>,
 }
 
 enum Outcome {
@@ -187,8 +212,11 @@ impl JobMaster {
         Ok(client)
     }
 
-    async fn run(mut self) {
+    async fn run(mut self, recovery: Option<Recovery>) {
         self.transition(JobStatus::Created);
+        if let (Some(recovery), Some(c)) = (recovery, self.coordinator.as_mut()) {
+            c.recover(recovery.checkpoint_counter, recovery.checkpoints).await;
+        }
         let mut restarts: u32 = 0;
         let outcome = loop {
             let outcome = match self.schedule().await {
@@ -236,18 +264,25 @@ impl JobMaster {
             }
         }
         self.free_slots().await;
+        let (status, end_time) = {
+            let eg = self.execution.read();
+            (eg.status, eg.end_time)
+        };
+        let result =
+            JobResult { job_id: self.job_id().to_string(), name: self.graph.name.clone(), status: status.name().to_string(), end_time };
+        if let Err(e) = self.services.store.job_terminated(&result).await {
+            tracing::error!("Job {} ({}) ended {status} but could not be recorded as ended: {e}", self.graph.name, self.graph.job_id);
+        }
     }
 
     /// Waits for slots, reserves them at their TaskExecutors, deploys every subtask.
     async fn schedule(&mut self) -> Result<(), Outcome> {
         // A first start from a savepoint: checked before anything runs (a mismatch
         // fails the job for good); its task files are addressed absolutely.
-        let from_savepoint = match (&self.graph.savepoint, self.attempt) {
-            (Some(savepoint), 0) => {
-                Some(self.savepoint_restore(&savepoint.path, savepoint.allow_non_restored_state).await.map_err(Outcome::Failed)?)
-            }
-            _ => None,
-        };
+        if let (Some(savepoint), None) = (&self.graph.savepoint, &self.savepoint) {
+            self.savepoint =
+                Some(self.savepoint_restore(&savepoint.path, savepoint.allow_non_restored_state).await.map_err(Outcome::Failed)?);
+        }
         let needed = self.graph.slots_needed() as usize;
         let deadline = Instant::now() + self.services.slot_request_timeout;
         let mut lost = self.services.resource_manager.subscribe_lost();
@@ -310,10 +345,10 @@ impl JobMaster {
         let mut deployments = Vec::new();
         let graph = self.graph.clone();
         let restore = match self.coordinator.as_mut() {
-            Some(c) if self.attempt > 0 => c.restore_point().await,
-            _ => None,
+            Some(c) => c.restore_point().await,
+            None => None,
         };
-        let restore = restore.or(from_savepoint);
+        let restore = restore.or_else(|| self.savepoint.clone());
         if let Some(m) = &restore {
             tracing::info!("Restoring job {} from checkpoint {}.", self.graph.job_id, m.checkpoint_id);
             let mut eg = self.execution.write();
@@ -486,7 +521,11 @@ impl JobMaster {
                         c.abort("a savepoint was requested", &mut stats).await;
                         let (id, timestamp) = c.start_savepoint(SavepointRequest { trigger_id, target_dir }, &mut stats);
                         self.execution.write().checkpoints = stats.clone();
-                        if let Err(reason) = self.trigger_checkpoint(id, timestamp, stop, drain).await {
+                        let triggered = match c.reserve_id(id).await {
+                            Ok(()) => self.trigger_checkpoint(id, timestamp, stop, drain).await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(reason) = triggered {
                             c.abort(&reason, &mut stats).await;
                         }
                         self.execution.write().checkpoints = stats;
@@ -514,7 +553,11 @@ impl JobMaster {
                     } else if self.execution.read().all_tasks(|s| s == ExecutionState::Running) {
                         let (id, timestamp) = c.start(&mut stats);
                         self.execution.write().checkpoints = stats.clone();
-                        if let Err(reason) = self.trigger_checkpoint(id, timestamp, false, false).await {
+                        let triggered = match c.reserve_id(id).await {
+                            Ok(()) => self.trigger_checkpoint(id, timestamp, false, false).await,
+                            Err(e) => Err(e),
+                        };
+                        if let Err(reason) = triggered {
                             c.abort(&reason, &mut stats).await;
                         }
                     } else {

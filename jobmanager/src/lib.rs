@@ -10,6 +10,7 @@ pub mod execution_graph;
 pub mod gateway;
 pub mod ha;
 pub mod job_master;
+pub mod leadership;
 pub mod resource_manager;
 pub mod rest;
 pub mod restart_strategy;

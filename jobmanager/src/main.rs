@@ -42,10 +42,8 @@ fn main() -> std::process::ExitCode {
 
 async fn run(conf: JobManagerConfiguration) -> anyhow::Result<()> {
     let jm = JobManager::start(conf).await?;
-    tokio::select! {
-        signal = rask_common::signals::terminated() => tracing::info!("received {signal}, shutting down"),
-        _ = jm.leadership_lost() => tracing::warn!("leadership lost, shutting down"),
-    }
+    let signal = rask_common::signals::terminated().await;
+    tracing::info!("received {signal}, shutting down");
     jm.shutdown().await;
     Ok(())
 }

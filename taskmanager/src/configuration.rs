@@ -19,6 +19,8 @@ pub struct TaskManagerConfiguration {
     pub jobmanager_rest_url: String,
     pub registration_initial_backoff: Duration,
     pub registration_max_backoff: Duration,
+    /// etcd HA: the leader is found in etcd instead of at jobmanager.rpc.address.
+    pub ha: Option<rask_common::etcd::EtcdSettings>,
 }
 
 impl TaskManagerConfiguration {
@@ -38,6 +40,7 @@ impl TaskManagerConfiguration {
             jobmanager_rest_url: format!("http://{}", host_port(&rest_host, rest_port)),
             registration_initial_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_INITIAL_TIMEOUT)?,
             registration_max_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_MAX_TIMEOUT)?,
+            ha: rask_common::etcd::EtcdSettings::from_configuration(conf)?,
         })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rask_common::leader::LeaderRetrieval;
+use rask_common::leader::{LeaderAddress, LeaderRetrieval};
 use rask_common::proto::resource_manager_client::ResourceManagerClient;
 use rask_common::proto::resource_manager_message::Kind as RmKind;
 use rask_common::proto::task_executor_message::Kind as TeKind;
@@ -18,6 +18,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Endpoint;
 
 use crate::fencing::LeaderFence;
+use crate::runtime::task::TaskServices;
 use crate::slot_table::SlotTable;
 
 /// What the connection needs to know about its TaskManager.
@@ -33,6 +34,7 @@ pub struct ConnectionContext {
     pub leader_retrieval: Arc<dyn LeaderRetrieval>,
     pub fence: Arc<LeaderFence>,
     pub slots: Arc<Mutex<SlotTable>>,
+    pub tasks: Arc<TaskServices>,
 }
 
 /// Why the connection loop ended for good.
@@ -55,11 +57,12 @@ enum SessionEnd {
 pub async fn run(ctx: ConnectionContext, mut shutdown: watch::Receiver<bool>) -> Result<(), ConnectionError> {
     let mut backoff = ctx.initial_backoff;
     let mut failures: u32 = 0;
+    let mut leader = ctx.leader_retrieval.subscribe();
     loop {
         if *shutdown.borrow() {
             return Ok(());
         }
-        match session(&ctx, &mut shutdown, failures).await? {
+        match session(&ctx, &mut leader, &mut shutdown, failures).await? {
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Lost { registered } => {
                 if registered {
@@ -70,8 +73,10 @@ pub async fn run(ctx: ConnectionContext, mut shutdown: watch::Receiver<bool>) ->
                 }
             }
         }
+        // A new leader announced meanwhile is tried at once.
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
+            Ok(()) = leader.changed() => backoff = ctx.initial_backoff,
             _ = shutdown.changed() => return Ok(()),
         }
         backoff = (backoff * 2).min(ctx.max_backoff);
@@ -98,21 +103,23 @@ fn registration(ctx: &ConnectionContext) -> TaskExecutorMessage {
     }
 }
 
-async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>, failures: u32) -> Result<SessionEnd, ConnectionError> {
+async fn session(
+    ctx: &ConnectionContext,
+    leader: &mut watch::Receiver<Option<LeaderAddress>>,
+    shutdown: &mut watch::Receiver<bool>,
+    failures: u32,
+) -> Result<SessionEnd, ConnectionError> {
     // Say so when the JobManager cannot be reached: at the first failure, then now and
     // then, so the log neither stays silent nor floods.
     let loud = failures == 1 || (failures > 0 && failures.is_multiple_of(20));
     let lost = SessionEnd::Lost { registered: false };
     // Connecting and registering; a shutdown meanwhile has nothing to deregister.
+    let target = match leader.wait_for(Option::is_some).await {
+        Ok(l) => l.clone().expect("waited for Some"),
+        Err(_) => return Ok(lost),
+    };
     let connect = async {
-        let leader = match ctx.leader_retrieval.leader().await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!("cannot find the JobManager: {e}");
-                return Ok(None);
-            }
-        };
-        let address = leader.rpc_address;
+        let address = target.rpc_address.clone();
         let endpoint = match Endpoint::from_shared(format!("http://{address}")) {
             Ok(e) => e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true),
             Err(e) => {
@@ -164,7 +171,24 @@ async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>, 
         },
         _ = stopped(&mut stop) => return Ok(SessionEnd::Shutdown),
     };
+    if ctx.fence.current().is_some_and(|previous| previous != accepted.leader_token) {
+        // Tasks and slots of an earlier leader are orphans: its jobs restart under the
+        // new leader from their checkpoints. Release them before the new leader's
+        // commands pass the fence.
+        let cancelled = ctx.tasks.cancel_all();
+        let freed = ctx.slots.lock().free_all();
+        for allocation in &freed {
+            ctx.tasks.release_slot(allocation);
+        }
+        if cancelled > 0 || !freed.is_empty() {
+            tracing::info!("new JobManager leader: cancelled {cancelled} tasks and freed {} slots of the previous one", freed.len());
+        }
+    }
     ctx.fence.accept_leader(&accepted.leader_token);
+    // The registration's slot report may predate that release: report again now.
+    let report =
+        TaskExecutorMessage { kind: Some(TeKind::Heartbeat(HeartbeatResponse { seq: 0, slot_report: Some(ctx.slots.lock().report()) })) };
+    let _ = tx.send(report).await;
     tracing::info!("registered at the JobManager at {address} as {} with {} slots", ctx.resource_id, ctx.slots.lock().report().slots.len());
     let timeout = Duration::from_millis(accepted.heartbeat_timeout_ms.max(1));
     let mut last_heartbeat = Instant::now();
@@ -199,6 +223,13 @@ async fn session(ctx: &ConnectionContext, shutdown: &mut watch::Receiver<bool>, 
                     break;
                 }
             },
+            Ok(()) = leader.changed() => {
+                let next = leader.borrow_and_update().clone();
+                if let Some(next) = next.filter(|n| *n != target) {
+                    tracing::info!("the JobManager leader moved to {}; leaving the session with {address}", next.rpc_address);
+                    break;
+                }
+            }
             _ = watchdog.tick() => {
                 if last_heartbeat.elapsed() > timeout {
                     tracing::warn!(

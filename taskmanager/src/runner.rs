@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use rask_common::etcd::EtcdLeaderRetrieval;
 use rask_common::leader::{LeaderAddress, LeaderRetrieval, StaticLeaderRetrieval};
 use rask_common::proto::task_executor_server::TaskExecutorServer;
 use tokio::net::TcpListener;
@@ -39,12 +40,17 @@ pub struct TaskManager {
 }
 
 impl TaskManager {
-    /// Starts a TaskManager that finds its JobManager at the configured static address.
+    /// Starts a TaskManager that finds its JobManager through etcd (HA) or at the
+    /// configured address.
     pub async fn start(conf: TaskManagerConfiguration) -> Result<Self, TaskManagerError> {
-        let retrieval = Arc::new(StaticLeaderRetrieval::new(LeaderAddress {
-            rpc_address: conf.jobmanager_rpc_address.clone(),
-            rest_url: conf.jobmanager_rest_url.clone(),
-        }));
+        let retrieval: Arc<dyn LeaderRetrieval> = match &conf.ha {
+            Some(etcd) => EtcdLeaderRetrieval::start(etcd.clone()),
+            None => Arc::new(StaticLeaderRetrieval::new(LeaderAddress {
+                rpc_address: conf.jobmanager_rpc_address.clone(),
+                rest_url: conf.jobmanager_rest_url.clone(),
+                session: String::new(),
+            })),
+        };
         Self::start_with(conf, retrieval).await
     }
 
@@ -60,7 +66,7 @@ impl TaskManager {
 
         let own_address = rask_common::net::host_port(&conf.host, local.port());
         let tasks = Arc::new(TaskServices::new(resource_id.clone(), own_address));
-        let service = TaskExecutorService { fence: fence.clone(), slots: slots.clone(), tasks };
+        let service = TaskExecutorService { fence: fence.clone(), slots: slots.clone(), tasks: tasks.clone() };
         let mut server_shutdown = shutdown_rx.clone();
         let server = tokio::spawn(async move {
             let result = tonic::transport::Server::builder()
@@ -86,6 +92,7 @@ impl TaskManager {
             leader_retrieval,
             fence,
             slots,
+            tasks,
         };
         let connection = tokio::spawn(resource_manager_connection::run(ctx, shutdown_rx));
         tracing::info!(

@@ -89,6 +89,11 @@ impl SlotTable {
             None => false,
         }
     }
+
+    /// Frees every slot; returns the allocation ids that held one.
+    pub fn free_all(&mut self) -> Vec<String> {
+        self.slots.iter_mut().filter_map(|s| s.allocation.take()).map(|a| a.allocation_id).collect()
+    }
 }
 
 #[cfg(test)]

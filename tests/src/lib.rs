@@ -114,14 +114,16 @@ pub struct Daemon {
 impl Daemon {
     /// Starts binary `binary` with `args`; `dir` receives the log file.
     pub fn spawn(name: &str, binary: &str, args: &[String], dir: &Path) -> Self {
+        let mut cmd = clean_command(binary);
+        cmd.args(args);
+        Self::spawn_command(name, cmd, dir)
+    }
+
+    /// Starts `cmd` as a daemon named `name`; `dir` receives the log file.
+    pub fn spawn_command(name: &str, mut cmd: Command, dir: &Path) -> Self {
         let log_path = dir.join(format!("{name}.log"));
-        let mut child = clean_command(binary)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
         let stderr = child.stderr.take().expect("stderr");
         let log = Arc::new(Mutex::new(String::new()));
         let sink = log.clone();
@@ -316,4 +318,221 @@ pub fn submit_detached_with(m: &str, job: &Path, extra: &[&str]) -> String {
         .unwrap_or_else(|| panic!("no JobID in: {text}"))
         .trim()
         .to_string()
+}
+
+/// The etcd server binary: `$RASK_ETCD`, else `etcd` on the PATH. HA tests need a
+/// real etcd and fail (never skip) without one.
+pub fn etcd_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("RASK_ETCD") {
+        return PathBuf::from(path);
+    }
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|d| d.join("etcd")).find(|p| p.is_file()))
+        .unwrap_or_default();
+    found.unwrap_or_else(|| {
+        panic!("the HA tests need an etcd server binary: install Debian's etcd-server (apt-get install -y etcd-server; .ci/run does) or set RASK_ETCD")
+    })
+}
+
+/// A single-member etcd on free loopback ports, its data in a directory of the test;
+/// it can be stopped and started again on the same ports and data.
+pub struct Etcd {
+    daemon: Option<Daemon>,
+    pub url: String,
+    peer_url: String,
+    dir: PathBuf,
+}
+
+impl Etcd {
+    pub fn start(dir: &Path) -> Self {
+        let mut etcd = Self {
+            daemon: None,
+            url: format!("http://127.0.0.1:{}", free_port()),
+            peer_url: format!("http://127.0.0.1:{}", free_port()),
+            dir: dir.to_path_buf(),
+        };
+        etcd.run();
+        etcd
+    }
+
+    fn run(&mut self) {
+        let data = self.dir.join("etcd-data");
+        let args: Vec<String> = [
+            "--name",
+            "rask-test",
+            "--data-dir",
+            data.to_str().expect("UTF-8 path"),
+            "--listen-client-urls",
+            &self.url,
+            "--advertise-client-urls",
+            &self.url,
+            "--listen-peer-urls",
+            &self.peer_url,
+            "--initial-advertise-peer-urls",
+            &self.peer_url,
+            "--initial-cluster",
+            &format!("rask-test={}", self.peer_url),
+            "--log-level",
+            "warn",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut cmd = Command::new(etcd_binary());
+        cmd.args(&args);
+        self.daemon = Some(Daemon::spawn_command("etcd", cmd, &self.dir));
+        let health = format!("{}/health", self.url);
+        wait_for(Duration::from_secs(20), "etcd to be healthy", || get_json(&health).filter(|h| h["health"] == "true"));
+    }
+
+    /// Stops etcd (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut d) = self.daemon.take() {
+            d.sigterm();
+            d.wait_exit(Duration::from_secs(10));
+        }
+    }
+
+    /// Starts etcd again on the same ports with the same data.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+}
+
+/// A JobManager of an HA cluster, with its own ports.
+pub struct HaJobManager {
+    pub daemon: Daemon,
+    pub rest_port: u16,
+}
+
+impl HaJobManager {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.rest_port)
+    }
+
+    /// Whether this JobManager leads: its REST API answers itself rather than
+    /// redirecting to the leader (307) or refusing (503).
+    pub fn is_leader(&self) -> bool {
+        static NO_REDIRECT: OnceLock<reqwest::blocking::Client> = OnceLock::new();
+        let client = NO_REDIRECT.get_or_init(|| {
+            reqwest::blocking::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(2))
+                .build()
+                .expect("client")
+        });
+        client.get(format!("{}/overview", self.url())).send().map(|r| r.status().as_u16() == 200).unwrap_or(false)
+    }
+}
+
+/// Settings of an HA cluster on a test etcd: JobManagers and TaskManagers find each
+/// other through etcd (no jobmanager.rpc.address), with a 2 s lease.
+#[derive(Clone, Debug)]
+pub struct HaSpec {
+    pub settings: Vec<(String, String)>,
+}
+
+impl HaSpec {
+    pub fn new(etcd: &Etcd) -> Self {
+        let cluster = format!("test-{}", free_port());
+        let settings = [
+            ("high-availability.type", "etcd"),
+            ("high-availability.etcd.endpoints", etcd.url.as_str()),
+            ("high-availability.cluster-id", cluster.as_str()),
+            ("high-availability.etcd.lease-ttl", "2"),
+            ("taskmanager.host", "127.0.0.1"),
+            ("jobmanager.rpc.address", "127.0.0.1"),
+            ("rest.address", "127.0.0.1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        Self { settings }
+    }
+
+    pub fn with(mut self, key: &str, value: &str) -> Self {
+        self.settings.push((key.into(), value.into()));
+        self
+    }
+
+    /// `-D key=value` for every setting, then `extra`.
+    pub fn args(&self, extra: &[(&str, &str)]) -> Vec<String> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(extra.iter().copied())
+            .flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")])
+            .collect()
+    }
+
+    pub fn jobmanager(&self, name: &str, dir: &Path) -> HaJobManager {
+        let rest_port = free_port();
+        let args = self.args(&[("rest.port", &rest_port.to_string()), ("jobmanager.rpc.port", &free_port().to_string())]);
+        HaJobManager { daemon: Daemon::spawn(name, "rask-jobmanager", &args, dir), rest_port }
+    }
+
+    pub fn taskmanager(&self, name: &str, dir: &Path, extra: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn(name, "rask-taskmanager", &self.args(extra), dir)
+    }
+
+    /// Runs the `rask` CLI with this cluster's settings (it finds the leader in etcd).
+    pub fn rask(&self, args: &[&str]) -> Output {
+        let (command, rest) = args.split_first().expect("a command");
+        let mut all: Vec<String> = vec![command.to_string()];
+        all.extend(self.args(&[]));
+        all.extend(rest.iter().map(|s| s.to_string()));
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        rask(&refs, &[])
+    }
+}
+
+/// Writes a bounded counting job at parallelism 2 into an exactly-once file sink
+/// (`out/` next to it): `rows` ids counted by `id % keys`, at `rate` rows/s.
+pub fn write_counting_job(dir: &Path, rows: u64, keys: u64, rate: u64) -> PathBuf {
+    let job = dir.join("job.yaml");
+    std::fs::write(
+        &job,
+        format!(
+            "name: counting\nparallelism: 2\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    rows-per-second: {rate}\n    \
+             fields:\n      - {{name: id, type: BIGINT, kind: sequence}}\npipeline:\n  - map: \"id % {keys} AS k\"\n  - key_by: k\n  \
+             - name: counts\n    aggregate:\n      select: \"k, COUNT(*) AS n\"\nsinks:\n  - {{name: out, connector: file, path: out, format: csv}}\n"
+        ),
+    )
+    .expect("write the job file");
+    job
+}
+
+/// The file sink's committed output of the counting job: the last count per key,
+/// and how many (key, count) updates appear twice.
+pub fn committed_counts(dir: &Path) -> (std::collections::HashMap<String, u64>, usize) {
+    let mut last: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut duplicates = 0;
+    for entry in std::fs::read_dir(dir).expect("the output directory") {
+        let entry = entry.expect("a directory entry");
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        for line in std::fs::read_to_string(entry.path()).expect("an output file").lines().filter(|l| *l != "k,n") {
+            let (k, n) = line.split_once(',').expect("k,n");
+            let n: u64 = n.parse().expect("a count");
+            if !seen.insert((k.to_string(), n)) {
+                duplicates += 1;
+            }
+            let v = last.entry(k.to_string()).or_default();
+            *v = (*v).max(n);
+        }
+    }
+    (last, duplicates)
+}
+
+/// Asserts the counting job's committed output is exact: every key, its full count,
+/// no update twice.
+pub fn assert_exact_counts(out: &Path, rows: u64, keys: u64) {
+    let (last, duplicates) = committed_counts(out);
+    assert_eq!(duplicates, 0, "no committed update appears twice");
+    assert_eq!(last.len() as u64, keys, "every key has output");
+    let wrong: Vec<_> = last.iter().filter(|(_, &n)| n != rows / keys).take(5).collect();
+    assert!(wrong.is_empty(), "exact counts; wrong: {wrong:?}");
 }

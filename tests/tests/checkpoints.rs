@@ -81,30 +81,6 @@ fn process_of<'a>(tms: &'a mut [Daemon], resource_id: &str) -> Option<&'a mut Da
     tms.iter_mut().filter(|d| d.log().contains(&needle)).find_map(|d| d.try_exit().is_none().then_some(d))
 }
 
-/// The file sink's committed output: the last count per key, and whether any
-/// (key, count) update appears twice.
-fn committed_counts(dir: &std::path::Path) -> (std::collections::HashMap<String, u64>, usize) {
-    let mut last: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut duplicates = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        for line in std::fs::read_to_string(entry.path()).unwrap().lines().filter(|l| *l != "k,n") {
-            let (k, n) = line.split_once(',').unwrap();
-            let n: u64 = n.parse().unwrap();
-            if !seen.insert((k.to_string(), n)) {
-                duplicates += 1;
-            }
-            let v = last.entry(k.to_string()).or_default();
-            *v = (*v).max(n);
-        }
-    }
-    (last, duplicates)
-}
-
 /// A cluster with checkpoints every 100 ms and fixed-delay restarts, `tms`
 /// TaskManagers of one slot, running a bounded counting job at parallelism 2 into an
 /// exactly-once file sink: `rows` ids counted by `id % keys`.
@@ -130,16 +106,7 @@ fn start_counting_job(dir: &std::path::Path, settings: &[(&str, &str)], tms: usi
     let jm = spec.jobmanager("jm", dir);
     let tms: Vec<Daemon> = (0..tms).map(|i| spec.taskmanager(&format!("tm{i}"), dir, &[("taskmanager.numberOfTaskSlots", "1")])).collect();
     spec.wait_slots(tms.len() as u64, tms.len() as u64, Duration::from_secs(10));
-    let job = dir.join("job.yaml");
-    std::fs::write(
-        &job,
-        format!(
-            "name: counting\nparallelism: 2\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    rows-per-second: 100000\n    \
-             fields:\n      - {{name: id, type: BIGINT, kind: sequence}}\npipeline:\n  - map: \"id % {keys} AS k\"\n  - key_by: k\n  \
-             - name: counts\n    aggregate:\n      select: \"k, COUNT(*) AS n\"\nsinks:\n  - {{name: out, connector: file, path: out, format: csv}}\n"
-        ),
-    )
-    .unwrap();
+    let job = write_counting_job(dir, rows, keys, 100_000);
     let id = submit_detached(&format!("127.0.0.1:{}", spec.rest_port), &job);
     let url = format!("{}/jobs/{id}", spec.rest_url());
     CountingJob { _spec: spec, jm, tms, id, url, rows, keys }
@@ -175,11 +142,7 @@ impl CountingJob {
 
     /// The committed output holds every key's exact count, no update twice.
     fn assert_exact_output(&self, dir: &std::path::Path) {
-        let (last, duplicates) = committed_counts(&dir.join("out"));
-        assert_eq!(duplicates, 0, "no committed update appears twice");
-        assert_eq!(last.len() as u64, self.keys);
-        let wrong: Vec<_> = last.iter().filter(|(_, &n)| n != self.rows / self.keys).take(5).collect();
-        assert!(wrong.is_empty(), "exact counts; wrong: {wrong:?}");
+        assert_exact_counts(&dir.join("out"), self.rows, self.keys);
     }
 }
 

@@ -225,6 +225,39 @@ option!(
     Some("3600 s"),
     "How long a finished, failed or canceled job stays listed (and its printed rows kept)."
 );
+option!(
+    HA_TYPE,
+    "high-availability.type",
+    OneOf(&["none", "etcd"]),
+    Some("none"),
+    "none: one JobManager, no failover. etcd: JobManagers elect a leader in etcd and keep jobs and checkpoint pointers there.",
+    aliases = ["high-availability"]
+);
+option!(
+    HA_ETCD_ENDPOINTS,
+    "high-availability.etcd.endpoints",
+    String,
+    Some("http://localhost:2379"),
+    "Comma-separated etcd client URLs (http:// or https://)."
+);
+option!(
+    HA_ETCD_LEASE_TTL,
+    "high-availability.etcd.lease-ttl",
+    PositiveInt,
+    Some("5"),
+    "Seconds a leader's etcd lease lives without renewal (at least 2): a crashed leader is replaced after about this long."
+);
+option!(HA_ETCD_USERNAME, "high-availability.etcd.username", String, None, "User for etcd authentication (with .password).");
+option!(HA_ETCD_PASSWORD, "high-availability.etcd.password", String, None, "Password for etcd authentication.");
+option!(
+    HA_ETCD_TLS_CA,
+    "high-availability.etcd.tls.ca-cert",
+    String,
+    None,
+    "PEM file of the CA that signed etcd's server certificate (https:// endpoints)."
+);
+option!(HA_ETCD_TLS_CERT, "high-availability.etcd.tls.cert", String, None, "PEM client certificate for etcd (with .key).");
+option!(HA_ETCD_TLS_KEY, "high-availability.etcd.tls.key", String, None, "PEM private key of the etcd client certificate.");
 option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
 /// Every key, in the order `rask.yaml` documents them.
@@ -237,6 +270,14 @@ pub const ALL: &[&ConfigOption] = &[
     &HEARTBEAT_INTERVAL,
     &HEARTBEAT_TIMEOUT,
     &CLUSTER_ID,
+    &HA_TYPE,
+    &HA_ETCD_ENDPOINTS,
+    &HA_ETCD_LEASE_TTL,
+    &HA_ETCD_USERNAME,
+    &HA_ETCD_PASSWORD,
+    &HA_ETCD_TLS_CA,
+    &HA_ETCD_TLS_CERT,
+    &HA_ETCD_TLS_KEY,
     &CLUSTER_REGISTRATION_INITIAL_TIMEOUT,
     &CLUSTER_REGISTRATION_MAX_TIMEOUT,
     &TASKMANAGER_NUM_SLOTS,

@@ -18,18 +18,19 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::{LossReason, ResourceManager};
+use crate::leadership::LeaderGate;
 
 /// How long a new session may take to send its registration.
 const REGISTRATION_DEADLINE: Duration = Duration::from_secs(10);
 
+/// Serves the leading term's ResourceManager; a standby refuses sessions.
 pub struct ResourceManagerService {
-    rm: Arc<ResourceManager>,
-    shutdown: watch::Receiver<bool>,
+    gate: Arc<LeaderGate>,
 }
 
 impl ResourceManagerService {
-    pub fn new(rm: Arc<ResourceManager>, shutdown: watch::Receiver<bool>) -> Self {
-        Self { rm, shutdown }
+    pub fn new(gate: Arc<LeaderGate>) -> Self {
+        Self { gate }
     }
 }
 
@@ -52,7 +53,9 @@ impl ResourceManagerRpc for ResourceManagerService {
         let Some(TaskExecutorMessage { kind: Some(TeKind::Register(reg)) }) = first else {
             return Err(Status::invalid_argument("the first message of a session must register"));
         };
-        let accepted = match self.rm.register(&reg) {
+        let term = self.gate.term().ok_or_else(|| Status::unavailable("this JobManager is not the leader"))?;
+        let rm = term.resource_manager.clone();
+        let accepted = match rm.register(&reg) {
             Ok(a) => a,
             Err(refusal) => {
                 tracing::warn!("refused registration of TaskManager {} from {peer}: {refusal}", reg.resource_id);
@@ -63,7 +66,7 @@ impl ResourceManagerRpc for ResourceManagerService {
         let (tx, rx) = mpsc::channel(8);
         let registration_id = accepted.registration_id.clone();
         let _ = tx.send(Ok(message(RmKind::Accepted(accepted)))).await;
-        tokio::spawn(heartbeat_loop(self.rm.clone(), reg.resource_id, registration_id, inbound, tx, self.shutdown.clone()));
+        tokio::spawn(heartbeat_loop(rm, reg.resource_id, registration_id, inbound, tx, term.ended()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }

@@ -22,6 +22,7 @@ impl From<DispatcherError> for RestError {
             DispatcherError::NotFound(_) => StatusCode::NOT_FOUND,
             DispatcherError::Duplicate(_) | DispatcherError::AlreadyTerminal(..) => StatusCode::CONFLICT,
             DispatcherError::Invalid(_) => StatusCode::BAD_REQUEST,
+            DispatcherError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         RestError { status, message: e.to_string() }
     }
@@ -31,7 +32,7 @@ impl From<DispatcherError> for RestError {
 pub async fn submit(State(state): State<RestState>, body: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
     let graph: JobGraph =
         serde_json::from_slice(&body).map_err(|e| RestError::bad_request(format!("Request body is not a JobGraph: {e}")))?;
-    let id = state.dispatcher.submit(graph)?;
+    let id = state.dispatcher.submit(graph).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "jobUrl": format!("/jobs/{id}"), "jobid": id }))))
 }
 

@@ -79,6 +79,13 @@ impl TaskServices {
         tokens.len()
     }
 
+    /// Cancels every task of every job here (their JobManager is no longer the
+    /// leader); returns how many were running.
+    pub fn cancel_all(&self) -> usize {
+        let jobs: Vec<String> = self.running.lock().keys().cloned().collect();
+        jobs.iter().map(|job| self.cancel_job(job)).sum()
+    }
+
     /// Starts checkpoint `id` at this TaskManager's source tasks of a job; returns how
     /// many took the trigger.
     pub fn trigger_checkpoint(&self, job_id: &str, id: u64, stop: bool, drain: bool) -> usize {

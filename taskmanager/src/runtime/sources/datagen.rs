@@ -111,7 +111,7 @@ impl Datagen {
         if self.done {
             return Ok(vec![]);
         }
-        let remaining = self.limit.map(|l| l - self.produced).unwrap_or(u64::MAX);
+        let remaining = self.limit.map(|l| l.saturating_sub(self.produced)).unwrap_or(u64::MAX);
         if remaining == 0 {
             self.done = true;
             let mut out = Vec::new();
