@@ -46,7 +46,7 @@ pub struct EtcdSettings {
 impl EtcdSettings {
     /// The etcd settings when `high-availability.type` is `etcd`, else `None`.
     pub fn from_configuration(conf: &Configuration) -> Result<Option<Self>, ConfigError> {
-        if conf.get_string(&o::HA_TYPE).unwrap_or_default().to_ascii_lowercase() != "etcd" {
+        if !conf.get_string(&o::HA_TYPE).unwrap_or_default().eq_ignore_ascii_case("etcd") {
             return Ok(None);
         }
         let invalid = |option: &crate::config::ConfigOption, reason: &str| ConfigError::InvalidValue {

@@ -334,22 +334,109 @@ pub fn etcd_binary() -> PathBuf {
     })
 }
 
+/// Files of a test certificate authority, a server certificate for 127.0.0.1 and a
+/// client certificate, made with the `openssl` command.
+#[derive(Clone, Debug)]
+pub struct TestCertificates {
+    pub ca: PathBuf,
+    pub server_cert: PathBuf,
+    pub server_key: PathBuf,
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
+}
+
+impl TestCertificates {
+    pub fn create(dir: &Path) -> Self {
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).current_dir(dir).output().expect("the openssl command (apt-get install openssl)");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rask-test-ca",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]);
+        for (name, ext) in [("server", "subjectAltName=IP:127.0.0.1,DNS:localhost"), ("client", "extendedKeyUsage=clientAuth")] {
+            openssl(&[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN=rask-{name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ]);
+            std::fs::write(dir.join(format!("{name}.ext")), format!("{ext}\n")).expect("write ext");
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ]);
+        }
+        Self {
+            ca: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
+        }
+    }
+}
+
 /// A single-member etcd on free loopback ports, its data in a directory of the test;
-/// it can be stopped and started again on the same ports and data.
+/// it can be stopped and started again on the same ports and data. With TLS it
+/// requires client certificates signed by its CA.
 pub struct Etcd {
     daemon: Option<Daemon>,
     pub url: String,
     peer_url: String,
     dir: PathBuf,
+    pub tls: Option<TestCertificates>,
 }
 
 impl Etcd {
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, None)
+    }
+
+    /// etcd serving clients over TLS (https://) and checking their certificates.
+    pub fn start_tls(dir: &Path) -> Self {
+        Self::start_with(dir, Some(TestCertificates::create(dir)))
+    }
+
+    fn start_with(dir: &Path, tls: Option<TestCertificates>) -> Self {
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let mut etcd = Self {
             daemon: None,
-            url: format!("http://127.0.0.1:{}", free_port()),
+            url: format!("{scheme}://127.0.0.1:{}", free_port()),
             peer_url: format!("http://127.0.0.1:{}", free_port()),
             dir: dir.to_path_buf(),
+            tls,
         };
         etcd.run();
         etcd
@@ -357,7 +444,7 @@ impl Etcd {
 
     fn run(&mut self) {
         let data = self.dir.join("etcd-data");
-        let args: Vec<String> = [
+        let mut args: Vec<String> = [
             "--name",
             "rask-test",
             "--data-dir",
@@ -373,16 +460,29 @@ impl Etcd {
             "--initial-cluster",
             &format!("rask-test={}", self.peer_url),
             "--log-level",
-            "warn",
+            "info",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if let Some(tls) = &self.tls {
+            for (flag, path) in [("--cert-file", &tls.server_cert), ("--key-file", &tls.server_key), ("--trusted-ca-file", &tls.ca)] {
+                args.push(flag.to_string());
+                args.push(path.display().to_string());
+            }
+            args.push("--client-cert-auth".to_string());
+        }
         let mut cmd = Command::new(etcd_binary());
         cmd.args(&args);
-        self.daemon = Some(Daemon::spawn_command("etcd", cmd, &self.dir));
-        let health = format!("{}/health", self.url);
-        wait_for(Duration::from_secs(20), "etcd to be healthy", || get_json(&health).filter(|h| h["health"] == "true"));
+        let daemon = Daemon::spawn_command("etcd", cmd, &self.dir);
+        match self.tls {
+            None => {
+                let health = format!("{}/health", self.url);
+                wait_for(Duration::from_secs(20), "etcd to be healthy", || get_json(&health).filter(|h| h["health"] == "true"));
+            }
+            Some(_) => daemon.wait_log("ready to serve client requests", Duration::from_secs(20)),
+        }
+        self.daemon = Some(daemon);
     }
 
     /// Stops etcd (SIGTERM) and waits for it to exit.
@@ -397,6 +497,19 @@ impl Etcd {
     pub fn restart(&mut self) {
         self.stop();
         self.run();
+    }
+
+    /// Adds user `root` with `password` and turns authentication on, through etcd's
+    /// JSON gateway.
+    pub fn enable_auth(&self, password: &str) {
+        for (path, body) in [
+            ("/v3/auth/user/add", serde_json::json!({ "name": "root", "password": password })),
+            ("/v3/auth/user/grant", serde_json::json!({ "user": "root", "role": "root" })),
+            ("/v3/auth/enable", serde_json::json!({})),
+        ] {
+            let response = http().post(format!("{}{path}", self.url)).json(&body).send().expect("etcd gateway");
+            assert!(response.status().is_success(), "{path}: {:?}", response.text());
+        }
     }
 }
 
@@ -448,7 +561,17 @@ impl HaSpec {
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        Self { settings }
+        let mut spec = Self { settings };
+        if let Some(tls) = &etcd.tls {
+            for (key, path) in [
+                ("high-availability.etcd.tls.ca-cert", &tls.ca),
+                ("high-availability.etcd.tls.cert", &tls.client_cert),
+                ("high-availability.etcd.tls.key", &tls.client_key),
+            ] {
+                spec = spec.with(key, &path.display().to_string());
+            }
+        }
+        spec
     }
 
     pub fn with(mut self, key: &str, value: &str) -> Self {

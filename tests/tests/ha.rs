@@ -180,6 +180,39 @@ fn sigterm_hands_over_at_once_and_a_finished_job_is_never_rerun() {
 }
 
 #[test]
+fn etcd_over_tls_with_a_client_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start_tls(dir.path());
+    assert!(etcd.url.starts_with("https://"));
+    let spec = HaSpec::new(&etcd);
+    let jm = spec.jobmanager("jm", dir.path());
+    wait_for(Duration::from_secs(20), "the JobManager to lead over TLS", || jm.is_leader().then_some(()));
+    let _tm = spec.taskmanager("tm", dir.path(), &[]);
+    wait_for(Duration::from_secs(20), "the TaskManager to find the leader over TLS", || {
+        get_json(&format!("{}/overview", jm.url())).filter(|o| o["taskmanagers"] == 1)
+    });
+    // Without the client certificate etcd refuses the connection: no leadership.
+    let plain = HaSpec { settings: spec.settings.iter().filter(|(k, _)| !k.ends_with(".cert") && !k.ends_with(".key")).cloned().collect() };
+    let refused = plain.jobmanager("jm-nocert", dir.path());
+    refused.daemon.wait_log("leader election:", Duration::from_secs(20));
+    assert!(!refused.is_leader());
+}
+
+#[test]
+fn etcd_with_authentication_needs_the_configured_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    etcd.enable_auth("s3cret");
+    let spec = HaSpec::new(&etcd);
+    let anonymous = spec.jobmanager("jm-anonymous", dir.path());
+    anonymous.daemon.wait_log("user name is empty", Duration::from_secs(20));
+    let spec = spec.with("high-availability.etcd.username", "root").with("high-availability.etcd.password", "s3cret");
+    let jm = spec.jobmanager("jm", dir.path());
+    wait_for(Duration::from_secs(20), "the authenticated JobManager to lead", || jm.is_leader().then_some(()));
+    assert!(!anonymous.is_leader());
+}
+
+#[test]
 fn ha_configuration_errors_name_the_key() {
     for (args, needle) in [
         (&["-D", "high-availability.type=etcd", "-D", "high-availability.etcd.lease-ttl=1"][..], "etcd's smallest lease is 2 seconds"),

@@ -24,7 +24,7 @@ fn all_running(jm: &HaJobManager, id: &str, tasks: u64) -> bool {
 
 /// Rounds of: stop the leader (`kill9` or SIGTERM), time until the standby leads and
 /// runs every task, start a new standby. Returns (to leader, to all tasks RUNNING) in ms.
-fn rounds(spec: &HaSpec, dir: &Path, jms: &mut Vec<HaJobManager>, id: &str, tasks: u64, runs: usize, kill9: bool) -> (Vec<f64>, Vec<f64>) {
+fn rounds(spec: &HaSpec, dir: &Path, jms: &mut [HaJobManager], id: &str, tasks: u64, runs: usize, kill9: bool) -> (Vec<f64>, Vec<f64>) {
     let (mut elected, mut running) = (Vec::new(), Vec::new());
     for round in 0..runs {
         let leader =
