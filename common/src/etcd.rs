@@ -163,10 +163,7 @@ impl EtcdSettings {
         let leader = match response.kvs().first() {
             None => None,
             Some(kv) => match serde_json::from_slice::<LeaderAddress>(kv.value()) {
-                Ok(mut address) => {
-                    address.session = String::from_utf8_lossy(kv.key()).into_owned();
-                    Some(address)
-                }
+                Ok(address) => Some(address),
                 Err(e) => {
                     tracing::warn!("ignoring an unreadable leader record in etcd ({e})");
                     None

@@ -15,7 +15,8 @@ pub struct LeaderAddress {
     pub rpc_address: String,
     /// http://host:port of the REST endpoint (rest.*).
     pub rest_url: String,
-    /// Tells leadership terms apart (the etcd election key); empty without HA.
+    /// The leader token of this term, as the leader published it in etcd: a
+    /// TaskManager registers only with a JobManager that presents it. Empty without HA.
     #[serde(default)]
     pub session: String,
 }

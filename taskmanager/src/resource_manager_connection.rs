@@ -171,6 +171,11 @@ async fn session(
         },
         _ = stopped(&mut stop) => return Ok(SessionEnd::Shutdown),
     };
+    if !target.session.is_empty() && target.session != accepted.leader_token {
+        // Not the leader etcd names (a deposed leader still answering): go elsewhere.
+        tracing::warn!("the JobManager at {address} is not the leader etcd names (its token differs); reconnecting");
+        return Ok(lost);
+    }
     if ctx.fence.current().is_some_and(|previous| previous != accepted.leader_token) {
         // Tasks and slots of an earlier leader are orphans: its jobs restart under the
         // new leader from their checkpoints. Release them before the new leader's

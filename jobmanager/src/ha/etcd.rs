@@ -65,7 +65,9 @@ impl EtcdLeaderElection {
         let (lost_tx, mut lost) = watch::channel(false);
         let keeper = tokio::spawn(keep_alive(client.clone(), lease, self.settings.lease_ttl, lost_tx));
         *self.term.lock() = Some(Term { client: client.clone(), lease, lost: lost.clone(), keeper });
-        let value = serde_json::to_vec(&self.address).expect("serializes");
+        // The token is published with the addresses: TaskManagers check it.
+        let token = rask_common::ids::random_hex_id();
+        let value = serde_json::to_vec(&LeaderAddress { session: token.clone(), ..self.address.clone() }).expect("serializes");
         tracing::info!("campaigning for leadership in etcd ({}) with lease {lease:x}", self.settings.describe());
         let name = self.settings.leader_election();
         let mut election = client.clone();
@@ -75,7 +77,6 @@ impl EtcdLeaderElection {
         };
         let key = won.leader().ok_or_else(|| HaError::Unavailable("campaign answered without a leader key".into()))?;
         let (leader_key, revision) = (key.key().to_vec(), key.rev());
-        let token = rask_common::ids::random_hex_id();
         tracing::info!("won the leadership in etcd (key {}, revision {revision})", String::from_utf8_lossy(&leader_key));
         let store = EtcdJobStore { client, settings: self.settings.clone(), leader_key, revision };
         Ok(Leadership { token, term: revision as u64, store: Arc::new(store) })
