@@ -35,6 +35,17 @@ pub enum Target {
     Local,
     /// A running session cluster (-m, or the configuration).
     Remote,
+    /// A cluster started for this job alone, which stops when the job ends.
+    PerJob,
+}
+
+/// Where `rask run-application` runs the application.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplicationTarget {
+    /// A new application cluster whose JobManager runs the program step.
+    Application,
+    /// A running session cluster: refused (it takes JobGraphs, not applications).
+    Remote,
 }
 
 #[derive(Subcommand, Debug)]
@@ -60,6 +71,18 @@ pub enum Command {
         cluster: ClusterOptions,
         /// The job file (YAML).
         job_file: PathBuf,
+    },
+    /// Start an application cluster: ship the application file (and the files it
+    /// references) to a new JobManager, which runs its jobs in order and stops after.
+    #[command(name = "run-application")]
+    RunApplication {
+        /// application (a new cluster). A session cluster cannot run applications.
+        #[arg(short = 't', long, value_enum, default_value = "application")]
+        target: ApplicationTarget,
+        #[command(flatten)]
+        cluster: ClusterOptions,
+        /// The application file (YAML): `name` and `jobs` with execute / execute_async.
+        app_file: PathBuf,
     },
     /// Trigger a savepoint of a running job (or dispose of one with --dispose).
     Savepoint {
@@ -156,7 +179,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     let client = connect(&cluster).await?;
                     commands::run::run_remote(&client, &graph, &options).await
                 }
+                Target::PerJob => commands::run::run_per_job(&graph, &cluster, &conf, &options).await,
             }
+        }
+        Command::RunApplication { target, cluster, app_file } => {
+            if target == ApplicationTarget::Remote || cluster.jobmanager.is_some() {
+                anyhow::bail!(
+                    "run-application starts a new application cluster, whose JobManager runs the application's program step; a session cluster{} only runs JobGraphs submitted with `rask run`. Drop -m (and use --target application), or submit each job with `rask run`",
+                    cluster.jobmanager.as_ref().map(|m| format!(" (-m {m})")).unwrap_or_default()
+                );
+            }
+            let conf = configuration(&cluster)?;
+            commands::run::run_application(&app_file, &cluster, &conf).await
         }
         Command::Savepoint { dispose, cluster, job_id, target_directory } => {
             let client = connect(&cluster).await?;

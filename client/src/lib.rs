@@ -4,6 +4,7 @@
 pub mod address;
 pub mod cli;
 pub mod commands;
+pub mod deployment;
 pub mod minicluster;
 pub mod rest_client;
 

@@ -30,6 +30,14 @@ pub struct JobManagerConfiguration {
     pub jobstore_expiration: Duration,
     /// state.savepoints.dir, the default target of savepoints.
     pub savepoints_dir: Option<String>,
+    /// jobmanager.resource-provider is `process`: start TaskManagers on demand.
+    pub process_provider: bool,
+    /// resourcemanager.taskmanager-timeout: idle workers of an active provider stop.
+    pub taskmanager_timeout: Duration,
+    /// taskmanager.numberOfTaskSlots of the TaskManagers an active provider starts.
+    pub slots_per_worker: u32,
+    /// env.log.dir: where started processes log.
+    pub log_dir: Option<std::path::PathBuf>,
     /// etcd HA settings; `None` with `high-availability.type: none`.
     pub ha: Option<rask_common::etcd::EtcdSettings>,
     /// The whole configuration, for `/jobmanager/config`.
@@ -76,6 +84,10 @@ impl JobManagerConfiguration {
             jobstore_expiration: conf.get_duration(&o::JOBSTORE_EXPIRATION_TIME)?,
             savepoints_dir: conf.get_string(&o::SAVEPOINTS_DIR),
             ha: rask_common::etcd::EtcdSettings::from_configuration(conf)?,
+            process_provider: conf.get_string(&o::RESOURCE_PROVIDER).is_some_and(|p| p.eq_ignore_ascii_case("process")),
+            taskmanager_timeout: conf.get_duration(&o::RESOURCEMANAGER_TASKMANAGER_TIMEOUT)?,
+            slots_per_worker: conf.get_positive_int(&o::TASKMANAGER_NUM_SLOTS)?,
+            log_dir: conf.get_string(&o::ENV_LOG_DIR).map(std::path::PathBuf::from),
             raw: Arc::new(conf.clone()),
         })
     }

@@ -20,6 +20,8 @@ use crate::ha::etcd::EtcdLeaderElection;
 use crate::ha::{HaError, LeaderElection, StandaloneLeaderElection};
 use crate::leadership::{self, LeaderGate, LeaderTerm};
 use crate::resource_manager::session::ResourceManagerService;
+use crate::resource_provider::process::ProcessProvider;
+use crate::resource_provider::{ResourceProvider, StandaloneProvider};
 use rask_common::proto::job_master_gateway_server::JobMasterGatewayServer;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +37,7 @@ pub struct JobManager {
     pub rpc_address: SocketAddr,
     pub rest_address: SocketAddr,
     gate: Arc<LeaderGate>,
+    provider: Arc<dyn ResourceProvider>,
     shutdown: watch::Sender<bool>,
     leadership: JoinHandle<()>,
     rpc_server: JoinHandle<()>,
@@ -68,6 +71,7 @@ impl JobManager {
             ),
         };
         let gate = Arc::new(LeaderGate::new(retrieval, own.rest_url.clone()));
+        let provider = resource_provider(&conf, rpc_address.port());
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let service = ResourceManagerService::new(gate.clone());
@@ -101,17 +105,23 @@ impl JobManager {
         });
         let standalone = conf.ha.is_none();
         let cluster_id = conf.cluster_id.clone();
-        let leadership = tokio::spawn(leadership::run(Arc::new(conf), election, gate.clone(), gateway_address, shutdown_rx));
+        let leadership =
+            tokio::spawn(leadership::run(Arc::new(conf), election, provider.clone(), gate.clone(), gateway_address, shutdown_rx));
         if standalone && gate.wait_for_term(Duration::from_secs(10)).await.is_none() {
             return Err(JobManagerError::Ha(HaError::Unavailable("the standalone JobManager did not start leading".into())));
         }
         tracing::info!("JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at http://{rest_address}");
-        Ok(Self { rpc_address, rest_address, gate, shutdown, leadership, rpc_server, rest_server })
+        Ok(Self { rpc_address, rest_address, gate, provider, shutdown, leadership, rpc_server, rest_server })
     }
 
     /// The current leadership term, when this JobManager leads.
     pub fn term(&self) -> Option<Arc<LeaderTerm>> {
         self.gate.term()
+    }
+
+    /// Waits until this JobManager leads, at most `timeout`.
+    pub async fn wait_for_term(&self, timeout: Duration) -> Option<Arc<LeaderTerm>> {
+        self.gate.wait_for_term(timeout).await
     }
 
     /// Stops leading (jobs are suspended, not cancelled: a standby recovers them),
@@ -122,6 +132,7 @@ impl JobManager {
         if tokio::time::timeout(grace * 2, self.leadership).await.is_err() {
             tracing::warn!("leadership did not end within {:?}", grace * 2);
         }
+        self.provider.stop_all().await;
         if tokio::time::timeout(grace, self.rpc_server).await.is_err() {
             tracing::warn!("ResourceManager endpoint did not stop within {grace:?}");
         }
@@ -130,4 +141,24 @@ impl JobManager {
         }
         tracing::info!("JobManager stopped");
     }
+}
+
+/// The resource provider `jobmanager.resource-provider` names. The process provider
+/// passes this JobManager's settings on to the TaskManagers it starts.
+fn resource_provider(conf: &JobManagerConfiguration, rpc_port: u16) -> Arc<dyn ResourceProvider> {
+    if !conf.process_provider {
+        return Arc::new(StandaloneProvider);
+    }
+    const OWN: [&str; 5] = [
+        "jobmanager.rpc.address",
+        "jobmanager.rpc.port",
+        "taskmanager.resource-id",
+        "taskmanager.numberOfTaskSlots",
+        "jobmanager.resource-provider",
+    ];
+    let mut settings: Vec<(String, String)> =
+        conf.raw.entries().filter(|(k, _)| !OWN.contains(k)).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    settings.push(("jobmanager.rpc.address".into(), conf.rpc_host.clone()));
+    settings.push(("jobmanager.rpc.port".into(), rpc_port.to_string()));
+    Arc::new(ProcessProvider::new(ProcessProvider::default_binary(), settings, conf.log_dir.clone()))
 }

@@ -78,6 +78,12 @@ pub struct JobMasterHandle {
     pub savepoints: SavepointOperations,
     messages: mpsc::UnboundedSender<JobMasterMessage>,
     task: tokio::task::AbortHandle,
+    /// Turns true once a client has read the job's end and all its printed rows.
+    pub result_served: Arc<watch::Sender<bool>>,
+    /// Whether an application cluster has logged this job's end.
+    pub end_logged: Arc<std::sync::atomic::AtomicBool>,
+    /// Savepoint operations whose result a client has read.
+    pub savepoints_delivered: Arc<Mutex<std::collections::HashSet<String>>>,
 }
 
 impl JobMasterHandle {
@@ -157,7 +163,18 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices, recovery: Option<Reco
         master.run(recovery).await;
         let _ = terminal_tx.send(true);
     });
-    JobMasterHandle { graph, execution, output: Arc::default(), terminal, savepoints, messages: tx, task: task.abort_handle() }
+    JobMasterHandle {
+        graph,
+        execution,
+        output: Arc::default(),
+        terminal,
+        savepoints,
+        messages: tx,
+        task: task.abort_handle(),
+        result_served: Arc::new(watch::Sender::new(false)),
+        end_logged: Arc::default(),
+        savepoints_delivered: Arc::default(),
+    }
 }
 
 struct JobMaster {
@@ -297,7 +314,7 @@ impl JobMaster {
                         )));
                     }
                     tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                        _ = tokio::time::sleep(Duration::from_millis(10)) => {}
                         m = self.messages.recv() => match m {
                             None | Some(JobMasterMessage::Cancel) => return Err(Outcome::Canceled),
                             Some(other) => self.refuse_savepoint(&other, "the job is waiting for slots"),

@@ -22,6 +22,7 @@ use crate::dispatcher::Dispatcher;
 use crate::ha::{LeaderElection, Leadership};
 use crate::job_master::JobMasterServices;
 use crate::resource_manager::ResourceManager;
+use crate::resource_provider::{self, ResourceProvider};
 use crate::rest::{self, RestState};
 
 /// One term of leadership.
@@ -130,6 +131,7 @@ async fn route(State(gate): State<Arc<LeaderGate>>, request: Request<Body>) -> R
 pub async fn run(
     conf: Arc<JobManagerConfiguration>,
     election: Arc<dyn LeaderElection>,
+    provider: Arc<dyn ResourceProvider>,
     gate: Arc<LeaderGate>,
     gateway_address: String,
     mut shutdown: watch::Receiver<bool>,
@@ -165,6 +167,14 @@ pub async fn run(
                 continue;
             }
         };
+        tokio::spawn(resource_provider::drive(
+            provider.clone(),
+            term.resource_manager.clone(),
+            conf.slots_per_worker,
+            conf.cluster_id.clone(),
+            conf.taskmanager_timeout,
+            term.ended(),
+        ));
         gate.set(Some(term.clone()));
         let resign = tokio::select! {
             _ = election.lost() => false,

@@ -3,6 +3,7 @@
 //! `main.rs` is a thin wrapper; tests and the local MiniCluster run it in-process.
 
 pub mod checkpoint_coordinator;
+pub mod cluster_mode;
 pub mod configuration;
 pub mod dispatcher;
 pub mod entrypoint;
@@ -12,6 +13,7 @@ pub mod ha;
 pub mod job_master;
 pub mod leadership;
 pub mod resource_manager;
+pub mod resource_provider;
 pub mod rest;
 pub mod restart_strategy;
 

@@ -1,10 +1,14 @@
 //! rask-jobmanager: the JobManager daemon. Loads configuration, starts the
-//! JobManager, and stops it cleanly on SIGTERM/SIGINT.
+//! JobManager in the deployment mode its flags name (session by default, per-job with
+//! `--job-graph`, application with `--application`), and stops it cleanly on
+//! SIGTERM/SIGINT or when a per-job or application cluster's work is done.
 
 use std::path::PathBuf;
 
 use clap::Parser;
 use rask_common::config::{options, Configuration};
+use rask_common::job::planner::PlanOptions;
+use rask_jobmanager::cluster_mode::{self, ClusterMode};
 use rask_jobmanager::{JobManager, JobManagerConfiguration};
 
 #[derive(Parser)]
@@ -16,23 +20,44 @@ struct Args {
     /// Override a configuration key: -D key=value (repeatable).
     #[arg(short = 'D', value_name = "KEY=VALUE")]
     dynamic: Vec<String>,
+    /// Application mode: run the jobs of this application file, then exit.
+    #[arg(long, value_name = "APP_FILE", conflicts_with = "job_graph")]
+    application: Option<PathBuf>,
+    /// Per-job mode: run this JobGraph (JSON, as `rask run --target per-job` writes
+    /// it), then exit.
+    #[arg(long, value_name = "FILE")]
+    job_graph: Option<PathBuf>,
+    /// Per-job mode: stay until a client has read the job's end (attached client).
+    #[arg(long, requires = "job_graph")]
+    attached: bool,
+    /// Write the REST endpoint's URL to this file once the JobManager serves.
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let conf = match Configuration::load(args.config.as_deref(), &args.dynamic)
-        .and_then(|c| JobManagerConfiguration::from_configuration(&c).map(|j| (c, j)))
-    {
+    let loaded = Configuration::load(args.config.as_deref(), &args.dynamic)
+        .and_then(|c| JobManagerConfiguration::from_configuration(&c).map(|j| (c, j)));
+    let (conf, jm_conf) = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("rask-jobmanager: {e}");
             return std::process::ExitCode::from(1);
         }
     };
-    rask_common::logging::init(&conf.0.get_string(&options::LOG_LEVEL).unwrap_or_default());
+    let mode = match cluster_mode_of(&args, &conf) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("rask-jobmanager: {e:#}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    rask_common::logging::init(&conf.get_string(&options::LOG_LEVEL).unwrap_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    match runtime.block_on(run(conf.1)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    match runtime.block_on(run(jm_conf, mode, args.ready_file)) {
+        Ok(true) => std::process::ExitCode::SUCCESS,
+        Ok(false) => std::process::ExitCode::from(1),
         Err(e) => {
             tracing::error!("{e:#}");
             std::process::ExitCode::from(1)
@@ -40,10 +65,46 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(conf: JobManagerConfiguration) -> anyhow::Result<()> {
+fn cluster_mode_of(args: &Args, conf: &Configuration) -> anyhow::Result<ClusterMode> {
+    if let Some(file) = &args.application {
+        let plan = PlanOptions {
+            parallelism: None,
+            max_parallelism: conf
+                .contains(&options::PIPELINE_MAX_PARALLELISM)
+                .then(|| conf.get_positive_int(&options::PIPELINE_MAX_PARALLELISM))
+                .transpose()?,
+            default_parallelism: Some(conf.get_positive_int(&options::PARALLELISM_DEFAULT)?),
+        };
+        // Checked before anything starts: a broken application file names file and line.
+        rask_common::job::application::load_application(file)?;
+        let out_dir = conf.get_string(&options::ENV_LOG_DIR).map(PathBuf::from);
+        return Ok(ClusterMode::Application { file: file.clone(), plan, out_dir });
+    }
+    if let Some(path) = &args.job_graph {
+        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the JobGraph {}: {e}", path.display()))?;
+        let graph = serde_json::from_slice(&bytes).map_err(|e| anyhow::anyhow!("{} is not a JobGraph: {e}", path.display()))?;
+        return Ok(ClusterMode::PerJob { graph: Box::new(graph), attached: args.attached });
+    }
+    Ok(ClusterMode::Session)
+}
+
+/// Runs until a signal (any mode) or until the mode's jobs are done; returns whether
+/// every job finished.
+async fn run(conf: JobManagerConfiguration, mode: ClusterMode, ready_file: Option<PathBuf>) -> anyhow::Result<bool> {
+    let rest_host = conf.rest_address.clone();
     let jm = JobManager::start(conf).await?;
-    let signal = rask_common::signals::terminated().await;
-    tracing::info!("received {signal}, shutting down");
+    if let Some(path) = ready_file {
+        let url = format!("http://{}", rask_common::net::host_port(&rest_host, jm.rest_address.port()));
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, format!("{url}\n")).and_then(|_| std::fs::rename(&tmp, &path))?;
+    }
+    let outcome = tokio::select! {
+        signal = rask_common::signals::terminated() => {
+            tracing::info!("received {signal}, shutting down");
+            Ok(true)
+        }
+        done = cluster_mode::run(&jm, mode) => done,
+    };
     jm.shutdown().await;
-    Ok(())
+    Ok(outcome?)
 }

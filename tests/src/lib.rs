@@ -659,3 +659,57 @@ pub fn assert_exact_counts(out: &Path, rows: u64, keys: u64) {
     let wrong: Vec<_> = last.iter().filter(|(_, &n)| n != rows / keys).take(5).collect();
     assert!(wrong.is_empty(), "exact counts; wrong: {wrong:?}");
 }
+
+/// Live processes (not zombies) whose command line contains `needle`: (pid, command line).
+pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if !cmdline.contains(needle) || pid == std::process::id() {
+            continue;
+        }
+        // A zombie has exited; only its parent has not reaped it yet.
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let state = stat.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next().unwrap_or('?')).unwrap_or('?');
+        if state != 'Z' {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// Waits until no live process's command line contains `needle`.
+pub fn wait_no_process_with(needle: &str, timeout: Duration) {
+    wait_for(timeout, &format!("no process of {needle} left"), || processes_with(needle).is_empty().then_some(()));
+}
+
+/// The value after `prefix` on the first line of `text` that starts with it.
+pub fn line_value(text: &str, prefix: &str) -> Option<String> {
+    text.lines().find_map(|l| l.strip_prefix(prefix)).map(|v| v.trim().to_string())
+}
+
+/// Word counts of examples/data/words.txt, computed here.
+pub fn expected_word_counts() -> std::collections::BTreeMap<String, u64> {
+    let text = std::fs::read_to_string(examples_dir().join("data/words.txt")).unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for piece in text.split_whitespace() {
+        let word: String = piece.trim_matches(|c: char| !c.is_alphanumeric()).chars().flat_map(char::to_lowercase).collect();
+        if !word.is_empty() {
+            *counts.entry(word).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// The final count per word: the running counts only grow, so the largest.
+pub fn printed_word_counts(out: &str) -> std::collections::BTreeMap<String, u64> {
+    let mut counts = std::collections::BTreeMap::new();
+    for row in table_rows(out, "word") {
+        let n: u64 = row[1].parse().unwrap();
+        let e = counts.entry(row[0].clone()).or_insert(0);
+        *e = (*e).max(n);
+    }
+    counts
+}

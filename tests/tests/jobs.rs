@@ -70,30 +70,6 @@ fn job_id(out: &str) -> String {
 // word count
 // ---------------------------------------------------------------------------------
 
-/// Word counts of examples/data/words.txt, computed here.
-fn expected_word_counts() -> BTreeMap<String, u64> {
-    let text = std::fs::read_to_string(examples_dir().join("data/words.txt")).unwrap();
-    let mut counts = BTreeMap::new();
-    for piece in text.split_whitespace() {
-        let word: String = piece.trim_matches(|c: char| !c.is_alphanumeric()).chars().flat_map(char::to_lowercase).collect();
-        if !word.is_empty() {
-            *counts.entry(word).or_insert(0) += 1;
-        }
-    }
-    counts
-}
-
-/// The final count per word: the running counts only grow, so the largest.
-fn printed_word_counts(out: &str) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for row in table_rows(out, "word") {
-        let n: u64 = row[1].parse().unwrap();
-        let e = counts.entry(row[0].clone()).or_insert(0);
-        *e = (*e).max(n);
-    }
-    counts
-}
-
 #[test]
 fn word_count_on_the_local_target() {
     let out = rask(&["run", examples_dir().join("word-count.yaml").to_str().unwrap()], &[]);

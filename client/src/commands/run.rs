@@ -1,7 +1,9 @@
 //! `rask run`: the program step here in the client (job file -> JobGraph), then
 //! submission to a cluster (`--target remote`) or to a MiniCluster started in this
 //! process (`--target local`). Attached, it prints the job's printed rows as they
-//! come and exits non-zero if the job fails.
+//! come and exits non-zero if the job fails. `--target per-job` hands the JobGraph to
+//! a cluster started for it alone; `run-application` ships an application file to an
+//! application cluster.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,8 +13,9 @@ use rask_common::config::{options as o, Configuration};
 use rask_common::job::planner::{plan_job_file, PlanOptions};
 use rask_common::job::JobGraph;
 use serde::Deserialize;
-use serde_json::Value;
 
+use crate::cli::ClusterOptions;
+use crate::deployment;
 use crate::minicluster::MiniCluster;
 use crate::rest_client::RestClient;
 
@@ -43,6 +46,8 @@ struct Submitted {
 struct Output {
     lines: Vec<String>,
     next: usize,
+    #[serde(rename = "root-exception", default)]
+    root_exception: Option<String>,
     #[serde(default)]
     dropped: usize,
     state: String,
@@ -85,12 +90,7 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
                 say(&format!("Job Runtime: {} ms", started.elapsed().as_millis()));
                 return Ok(());
             }
-            let cause = client
-                .get::<Value>(&format!("/jobs/{job_id}/exceptions"))
-                .await
-                .ok()
-                .and_then(|v| v["root-exception"].as_str().map(str::to_string))
-                .unwrap_or_default();
+            let cause = out.root_exception.unwrap_or_default();
             if cause.is_empty() {
                 anyhow::bail!("job {job_id} ended {}", out.state);
             }
@@ -120,6 +120,68 @@ pub async fn run_local(graph: &JobGraph, conf: &Configuration) -> anyhow::Result
     .await;
     cluster.shutdown().await;
     result
+}
+
+/// `--target per-job`: starts a cluster for this job alone (the JobGraph planned
+/// here is handed to its JobManager). Detached: prints the JobID and the cluster's
+/// address and returns. Attached: follows the job; the cluster stops when it ends.
+pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Configuration, options: &RunOptions) -> anyhow::Result<()> {
+    let job_id = graph.job_id.clone();
+    let cluster_id = format!("per-job-{}", &job_id[..12]);
+    let dir = deployment::cluster_dir(&cluster_id)?;
+    let graph_file = dir.join("job-graph.json");
+    std::fs::write(&graph_file, serde_json::to_vec(graph)?).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", graph_file.display()))?;
+    let mut args = vec!["--job-graph".to_string(), graph_file.display().to_string()];
+    if !options.detached {
+        args.push("--attached".into());
+    }
+    let mut started = deployment::start(&cluster_id, &dir, cluster, conf, &args)?;
+    let client = RestClient::new(started.rest_url.clone());
+    // The JobManager submits the job right after it serves.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while client.get::<serde_json::Value>(&format!("/jobs/{job_id}")).await.is_err() {
+        if Instant::now() > deadline {
+            anyhow::bail!("the per-job cluster at {} did not take job {job_id} (log: {})", started.rest_url, started.log_dir.display());
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    say(&format!("Job has been submitted with JobID {job_id}"));
+    if options.detached {
+        say(&format!(
+            "Per-job cluster {} runs at {} (logs in {}); it stops when the job ends.",
+            started.cluster_id,
+            started.rest_url,
+            started.log_dir.display()
+        ));
+        return Ok(());
+    }
+    let result = follow(&client, &job_id, Duration::from_millis(20)).await;
+    // The cluster stops once it has told us the end; wait for it to be gone.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while started.process.try_wait()?.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    result
+}
+
+/// `rask run-application`: ships the application to a new application cluster.
+pub async fn run_application(app_file: &Path, cluster: &ClusterOptions, conf: &Configuration) -> anyhow::Result<()> {
+    let application = rask_common::job::application::load_application(app_file)?;
+    let cluster_id = format!("application-{}", &rask_common::ids::random_hex_id()[..12]);
+    let dir = deployment::cluster_dir(&cluster_id)?;
+    let shipped = deployment::ship(&application, &dir)?;
+    let args = vec!["--application".to_string(), shipped.display().to_string()];
+    let started = deployment::start(&cluster_id, &dir, cluster, conf, &args)?;
+    say(&format!(
+        "Application '{}' ({} jobs) runs on application cluster {} at {}",
+        application.name,
+        application.jobs.len(),
+        started.cluster_id,
+        started.rest_url
+    ));
+    say(&format!("Shipped files: {}", shipped.parent().unwrap_or(&dir).display()));
+    say(&format!("Logs: {}", started.log_dir.display()));
+    Ok(())
 }
 
 /// Prints a line; a closed stdout (`rask run ... | head`) is not an error.

@@ -258,6 +258,27 @@ option!(
 );
 option!(HA_ETCD_TLS_CERT, "high-availability.etcd.tls.cert", String, None, "PEM client certificate for etcd (with .key).");
 option!(HA_ETCD_TLS_KEY, "high-availability.etcd.tls.key", String, None, "PEM private key of the etcd client certificate.");
+option!(
+    RESOURCE_PROVIDER,
+    "jobmanager.resource-provider",
+    OneOf(&["standalone", "process"]),
+    Some("standalone"),
+    "standalone: TaskManagers register themselves. process: the JobManager starts TaskManager processes on this host for the slots its jobs need and stops them when idle (per-job and application clusters use it)."
+);
+option!(
+    RESOURCEMANAGER_TASKMANAGER_TIMEOUT,
+    "resourcemanager.taskmanager-timeout",
+    Duration,
+    Some("30000"),
+    "process provider: a started TaskManager with every slot free this long is stopped (ms, or with a unit)."
+);
+option!(
+    ENV_LOG_DIR,
+    "env.log.dir",
+    String,
+    None,
+    "Directory for the logs of processes Rask starts (TaskManagers of the process provider, clusters of rask run --target per-job); unset: they log to the starter's stderr."
+);
 option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
 /// Every key, in the order `rask.yaml` documents them.
@@ -303,6 +324,9 @@ pub const ALL: &[&ConfigOption] = &[
     &RESTART_EXP_MULTIPLIER,
     &RESTART_EXP_ATTEMPTS,
     &JOBSTORE_EXPIRATION_TIME,
+    &RESOURCE_PROVIDER,
+    &RESOURCEMANAGER_TASKMANAGER_TIMEOUT,
+    &ENV_LOG_DIR,
     &LOG_LEVEL,
 ];
 

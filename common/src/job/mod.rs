@@ -2,6 +2,7 @@
 //! evaluated over Arrow batches ([`expr`]), and the program step ([`planner`]) that
 //! turns a job file into a validated, planned [`graph::JobGraph`].
 
+pub mod application;
 pub mod error;
 pub mod expr;
 pub mod graph;

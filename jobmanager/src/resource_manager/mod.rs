@@ -91,6 +91,8 @@ pub struct ResourceManager {
     taskmanagers: Mutex<HashMap<String, Registration>>,
     /// Slots promised to jobs: (resource id, slot index) -> job id.
     reserved: Mutex<HashMap<(String, u32), String>>,
+    /// Slots jobs wait for and could not get (job id -> slots), for active providers.
+    demand: Mutex<HashMap<String, usize>>,
     lost: tokio::sync::broadcast::Sender<String>,
     stats: HeartbeatStats,
 }
@@ -104,6 +106,7 @@ impl ResourceManager {
             heartbeat_timeout,
             taskmanagers: Mutex::new(HashMap::new()),
             reserved: Mutex::new(HashMap::new()),
+            demand: Mutex::new(HashMap::new()),
             lost: tokio::sync::broadcast::channel(64).0,
             stats: HeartbeatStats::default(),
         }
@@ -269,8 +272,10 @@ impl ResourceManager {
         };
         let free: usize = per_tm.iter().map(Vec::len).sum();
         if free < n {
+            self.demand.lock().insert(job_id.to_string(), n);
             return Err(free);
         }
+        self.demand.lock().remove(job_id);
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             for slots in per_tm.iter_mut() {
@@ -291,6 +296,32 @@ impl ResourceManager {
     /// Returns a job's reserved slots to the pool.
     pub fn release(&self, job_id: &str) {
         self.reserved.lock().retain(|_, j| j != job_id);
+        self.demand.lock().remove(job_id);
+    }
+
+    /// Slots that waiting jobs need beyond the free ones (what an active resource
+    /// provider should start workers for).
+    pub fn unmet_demand(&self) -> usize {
+        let wanted: usize = self.demand.lock().values().sum();
+        let free = {
+            let tms = self.taskmanagers.lock();
+            let reserved = self.reserved.lock();
+            tms.iter()
+                .map(|(id, r)| {
+                    r.info.slots.iter().filter(|s| s.allocation_id.is_empty() && !reserved.contains_key(&(id.clone(), s.index))).count()
+                })
+                .sum::<usize>()
+        };
+        wanted.saturating_sub(free)
+    }
+
+    /// Whether a TaskManager holds no slot and has none reserved.
+    pub fn is_idle(&self, resource_id: &str) -> bool {
+        let tms = self.taskmanagers.lock();
+        let reserved = self.reserved.lock();
+        tms.get(resource_id).is_some_and(|r| {
+            r.info.slots.iter().all(|s| s.allocation_id.is_empty() && !reserved.contains_key(&(resource_id.to_string(), s.index)))
+        })
     }
 
     /// Resource ids of TaskManagers as they are lost or leave.

@@ -218,7 +218,16 @@ pub async fn output(
     // Read the state first: once terminal, every printed line is already in.
     let status = job.status();
     let (lines, next, dropped) = job.output.lock().read(from);
-    Ok(Json(json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": status.is_terminal() })))
+    let mut answer = json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": status.is_terminal() });
+    if status.is_terminal() {
+        if let Some((_, cause)) = job.execution.read().failure.clone().filter(|_| status != JobStatus::Finished) {
+            answer["root-exception"] = json!(cause);
+        }
+        // The client has the job's end and every printed row (a per-job cluster in
+        // attached mode may stop now).
+        job.result_served.send_replace(true);
+    }
+    Ok(Json(answer))
 }
 
 fn checkpoint_json(r: &crate::checkpoint_coordinator::CheckpointRecord) -> Value {

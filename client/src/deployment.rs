@@ -1,0 +1,126 @@
+//! Dedicated clusters the CLI starts: a per-job cluster (`rask run --target per-job`:
+//! the program step ran here, the JobGraph is handed over) and an application
+//! cluster (`rask run-application`: the application file and the files it references
+//! are shipped, and the JobManager runs the program step). Each is a `rask-jobmanager`
+//! process in its own session, with the `process` resource provider, on ports the OS
+//! picks. It stops on its own when its jobs are done.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rask_common::config::Configuration;
+use rask_common::job::application::Application;
+
+use crate::cli::ClusterOptions;
+
+/// How long a new cluster may take to serve REST.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A dedicated cluster this CLI started.
+pub struct StartedCluster {
+    pub cluster_id: String,
+    pub rest_url: String,
+    /// Where its files are: logs (`log/`), the shipped application (`usrlib/`).
+    pub dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub process: Child,
+}
+
+/// `rask-jobmanager` next to this `rask` binary.
+fn jobmanager_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.parent().map(|d| d.join("rask-jobmanager")).unwrap_or_else(|| PathBuf::from("rask-jobmanager"))
+}
+
+/// A fresh directory for a cluster's files under the system's temporary directory.
+pub fn cluster_dir(cluster_id: &str) -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("rask-{cluster_id}"));
+    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Starts `rask-jobmanager` with `mode_args` in `dir` and waits until it serves REST.
+/// The user's configuration (`--config`, `-D`) is passed on; ports are the OS's.
+pub fn start(
+    cluster_id: &str,
+    dir: &Path,
+    opts: &ClusterOptions,
+    conf: &Configuration,
+    mode_args: &[String],
+) -> anyhow::Result<StartedCluster> {
+    let log_dir = conf.get_string(&rask_common::config::options::ENV_LOG_DIR).map(PathBuf::from).unwrap_or_else(|| dir.join("log"));
+    std::fs::create_dir_all(&log_dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log_dir.display()))?;
+    let ready = dir.join("rest-url");
+    let _ = std::fs::remove_file(&ready);
+    let log_path = log_dir.join("jobmanager.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log_path.display()))?;
+    let mut cmd = Command::new(jobmanager_binary());
+    if let Some(config) = &opts.config {
+        cmd.arg("--config").arg(config);
+    }
+    for d in &opts.dynamic {
+        cmd.arg("-D").arg(d);
+    }
+    for (key, value) in [
+        ("high-availability.cluster-id", cluster_id.to_string()),
+        ("jobmanager.resource-provider", "process".to_string()),
+        ("jobmanager.rpc.port", "0".to_string()),
+        ("rest.port", "0".to_string()),
+        ("env.log.dir", log_dir.display().to_string()),
+    ] {
+        cmd.arg("-D").arg(format!("{key}={value}"));
+    }
+    cmd.args(mode_args).arg("--ready-file").arg(&ready).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+    // Its own process group: a Ctrl-C at this terminal does not reach the cluster.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut process = cmd.spawn().map_err(|e| anyhow::anyhow!("cannot start {}: {e}", jobmanager_binary().display()))?;
+    let started = Instant::now();
+    let rest_url = loop {
+        if let Ok(url) = std::fs::read_to_string(&ready) {
+            break url.trim().to_string();
+        }
+        if let Some(status) = process.try_wait()? {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+            anyhow::bail!("the cluster's JobManager exited ({status}) before serving:\n{}", tail.join("\n"));
+        }
+        if started.elapsed() > STARTUP_TIMEOUT {
+            let _ = process.kill();
+            anyhow::bail!("the cluster's JobManager did not serve within {} s (log: {})", STARTUP_TIMEOUT.as_secs(), log_path.display());
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    Ok(StartedCluster { cluster_id: cluster_id.to_string(), rest_url, dir: dir.to_path_buf(), log_dir, process })
+}
+
+/// Copies the application file and every file it references by a relative path into
+/// `usrlib/` under `dir`, keeping their layout; returns the shipped application file.
+pub fn ship(application: &Application, dir: &Path) -> anyhow::Result<PathBuf> {
+    let base = application.file.parent().map(Path::to_path_buf).unwrap_or_default();
+    let usrlib = dir.join("usrlib");
+    let name = application.file.file_name().ok_or_else(|| anyhow::anyhow!("{} names no file", application.file.display()))?;
+    let mut files = application.referenced_files()?;
+    files.push(PathBuf::from(name));
+    for relative in files {
+        copy(&base.join(&relative), &usrlib.join(&relative))?;
+    }
+    Ok(usrlib.join(name))
+}
+
+fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let err = |e: std::io::Error| anyhow::anyhow!("cannot ship {} to {}: {e}", from.display(), to.display());
+    if from.is_dir() {
+        std::fs::create_dir_all(to).map_err(err)?;
+        for entry in std::fs::read_dir(from).map_err(err)? {
+            let entry = entry.map_err(err)?;
+            copy(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).map_err(err)?;
+    }
+    std::fs::copy(from, to).map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! The `process` resource provider: starts `rask-taskmanager` processes on this host,
+//! each registering with this JobManager under a resource id the provider chose, and
+//! stops them (SIGTERM, then SIGKILL). A TaskManager dies with its JobManager
+//! (PR_SET_PDEATHSIG), so no worker outlives a killed cluster.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+
+use super::{ProviderError, ResourceProvider, WorkerExit, WorkerSpec};
+use crate::ha::BoxFuture;
+
+/// How long a stopped TaskManager may take before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+pub struct ProcessProvider {
+    binary: PathBuf,
+    /// `-D key=value` arguments every TaskManager gets.
+    args: Vec<String>,
+    log_dir: Option<PathBuf>,
+    /// Running workers: resource id -> pid.
+    running: Arc<Mutex<HashMap<String, u32>>>,
+    exits_tx: mpsc::UnboundedSender<WorkerExit>,
+    exits_rx: Mutex<Option<mpsc::UnboundedReceiver<WorkerExit>>>,
+}
+
+impl ProcessProvider {
+    /// `settings` are passed to every TaskManager as `-D key=value`; TaskManager logs
+    /// go to `log_dir/<resource id>.log` (else to this process's stderr).
+    pub fn new(binary: PathBuf, settings: Vec<(String, String)>, log_dir: Option<PathBuf>) -> Self {
+        let args = settings.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect();
+        let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+        Self { binary, args, log_dir, running: Arc::default(), exits_tx, exits_rx: Mutex::new(Some(exits_rx)) }
+    }
+
+    /// `rask-taskmanager` next to the running JobManager binary.
+    pub fn default_binary() -> PathBuf {
+        let exe = std::env::current_exe().unwrap_or_default();
+        exe.parent().map(|d| d.join("rask-taskmanager")).unwrap_or_else(|| PathBuf::from("rask-taskmanager"))
+    }
+
+    fn spawn(&self, spec: &WorkerSpec) -> Result<u32, ProviderError> {
+        let mut cmd = tokio::process::Command::new(&self.binary);
+        cmd.args(&self.args)
+            .args(["-D".to_string(), format!("taskmanager.resource-id={}", spec.resource_id)])
+            .args(["-D".to_string(), format!("taskmanager.numberOfTaskSlots={}", spec.slots)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        match &self.log_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| ProviderError::Start(format!("log directory {}: {e}", dir.display())))?;
+                let path = dir.join(format!("{}.log", spec.resource_id));
+                let file = std::fs::File::create(&path).map_err(|e| ProviderError::Start(format!("{}: {e}", path.display())))?;
+                cmd.stderr(file);
+            }
+            None => {
+                cmd.stderr(Stdio::inherit());
+            }
+        }
+        // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death
+        // signal between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|e| ProviderError::Start(format!("{}: {e}", self.binary.display())))?;
+        let pid = child.id().unwrap_or_default();
+        let (running, exits, id) = (self.running.clone(), self.exits_tx.clone(), spec.resource_id.clone());
+        running.lock().insert(id.clone(), pid);
+        tokio::spawn(async move {
+            let description = match child.wait().await {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("wait failed: {e}"),
+            };
+            running.lock().remove(&id);
+            let _ = exits.send(WorkerExit { resource_id: id, description });
+        });
+        Ok(pid)
+    }
+
+    async fn wait_gone(&self, ids: &[String], deadline: Instant) -> bool {
+        while Instant::now() < deadline {
+            if ids.iter().all(|id| !self.running.lock().contains_key(id)) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        false
+    }
+
+    async fn stop(&self, ids: Vec<String>) {
+        let pids: Vec<u32> = ids.iter().filter_map(|id| self.running.lock().get(id).copied()).collect();
+        for &pid in &pids {
+            signal(pid, libc::SIGTERM);
+        }
+        if !self.wait_gone(&ids, Instant::now() + STOP_GRACE).await {
+            for id in &ids {
+                if let Some(pid) = self.running.lock().get(id).copied() {
+                    tracing::warn!("TaskManager {id} did not stop within {} s; killing it", STOP_GRACE.as_secs());
+                    signal(pid, libc::SIGKILL);
+                }
+            }
+            self.wait_gone(&ids, Instant::now() + STOP_GRACE).await;
+        }
+    }
+}
+
+fn signal(pid: u32, signal: i32) {
+    if pid > 0 {
+        // SAFETY: signalling a child process this provider started.
+        unsafe {
+            libc::kill(pid as i32, signal);
+        }
+    }
+}
+
+impl ResourceProvider for ProcessProvider {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn is_active(&self) -> bool {
+        true
+    }
+
+    fn start_worker(&self, spec: WorkerSpec) -> BoxFuture<'_, Result<(), ProviderError>> {
+        Box::pin(async move {
+            let pid = self.spawn(&spec)?;
+            tracing::info!("started TaskManager {} with {} slots (pid {pid})", spec.resource_id, spec.slots);
+            Ok(())
+        })
+    }
+
+    fn stop_worker<'a>(&'a self, resource_id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(self.stop(vec![resource_id.to_string()]))
+    }
+
+    fn stop_all(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let ids: Vec<String> = self.running.lock().keys().cloned().collect();
+            if !ids.is_empty() {
+                tracing::info!("stopping {} TaskManagers", ids.len());
+                self.stop(ids).await;
+            }
+        })
+    }
+
+    fn exits(&self) -> Option<mpsc::UnboundedReceiver<WorkerExit>> {
+        self.exits_rx.lock().take()
+    }
+}
