@@ -323,3 +323,23 @@ fn cancel_all(m: &str, ids: &[String]) {
         rask(&["cancel", "-m", m, id], &[]);
     }
 }
+
+#[test]
+fn the_example_application_runs_its_three_jobs_and_keeps_their_printed_rows() {
+    let app = examples_dir().join("application.yaml");
+    let out = rask(&["run-application", app.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let cluster = line_value(&text, "Application 'examples' (3 jobs) runs on application cluster ").unwrap();
+    let cluster = cluster.split_whitespace().next().unwrap().to_string();
+    let logs = PathBuf::from(line_value(&text, "Logs: ").unwrap());
+    wait_no_process_with(&cluster, Duration::from_secs(60));
+    let log = std::fs::read_to_string(logs.join("jobmanager.log")).unwrap();
+    assert!(log.contains("every job finished"), "{log}");
+    let outputs: Vec<PathBuf> =
+        std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "out")).collect();
+    assert_eq!(outputs.len(), 3, "{outputs:?}");
+    let word_count =
+        outputs.iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with("word-count-")).expect("word-count's rows");
+    assert_eq!(printed_word_counts(&std::fs::read_to_string(word_count).unwrap()), expected_word_counts());
+}
