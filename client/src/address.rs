@@ -3,16 +3,31 @@
 //! with `high-availability.type: etcd` the leader is looked up in etcd, else
 //! `rest.address`/`rest.port` (or their defaults) name it.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Args;
 use rask_common::config::{options, Configuration};
 use rask_common::etcd::{EtcdLeaderRetrieval, EtcdSettings};
 use rask_common::leader::{current_leader, LeaderRetrieval};
 use rask_common::net::host_port;
 
-use crate::cli::ClusterOptions;
 use crate::rest_client::RestClient;
+
+/// Options every verb that talks to a JobManager takes.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Address of the JobManager's REST endpoint (host:port).
+    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
+    pub jobmanager: Option<String>,
+    /// Configuration file or directory (default: $RASK_CONF_DIR/rask.yaml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Configuration override, e.g. -D rest.port=8082 (repeatable).
+    #[arg(short = 'D', value_name = "KEY=VALUE")]
+    pub dynamic: Vec<String>,
+}
 
 /// How long the CLI waits for etcd to name a leader.
 const LEADER_LOOKUP: Duration = Duration::from_secs(10);

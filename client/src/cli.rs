@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::address::connect;
+use crate::address::{connect, ClusterOptions};
 use crate::commands;
 
 #[derive(Parser, Debug)]
@@ -12,20 +12,6 @@ use crate::commands;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Options every verb that talks to a JobManager takes.
-#[derive(Args, Debug, Clone, Default)]
-pub struct ClusterOptions {
-    /// Address of the JobManager's REST endpoint (host:port).
-    #[arg(short = 'm', long = "jobmanager", value_name = "HOST:PORT")]
-    pub jobmanager: Option<String>,
-    /// Configuration file or directory (default: $RASK_CONF_DIR/rask.yaml).
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// Configuration override, e.g. -D rest.port=8082 (repeatable).
-    #[arg(short = 'D', value_name = "KEY=VALUE")]
-    pub dynamic: Vec<String>,
 }
 
 /// Where `rask run` runs the job.

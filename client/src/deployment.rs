@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rask_common::config::Configuration;
 use rask_common::job::application::Application;
 
-use crate::cli::ClusterOptions;
+use crate::address::ClusterOptions;
 
 /// How long a new cluster may take to serve REST.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);

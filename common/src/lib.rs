@@ -2,6 +2,7 @@
 //! configuration (Flink's keys), identifiers, leader discovery and logging set-up.
 
 pub mod checkpoint;
+pub mod clock;
 pub mod config;
 pub mod etcd;
 pub mod hardware;

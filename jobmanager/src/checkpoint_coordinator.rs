@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rask_common::checkpoint::{decode_task_state, CheckpointMetadata, CheckpointStorage, TaskStateHandle, METADATA_VERSION};
+use rask_common::clock::now_ms;
 use rask_common::proto::CheckpointAck;
 
-use crate::execution_graph::now_ms;
 use crate::ha::{CheckpointPointer, JobStore};
 
 /// Checkpointing of a JobManager's jobs.

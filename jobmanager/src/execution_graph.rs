@@ -6,9 +6,7 @@ use std::fmt;
 
 use rask_common::job::graph::JobGraph;
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
+pub use rask_common::clock::now_ms;
 
 /// Flink's JobStatus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

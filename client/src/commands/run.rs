@@ -14,7 +14,7 @@ use rask_common::job::planner::{plan_job_file, PlanOptions};
 use rask_common::job::JobGraph;
 use serde::Deserialize;
 
-use crate::cli::ClusterOptions;
+use crate::address::ClusterOptions;
 use crate::deployment;
 use crate::minicluster::MiniCluster;
 use crate::rest_client::RestClient;
