@@ -21,6 +21,9 @@ use tokio::sync::watch;
 use crate::config::{options as o, ConfigError, Configuration};
 use crate::leader::{LeaderAddress, LeaderRetrieval};
 
+/// How long a single etcd request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// etcd's smallest lease TTL with its default election timeout.
 pub const MIN_LEASE_TTL_SECS: u32 = 2;
 
@@ -135,8 +138,10 @@ impl EtcdSettings {
     pub async fn connect(&self) -> Result<Client, EtcdError> {
         let mut options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
-            .with_timeout(Duration::from_secs(5))
-            .with_keep_alive(Duration::from_secs(2), Duration::from_secs(2));
+            // No per-request timeout: a campaign blocks until it wins and a watch lasts;
+            // unary requests are bounded by their callers. HTTP/2 pings find dead peers;
+            // etcd closes connections that ping more often than every 5 s.
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(3));
         if let Some((user, password)) = &self.user {
             options = options.with_user(user.clone(), password.clone());
         }
@@ -151,14 +156,21 @@ impl EtcdSettings {
             }
             options = options.with_tls(tls);
         }
-        Client::connect(&self.endpoints, Some(options)).await.map_err(|e| self.error(e))
+        match tokio::time::timeout(REQUEST_TIMEOUT, Client::connect(&self.endpoints, Some(options))).await {
+            Ok(client) => client.map_err(|e| self.error(e)),
+            Err(_) => Err(self.error(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))),
+        }
     }
 
     /// The current leader: the candidate with the lowest create revision (what etcd's
     /// election API reports), and the store revision the answer is from.
     pub async fn read_leader(&self, client: &mut Client) -> Result<(Option<LeaderAddress>, i64), EtcdError> {
         let options = GetOptions::new().with_prefix().with_sort(SortTarget::Create, SortOrder::Ascend).with_limit(1);
-        let response = client.get(format!("{}/", self.leader_election()), Some(options)).await.map_err(|e| self.error(e))?;
+        let request = client.get(format!("{}/", self.leader_election()), Some(options));
+        let response = tokio::time::timeout(REQUEST_TIMEOUT, request)
+            .await
+            .map_err(|_| self.error(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
+            .map_err(|e| self.error(e))?;
         let revision = response.header().map(|h| h.revision()).unwrap_or_default();
         let leader = match response.kvs().first() {
             None => None,

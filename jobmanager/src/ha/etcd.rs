@@ -7,15 +7,12 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
 use parking_lot::Mutex;
-use rask_common::etcd::EtcdSettings;
+use rask_common::etcd::{EtcdSettings, REQUEST_TIMEOUT};
 use rask_common::job::graph::JobGraph;
 use rask_common::leader::LeaderAddress;
 use tokio::sync::watch;
 
 use super::{BoxFuture, CheckpointPointer, HaError, JobResult, JobStore, LeaderElection, Leadership, RecoveredJob};
-
-/// How long a single etcd request may take.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn unavailable(e: impl std::fmt::Display) -> HaError {
     HaError::Unavailable(e.to_string())
