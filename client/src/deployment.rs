@@ -64,6 +64,8 @@ pub fn start(
     }
     for (key, value) in [
         ("high-availability.cluster-id", cluster_id.to_string()),
+        // The cluster's JobManager is its only one: no HA, whatever the session uses.
+        ("high-availability.type", "none".to_string()),
         ("jobmanager.resource-provider", "process".to_string()),
         ("jobmanager.rpc.port", "0".to_string()),
         ("rest.port", "0".to_string()),

@@ -144,18 +144,19 @@ impl CheckpointCoordinator {
 
     /// Takes over from an earlier leader: ids continue after the highest it used, and
     /// its retained checkpoints (their `_metadata`, read back) are the restore points.
-    pub async fn recover(&mut self, counter: u64, pointer: Option<CheckpointPointer>) {
+    /// Fails when the checkpoints the HA store names cannot be read: starting over
+    /// instead would repeat the job's output.
+    pub async fn recover(&mut self, counter: u64, pointer: Option<CheckpointPointer>) -> Result<(), String> {
         self.next_id = self.next_id.max(counter + 1);
-        let Some(pointer) = pointer else { return };
+        let Some(pointer) = pointer.filter(|p| !p.retained.is_empty()) else { return Ok(()) };
         if pointer.dir != self.settings.storage.dir() {
-            tracing::warn!(
-                "job {}: its checkpoints were written to {}, this JobManager's state.checkpoints.dir is {}; reading them from {}",
-                self.job_id,
+            return Err(format!(
+                "its checkpoints are in {}, but this JobManager's state.checkpoints.dir is {} (every JobManager needs the same, shared directory)",
                 pointer.dir,
-                self.settings.storage.dir(),
                 self.settings.storage.dir()
-            );
+            ));
         }
+        let mut problems = Vec::new();
         for id in pointer.retained {
             self.next_id = self.next_id.max(id + 1);
             let path = format!("{}/_metadata", self.settings.storage.checkpoint_path(&self.job_id, id));
@@ -165,11 +166,18 @@ impl CheckpointCoordinator {
             };
             match metadata {
                 Ok(m) => self.retained.push_back(m),
-                Err(e) => tracing::warn!("job {}: checkpoint {id} recorded in the HA store cannot be read ({e}); skipped", self.job_id),
+                Err(e) => {
+                    tracing::warn!("job {}: checkpoint {id} recorded in the HA store cannot be read ({e}); skipped", self.job_id);
+                    problems.push(format!("checkpoint {id}: {e}"));
+                }
             }
         }
-        if let Some(latest) = self.retained.back() {
-            tracing::info!("job {}: recovered checkpoint {} from the HA store", self.job_id, latest.checkpoint_id);
+        match self.retained.back() {
+            Some(latest) => {
+                tracing::info!("job {}: recovered checkpoint {} from the HA store", self.job_id, latest.checkpoint_id);
+                Ok(())
+            }
+            None => Err(format!("none of its checkpoints can be read ({})", problems.join("; "))),
         }
     }
 

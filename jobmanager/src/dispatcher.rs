@@ -31,11 +31,13 @@ pub struct Dispatcher {
     jobs: RwLock<HashMap<String, JobMasterHandle>>,
     /// jobstore.expiration-time: how long terminal jobs stay.
     expiration: std::time::Duration,
+    /// Set when the leadership term ends: no job starts any more.
+    suspended: std::sync::atomic::AtomicBool,
 }
 
 impl Dispatcher {
     pub fn new(services: JobMasterServices, expiration: std::time::Duration) -> Self {
-        Self { services, jobs: RwLock::new(HashMap::new()), expiration }
+        Self { services, jobs: RwLock::new(HashMap::new()), expiration, suspended: Default::default() }
     }
 
     /// Forgets terminal jobs older than jobstore.expiration-time (and their output).
@@ -66,6 +68,9 @@ impl Dispatcher {
         if jobs.contains_key(&graph.job_id) {
             return Err(DispatcherError::Duplicate(graph.job_id));
         }
+        if self.suspended.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DispatcherError::Store(crate::ha::HaError::NotLeader));
+        }
         let id = graph.job_id.clone();
         tracing::info!("Submitting job '{}' ({id}).", graph.name);
         jobs.insert(id.clone(), job_master::spawn(graph, self.services.clone(), None));
@@ -82,7 +87,9 @@ impl Dispatcher {
 
     /// Stops every JobMaster where it is, touching no task (leadership ended).
     pub fn suspend(&self) {
-        for job in self.jobs.read().values() {
+        let jobs = self.jobs.write();
+        self.suspended.store(true, std::sync::atomic::Ordering::SeqCst);
+        for job in jobs.values() {
             job.suspend();
         }
     }

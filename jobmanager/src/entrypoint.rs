@@ -147,7 +147,7 @@ impl JobManager {
 /// passes this JobManager's settings on to the TaskManagers it starts.
 fn resource_provider(conf: &JobManagerConfiguration, rpc_port: u16) -> Arc<dyn ResourceProvider> {
     if !conf.process_provider {
-        return Arc::new(StandaloneProvider);
+        return Arc::new(StandaloneProvider::default());
     }
     const OWN: [&str; 5] = [
         "jobmanager.rpc.address",
@@ -160,5 +160,5 @@ fn resource_provider(conf: &JobManagerConfiguration, rpc_port: u16) -> Arc<dyn R
         conf.raw.entries().filter(|(k, _)| !OWN.contains(k)).map(|(k, v)| (k.to_string(), v.to_string())).collect();
     settings.push(("jobmanager.rpc.address".into(), conf.rpc_host.clone()));
     settings.push(("jobmanager.rpc.port".into(), rpc_port.to_string()));
-    Arc::new(ProcessProvider::new(ProcessProvider::default_binary(), settings, conf.log_dir.clone()))
+    Arc::new(ProcessProvider::new(ProcessProvider::default_binary(), settings, conf.log_dir.clone(), conf.cluster_id.clone()))
 }

@@ -98,8 +98,8 @@ impl JobMasterHandle {
     /// Stops the JobMaster where it is, without cancelling tasks or freeing slots:
     /// its leader is gone, and the next leader recovers the job.
     pub fn suspend(&self) {
+        self.task.abort();
         if !self.status().is_terminal() {
-            self.task.abort();
             tracing::info!("Job {} ({}) suspended: this JobManager no longer leads.", self.graph.name, self.graph.job_id);
         }
     }
@@ -232,7 +232,15 @@ impl JobMaster {
     async fn run(mut self, recovery: Option<Recovery>) {
         self.transition(JobStatus::Created);
         if let (Some(recovery), Some(c)) = (recovery, self.coordinator.as_mut()) {
-            c.recover(recovery.checkpoint_counter, recovery.checkpoints).await;
+            if let Err(cause) = c.recover(recovery.checkpoint_counter, recovery.checkpoints).await {
+                // Not recorded as ended: a leader that can read the checkpoints runs it.
+                let cause = format!("cannot recover job {} from the HA store: {cause}", self.graph.job_id);
+                tracing::error!("{cause}");
+                self.execution.write().failure = Some((now_ms(), cause));
+                self.transition(JobStatus::Failing);
+                self.transition(JobStatus::Failed);
+                return;
+            }
         }
         let mut restarts: u32 = 0;
         let outcome = loop {
@@ -287,8 +295,26 @@ impl JobMaster {
         };
         let result =
             JobResult { job_id: self.job_id().to_string(), name: self.graph.name.clone(), status: status.name().to_string(), end_time };
-        if let Err(e) = self.services.store.job_terminated(&result).await {
-            tracing::error!("Job {} ({}) ended {status} but could not be recorded as ended: {e}", self.graph.name, self.graph.job_id);
+        // Until the end is recorded, a next leader would run the job again: retry while
+        // this JobManager leads (a suspension aborts this task).
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.services.store.job_terminated(&result).await {
+                Ok(()) => break,
+                Err(crate::ha::HaError::NotLeader) => {
+                    tracing::error!(
+                        "Job {} ({}) ended {status}, but this JobManager no longer leads: not recorded",
+                        self.graph.name,
+                        self.graph.job_id
+                    );
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!("Job {} ({}) ended {status}; recording that failed ({e}); retrying", self.graph.name, self.graph.job_id);
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
         }
     }
 

@@ -158,12 +158,16 @@ pub async fn run(
                 continue;
             }
         };
-        backoff = Duration::from_millis(100);
         let term = match start_term(&conf, leadership, &gateway_address, started).await {
             Ok(t) => t,
             Err(e) => {
-                tracing::error!("cannot take over as leader: {e}; resigning and campaigning again");
+                tracing::error!("cannot take over as leader: {e}; resigning, campaigning again in {} ms", backoff.as_millis());
                 let _ = election.resign().await;
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stopped(&mut shutdown) => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
                 continue;
             }
         };
@@ -171,10 +175,10 @@ pub async fn run(
             provider.clone(),
             term.resource_manager.clone(),
             conf.slots_per_worker,
-            conf.cluster_id.clone(),
             conf.taskmanager_timeout,
             term.ended(),
         ));
+        backoff = Duration::from_millis(100);
         gate.set(Some(term.clone()));
         let resign = tokio::select! {
             _ = election.lost() => false,

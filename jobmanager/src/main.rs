@@ -53,6 +53,12 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(1);
         }
     };
+    if !matches!(mode, ClusterMode::Session) && jm_conf.ha.is_some() {
+        eprintln!(
+            "rask-jobmanager: high-availability.type: etcd is for session clusters; a per-job or application cluster has one JobManager (set high-availability.type: none)"
+        );
+        return std::process::ExitCode::from(1);
+    }
     rask_common::logging::init(&conf.get_string(&options::LOG_LEVEL).unwrap_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(jm_conf, mode, args.ready_file)) {

@@ -2,7 +2,7 @@
 //! Every command from a JobManager carries its token; a command with any other token
 //! (an old leader that woke up, a JobManager from before a restart) is refused.
 
-use parking_lot::RwLock;
+use parking_lot::{RwLock, RwLockReadGuard};
 
 #[derive(Debug, Default)]
 pub struct LeaderFence {
@@ -30,11 +30,26 @@ impl LeaderFence {
 
     /// Ok when `token` is the current leader's.
     pub fn check(&self, token: &str) -> Result<(), FencingError> {
-        match self.token.read().as_deref() {
+        self.guard(token).map(drop)
+    }
+
+    /// Like `check`, and the leader cannot change while the guard lives: a command
+    /// holds it from its check to the end of its effect.
+    pub fn guard(&self, token: &str) -> Result<RwLockReadGuard<'_, Option<String>>, FencingError> {
+        let current = self.token.read();
+        match current.as_deref() {
             None => Err(FencingError::NoLeader),
-            Some(current) if current == token => Ok(()),
-            Some(current) => Err(FencingError::StaleToken { got: token.to_string(), current: current.to_string() }),
+            Some(c) if c == token => Ok(current),
+            Some(c) => Err(FencingError::StaleToken { got: token.to_string(), current: c.to_string() }),
         }
+    }
+
+    /// Follows a new leader: `release` (cancel and free what the old one placed) runs
+    /// while no command can pass the fence, then the new token takes effect.
+    pub fn switch_leader(&self, token: &str, release: impl FnOnce()) {
+        let mut current = self.token.write();
+        release();
+        *current = Some(token.to_string());
     }
 }
 

@@ -114,9 +114,14 @@ async fn session(
     let loud = failures == 1 || (failures > 0 && failures.is_multiple_of(20));
     let lost = SessionEnd::Lost { registered: false };
     // Connecting and registering; a shutdown meanwhile has nothing to deregister.
-    let target = match leader.wait_for(Option::is_some).await {
-        Ok(l) => l.clone().expect("waited for Some"),
-        Err(_) => return Ok(lost),
+    // No leader known (HA, between terms): wait for one, or for shutdown.
+    let mut stop = shutdown.clone();
+    let target = tokio::select! {
+        l = leader.wait_for(Option::is_some) => match l {
+            Ok(l) => l.clone().expect("waited for Some"),
+            Err(_) => return Ok(lost),
+        },
+        _ = stopped(&mut stop) => return Ok(SessionEnd::Shutdown),
     };
     let connect = async {
         let address = target.rpc_address.clone();
@@ -178,18 +183,21 @@ async fn session(
     }
     if ctx.fence.current().is_some_and(|previous| previous != accepted.leader_token) {
         // Tasks and slots of an earlier leader are orphans: its jobs restart under the
-        // new leader from their checkpoints. Release them before the new leader's
-        // commands pass the fence.
-        let cancelled = ctx.tasks.cancel_all();
-        let freed = ctx.slots.lock().free_all();
-        for allocation in &freed {
-            ctx.tasks.release_slot(allocation);
-        }
-        if cancelled > 0 || !freed.is_empty() {
-            tracing::info!("new JobManager leader: cancelled {cancelled} tasks and freed {} slots of the previous one", freed.len());
-        }
+        // new leader from their checkpoints. Release them while no command of either
+        // leader can pass the fence.
+        ctx.fence.switch_leader(&accepted.leader_token, || {
+            let cancelled = ctx.tasks.cancel_all();
+            let freed = ctx.slots.lock().free_all();
+            for allocation in &freed {
+                ctx.tasks.release_slot(allocation);
+            }
+            if cancelled > 0 || !freed.is_empty() {
+                tracing::info!("new JobManager leader: cancelled {cancelled} tasks and freed {} slots of the previous one", freed.len());
+            }
+        });
+    } else {
+        ctx.fence.accept_leader(&accepted.leader_token);
     }
-    ctx.fence.accept_leader(&accepted.leader_token);
     // The registration's slot report may predate that release: report again now.
     let report =
         TaskExecutorMessage { kind: Some(TeKind::Heartbeat(HeartbeatResponse { seq: 0, slot_report: Some(ctx.slots.lock().report()) })) };

@@ -29,7 +29,7 @@ pub struct TaskExecutorService {
 impl TaskExecutor for TaskExecutorService {
     async fn request_slot(&self, request: Request<RequestSlotRequest>) -> Result<Response<RequestSlotResponse>, Status> {
         let req = request.into_inner();
-        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let _fenced = self.fence.guard(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let mut slots = self.slots.lock();
         slots.allocate(req.slot_index, &req.allocation_id, &req.job_id).map_err(|e| match e {
             SlotError::NoSuchSlot { .. } | SlotError::EmptyAllocationId => Status::invalid_argument(e.to_string()),
@@ -42,7 +42,7 @@ impl TaskExecutor for TaskExecutorService {
 
     async fn free_slot(&self, request: Request<FreeSlotRequest>) -> Result<Response<FreeSlotResponse>, Status> {
         let req = request.into_inner();
-        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let _fenced = self.fence.guard(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         self.tasks.release_slot(&req.allocation_id);
         let mut slots = self.slots.lock();
         if slots.free(&req.allocation_id) {
@@ -53,21 +53,21 @@ impl TaskExecutor for TaskExecutorService {
 
     async fn submit_task(&self, request: Request<TaskDeploymentDescriptor>) -> Result<Response<SubmitTaskResponse>, Status> {
         let tdd = request.into_inner();
-        self.fence.check(&tdd.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let _fenced = self.fence.guard(&tdd.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         task::submit(self.tasks.clone(), tdd).map_err(|e| Status::invalid_argument(e.to_string()))?;
         Ok(Response::new(SubmitTaskResponse {}))
     }
 
     async fn cancel_job_tasks(&self, request: Request<CancelJobTasksRequest>) -> Result<Response<CancelJobTasksResponse>, Status> {
         let req = request.into_inner();
-        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let _fenced = self.fence.guard(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let cancelled = self.tasks.cancel_job(&req.job_id) as u32;
         Ok(Response::new(CancelJobTasksResponse { cancelled }))
     }
 
     async fn trigger_checkpoint(&self, request: Request<TriggerCheckpointRequest>) -> Result<Response<TriggerCheckpointResponse>, Status> {
         let req = request.into_inner();
-        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let _fenced = self.fence.guard(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let triggered = self.tasks.trigger_checkpoint(&req.job_id, req.checkpoint_id, req.stop, req.drain) as u32;
         if triggered == 0 {
             return Err(Status::not_found(format!("no source task of job {} runs here", req.job_id)));
@@ -80,7 +80,7 @@ impl TaskExecutor for TaskExecutorService {
         request: Request<NotifyCheckpointCompleteRequest>,
     ) -> Result<Response<TriggerCheckpointResponse>, Status> {
         let req = request.into_inner();
-        self.fence.check(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let _fenced = self.fence.guard(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
         let triggered = self.tasks.notify_checkpoint_complete(&req.job_id, req.checkpoint_id) as u32;
         Ok(Response::new(TriggerCheckpointResponse { triggered }))
     }

@@ -94,14 +94,17 @@ fn per_job_detached_prints_the_address_and_the_cli_manages_the_job_there() {
 
 #[test]
 fn cancel_of_a_per_job_cluster_job_stops_the_cluster() {
-    let dir = tempfile::tempdir().unwrap();
-    let long = counting_job(dir.path(), "long", 10_000_000, 10, 20_000, "out");
-    let out = rask(&["run", "--target", "per-job", "-d", long.to_str().unwrap()], &[]);
+    // The example that runs until it is cancelled.
+    let endless = examples_dir().join("page-views.yaml");
+    let out = rask(&["run", "--target", "per-job", "-d", endless.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = line_value(&stdout(&out), "Job has been submitted with JobID ").unwrap();
     let address = line_value(&stdout(&out), &format!("Per-job cluster {} runs at http://", per_job_cluster(&id)))
         .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
         .unwrap();
+    wait_for(Duration::from_secs(20), "page-views running", || {
+        get_json(&format!("http://{address}/jobs/{id}")).filter(|j| j["status-counts"]["RUNNING"] == 4)
+    });
     let cancel = rask(&["cancel", "-m", &address, &id], &[]);
     assert!(cancel.status.success(), "{}", stderr(&cancel));
     wait_no_process_with(&per_job_cluster(&id), Duration::from_secs(10));

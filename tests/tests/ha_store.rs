@@ -74,6 +74,8 @@ fn a_deposed_leader_cannot_write_and_the_next_leader_recovers_what_it_wrote() {
         second.store.job_terminated(&result).await.unwrap();
         assert!(second.store.recover_jobs().await.unwrap().is_empty());
         assert_eq!(second.store.job_results().await.unwrap(), vec![result]);
+        // Its id cannot be submitted again.
+        assert!(matches!(second.store.put_job_graph(&graph(job)).await, Err(HaError::JobEnded(_))));
     });
 }
 

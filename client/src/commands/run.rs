@@ -141,6 +141,7 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
     let deadline = Instant::now() + Duration::from_secs(10);
     while client.get::<serde_json::Value>(&format!("/jobs/{job_id}")).await.is_err() {
         if Instant::now() > deadline {
+            let _ = started.process.kill();
             anyhow::bail!("the per-job cluster at {} did not take job {job_id} (log: {})", started.rest_url, started.log_dir.display());
         }
         tokio::time::sleep(Duration::from_millis(2)).await;

@@ -114,11 +114,21 @@ impl LeaderElection for EtcdLeaderElection {
     fn resign(&self) -> BoxFuture<'_, Result<(), HaError>> {
         Box::pin(async move {
             let term = self.term.lock().take();
-            let Some(mut term) = term else { return Ok(()) };
+            let Some(mut term) = term else {
+                // A lease of an ended term may still hold a candidate key: revoke it.
+                let stale = self.stale_lease.lock().take();
+                if let (Some(lease), Ok(mut client)) = (stale, self.settings.connect().await) {
+                    let _ = bounded("revoking the previous lease", client.lease_revoke(lease)).await;
+                }
+                return Ok(());
+            };
             term.keeper.abort();
             // Revoking the lease deletes the leader key: a standby's campaign wins now.
             let lease = term.lease;
-            bounded("revoking the leader lease", term.client.lease_revoke(lease)).await?;
+            if let Err(e) = bounded("revoking the leader lease", term.client.lease_revoke(lease)).await {
+                *self.stale_lease.lock() = Some(lease);
+                return Err(e);
+            }
             tracing::info!("resigned the leadership (lease {lease:x} revoked)");
             Ok(())
         })
@@ -217,6 +227,11 @@ fn decode<T: serde::de::DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T, 
 impl JobStore for EtcdJobStore {
     fn put_job_graph<'a>(&'a self, graph: &'a JobGraph) -> BoxFuture<'a, Result<(), HaError>> {
         Box::pin(async move {
+            let result = format!("{}{}", self.settings.job_results(), graph.job_id);
+            let mut client = self.client.clone();
+            if !bounded("reading etcd", client.get(result, None)).await?.kvs().is_empty() {
+                return Err(HaError::JobEnded(graph.job_id.clone()));
+            }
             let key = format!("{}{}", self.settings.job_graphs(), graph.job_id);
             let json = serde_json::to_vec(graph).expect("JobGraph serializes");
             self.guarded("storing a JobGraph", vec![TxnOp::put(key, json, None)]).await
@@ -227,23 +242,45 @@ impl JobStore for EtcdJobStore {
         Box::pin(async move {
             let finished: std::collections::HashSet<String> =
                 self.list(&self.settings.job_results()).await?.into_iter().map(|(job, _)| job).collect();
-            let counters: std::collections::HashMap<String, u64> = self
-                .list(&self.settings.checkpoint_counters())
-                .await?
-                .into_iter()
-                .map(|(job, v)| (job, String::from_utf8_lossy(&v).parse().unwrap_or(0)))
-                .collect();
+            // A job with a corrupt record is not run (it could only start over and
+            // repeat its output); it is named, and the other jobs are recovered.
+            let mut corrupt = std::collections::HashSet::new();
+            let mut counters = std::collections::HashMap::new();
+            for (job, value) in self.list(&self.settings.checkpoint_counters()).await? {
+                match String::from_utf8_lossy(&value).parse::<u64>() {
+                    Ok(n) => {
+                        counters.insert(job, n);
+                    }
+                    Err(e) => {
+                        tracing::error!("job {job}: corrupt checkpoint counter in etcd ({e}); the job is not recovered");
+                        corrupt.insert(job);
+                    }
+                }
+            }
             let mut pointers = std::collections::HashMap::new();
             for (job, value) in self.list(&self.settings.checkpoints()).await? {
-                let pointer: CheckpointPointer = decode(&format!("{}{job}", self.settings.checkpoints()), &value)?;
-                pointers.insert(job, pointer);
+                match decode::<CheckpointPointer>(&format!("{}{job}", self.settings.checkpoints()), &value) {
+                    Ok(pointer) => {
+                        pointers.insert(job, pointer);
+                    }
+                    Err(e) => {
+                        tracing::error!("job {job}: {e}; the job is not recovered");
+                        corrupt.insert(job);
+                    }
+                }
             }
             let mut jobs = Vec::new();
             for (job, value) in self.list(&self.settings.job_graphs()).await? {
-                if finished.contains(&job) {
+                if finished.contains(&job) || corrupt.contains(&job) {
                     continue;
                 }
-                let graph: JobGraph = decode(&format!("{}{job}", self.settings.job_graphs()), &value)?;
+                let graph: JobGraph = match decode(&format!("{}{job}", self.settings.job_graphs()), &value) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        tracing::error!("{e}; the job is not recovered");
+                        continue;
+                    }
+                };
                 let checkpoint_counter = counters.get(&job).copied().unwrap_or(0);
                 jobs.push(RecoveredJob { graph, checkpoint_counter, checkpoints: pointers.remove(&job) });
             }

@@ -20,6 +20,8 @@ pub enum HaError {
     Unavailable(String),
     #[error("this JobManager is no longer the leader; the write was refused")]
     NotLeader,
+    #[error("job {0} has already ended under an earlier leader")]
+    JobEnded(String),
     #[error("corrupt high-availability record {key}: {message}")]
     Corrupt { key: String, message: String },
 }

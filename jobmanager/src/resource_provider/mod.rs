@@ -7,22 +7,14 @@
 
 pub mod process;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, watch};
 
 use crate::ha::BoxFuture;
 use crate::resource_manager::ResourceManager;
-
-/// What a new worker must offer and where it registers.
-#[derive(Debug, Clone)]
-pub struct WorkerSpec {
-    /// The resource id the worker registers with (taskmanager.resource-id).
-    pub resource_id: String,
-    pub slots: u32,
-}
 
 /// A worker process ended (crash, kill, or after stop).
 #[derive(Debug, Clone)]
@@ -43,20 +35,29 @@ pub trait ResourceProvider: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// Whether the provider starts workers itself (false: they register themselves).
     fn is_active(&self) -> bool;
-    /// Starts a worker; it registers with the ResourceManager on its own.
-    fn start_worker(&self, spec: WorkerSpec) -> BoxFuture<'_, Result<(), ProviderError>>;
+    /// Starts a worker with `slots` slots; returns the resource id it registers with.
+    fn start_worker(&self, slots: u32) -> BoxFuture<'_, Result<String, ProviderError>>;
     /// Stops a worker this provider started (gracefully, then by force).
     fn stop_worker<'a>(&'a self, resource_id: &'a str) -> BoxFuture<'a, ()>;
     /// Stops every worker this provider started (JobManager shutdown).
     fn stop_all(&self) -> BoxFuture<'_, ()>;
-    /// Worker exits, as they happen. Taken once.
-    fn exits(&self) -> Option<mpsc::UnboundedReceiver<WorkerExit>>;
+    /// The workers started and not exited, with when each was started.
+    fn workers(&self) -> Vec<(String, Instant)>;
+    /// Every later worker exit (each subscriber sees all of them).
+    fn exits(&self) -> broadcast::Receiver<WorkerExit>;
 }
 
 /// `jobmanager.resource-provider: standalone`: TaskManagers are started by systemd or
 /// start-cluster.sh and register themselves; the JobManager starts and stops nothing.
-#[derive(Debug, Default)]
-pub struct StandaloneProvider;
+pub struct StandaloneProvider {
+    exits: broadcast::Sender<WorkerExit>,
+}
+
+impl Default for StandaloneProvider {
+    fn default() -> Self {
+        Self { exits: broadcast::channel(1).0 }
+    }
+}
 
 impl ResourceProvider for StandaloneProvider {
     fn name(&self) -> &'static str {
@@ -67,7 +68,7 @@ impl ResourceProvider for StandaloneProvider {
         false
     }
 
-    fn start_worker(&self, _: WorkerSpec) -> BoxFuture<'_, Result<(), ProviderError>> {
+    fn start_worker(&self, _: u32) -> BoxFuture<'_, Result<String, ProviderError>> {
         Box::pin(async { Err(ProviderError::Start("the standalone provider starts no TaskManagers".into())) })
     }
 
@@ -79,8 +80,12 @@ impl ResourceProvider for StandaloneProvider {
         Box::pin(async {})
     }
 
-    fn exits(&self) -> Option<mpsc::UnboundedReceiver<WorkerExit>> {
-        None
+    fn workers(&self) -> Vec<(String, Instant)> {
+        Vec::new()
+    }
+
+    fn exits(&self) -> broadcast::Receiver<WorkerExit> {
+        self.exits.subscribe()
     }
 }
 
@@ -88,74 +93,85 @@ impl ResourceProvider for StandaloneProvider {
 const REGISTRATION_GRACE: Duration = Duration::from_secs(30);
 
 /// Drives an active provider for one leadership term: starts workers while jobs wait
-/// for slots the registered ones cannot give, stops workers idle for `idle_timeout`,
-/// forgets workers that exit. Ends when `ended` turns true.
+/// for slots the registered and starting ones cannot give, stops workers idle for
+/// `idle_timeout` or not registered in time, and backs off when workers die before
+/// registering. Ends when `ended` turns true. The provider's workers outlive terms.
 pub async fn drive(
     provider: Arc<dyn ResourceProvider>,
     rm: Arc<ResourceManager>,
     slots_per_worker: u32,
-    cluster_id: String,
     idle_timeout: Duration,
     mut ended: watch::Receiver<bool>,
 ) {
     if !provider.is_active() {
         return;
     }
+    let slots_per_worker = slots_per_worker.max(1) as usize;
     let mut exits = provider.exits();
-    // Workers started and not registered yet (resource id -> started at).
-    let mut starting: HashMap<String, Instant> = HashMap::new();
-    // Registered workers of ours and since when they are idle.
-    let mut idle_since: HashMap<String, Option<Instant>> = HashMap::new();
-    let mut next = 0u64;
+    let mut registered: HashSet<String> = HashSet::new();
+    let mut idle_since: HashMap<String, Instant> = HashMap::new();
+    // Workers that died before registering: start no more until then.
+    let (mut failures, mut hold_until) = (0u32, Instant::now());
     let mut tick = tokio::time::interval(Duration::from_millis(10));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
-            Some(exit) = async { match exits.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                tracing::info!("TaskManager {} exited ({})", exit.resource_id, exit.description);
-                starting.remove(&exit.resource_id);
-                idle_since.remove(&exit.resource_id);
+            exit = exits.recv() => {
+                if let Ok(exit) = exit {
+                    tracing::info!("TaskManager {} exited ({})", exit.resource_id, exit.description);
+                    idle_since.remove(&exit.resource_id);
+                    if !registered.remove(&exit.resource_id) {
+                        failures += 1;
+                        let wait = (Duration::from_millis(100) * 2u32.pow(failures.min(7))).min(Duration::from_secs(10));
+                        tracing::warn!("TaskManager {} exited before it registered; starting no other for {} ms", exit.resource_id, wait.as_millis());
+                        hold_until = Instant::now() + wait;
+                    }
+                }
                 continue;
             }
             _ = stopped(&mut ended) => return,
         }
         let now = Instant::now();
-        starting.retain(|id, since| {
-            if rm.is_registered(id) {
-                idle_since.insert(id.clone(), None);
-                false
-            } else if now.duration_since(*since) > REGISTRATION_GRACE {
-                tracing::warn!("TaskManager {id} did not register within {} s", REGISTRATION_GRACE.as_secs());
-                false
-            } else {
-                true
-            }
-        });
-        let pending_slots = starting.len() * slots_per_worker as usize;
-        let missing = rm.unmet_demand().saturating_sub(pending_slots);
-        for _ in 0..missing.div_ceil(slots_per_worker.max(1) as usize) {
-            next += 1;
-            let resource_id = format!("{cluster_id}-taskmanager-{next}");
-            match provider.start_worker(WorkerSpec { resource_id: resource_id.clone(), slots: slots_per_worker }).await {
-                Ok(()) => {
-                    starting.insert(resource_id, Instant::now());
-                }
-                Err(e) => tracing::error!("{e}"),
-            }
-        }
+        let mut starting = 0usize;
         let mut stop = Vec::new();
-        for (id, since) in idle_since.iter_mut() {
-            if !rm.is_idle(id) {
-                *since = None;
-            } else if since.get_or_insert(now).elapsed() >= idle_timeout {
-                stop.push(id.clone());
+        for (id, started) in provider.workers() {
+            if rm.is_registered(&id) {
+                if registered.insert(id.clone()) {
+                    failures = 0;
+                }
+                if !rm.is_idle(&id) {
+                    idle_since.remove(&id);
+                } else if now.duration_since(*idle_since.entry(id.clone()).or_insert(now)) >= idle_timeout {
+                    tracing::info!(
+                        "stopping TaskManager {id}: idle for {} ms (resourcemanager.taskmanager-timeout)",
+                        idle_timeout.as_millis()
+                    );
+                    stop.push(id);
+                }
+            } else if registered.contains(&id) {
+                // Registered before and lost since (a JobManager change): it comes back.
+            } else if now.duration_since(started) > REGISTRATION_GRACE {
+                tracing::warn!("TaskManager {id} did not register within {} s; stopping it", REGISTRATION_GRACE.as_secs());
+                stop.push(id);
+            } else {
+                starting += 1;
             }
         }
         for id in stop {
-            tracing::info!("stopping TaskManager {id}: idle for {} ms (resourcemanager.taskmanager-timeout)", idle_timeout.as_millis());
             idle_since.remove(&id);
             provider.stop_worker(&id).await;
+        }
+        if now < hold_until {
+            continue;
+        }
+        let missing = rm.unmet_demand().saturating_sub(starting * slots_per_worker);
+        for _ in 0..missing.div_ceil(slots_per_worker) {
+            if let Err(e) = provider.start_worker(slots_per_worker as u32).await {
+                tracing::error!("{e}");
+                hold_until = Instant::now() + Duration::from_secs(1);
+                break;
+            }
         }
     }
 }

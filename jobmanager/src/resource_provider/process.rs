@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 
-use super::{ProviderError, ResourceProvider, WorkerExit, WorkerSpec};
+use super::{ProviderError, ResourceProvider, WorkerExit};
 use crate::ha::BoxFuture;
 
 /// How long a stopped TaskManager may take before it is killed.
@@ -23,19 +23,20 @@ pub struct ProcessProvider {
     /// `-D key=value` arguments every TaskManager gets.
     args: Vec<String>,
     log_dir: Option<PathBuf>,
-    /// Running workers: resource id -> pid.
-    running: Arc<Mutex<HashMap<String, u32>>>,
-    exits_tx: mpsc::UnboundedSender<WorkerExit>,
-    exits_rx: Mutex<Option<mpsc::UnboundedReceiver<WorkerExit>>>,
+    /// Resource ids are `<cluster id>-taskmanager-<n>`.
+    cluster_id: String,
+    next: std::sync::atomic::AtomicU64,
+    /// Running workers: resource id -> (pid, started at).
+    running: Arc<Mutex<HashMap<String, (u32, Instant)>>>,
+    exits: broadcast::Sender<WorkerExit>,
 }
 
 impl ProcessProvider {
     /// `settings` are passed to every TaskManager as `-D key=value`; TaskManager logs
     /// go to `log_dir/<resource id>.log` (else to this process's stderr).
-    pub fn new(binary: PathBuf, settings: Vec<(String, String)>, log_dir: Option<PathBuf>) -> Self {
+    pub fn new(binary: PathBuf, settings: Vec<(String, String)>, log_dir: Option<PathBuf>, cluster_id: String) -> Self {
         let args = settings.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect();
-        let (exits_tx, exits_rx) = mpsc::unbounded_channel();
-        Self { binary, args, log_dir, running: Arc::default(), exits_tx, exits_rx: Mutex::new(Some(exits_rx)) }
+        Self { binary, args, log_dir, cluster_id, next: Default::default(), running: Arc::default(), exits: broadcast::channel(64).0 }
     }
 
     /// `rask-taskmanager` next to the running JobManager binary.
@@ -44,17 +45,17 @@ impl ProcessProvider {
         exe.parent().map(|d| d.join("rask-taskmanager")).unwrap_or_else(|| PathBuf::from("rask-taskmanager"))
     }
 
-    fn spawn(&self, spec: &WorkerSpec) -> Result<u32, ProviderError> {
+    fn spawn(&self, resource_id: &str, slots: u32) -> Result<u32, ProviderError> {
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(&self.args)
-            .args(["-D".to_string(), format!("taskmanager.resource-id={}", spec.resource_id)])
-            .args(["-D".to_string(), format!("taskmanager.numberOfTaskSlots={}", spec.slots)])
+            .args(["-D".to_string(), format!("taskmanager.resource-id={resource_id}")])
+            .args(["-D".to_string(), format!("taskmanager.numberOfTaskSlots={slots}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null());
         match &self.log_dir {
             Some(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| ProviderError::Start(format!("log directory {}: {e}", dir.display())))?;
-                let path = dir.join(format!("{}.log", spec.resource_id));
+                let path = dir.join(format!("{resource_id}.log"));
                 let file = std::fs::File::create(&path).map_err(|e| ProviderError::Start(format!("{}: {e}", path.display())))?;
                 cmd.stderr(file);
             }
@@ -62,24 +63,33 @@ impl ProcessProvider {
                 cmd.stderr(Stdio::inherit());
             }
         }
-        // SAFETY: prctl is async-signal-safe; it only sets this child's parent-death
-        // signal between fork and exec.
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: prctl and getppid are async-signal-safe; between fork and exec they
+        // set this child's parent-death signal and check the parent did not die first.
         unsafe {
-            cmd.pre_exec(|| {
+            cmd.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::other("the JobManager exited"));
+                }
                 Ok(())
             });
         }
         let mut child = cmd.spawn().map_err(|e| ProviderError::Start(format!("{}: {e}", self.binary.display())))?;
         let pid = child.id().unwrap_or_default();
-        let (running, exits, id) = (self.running.clone(), self.exits_tx.clone(), spec.resource_id.clone());
-        running.lock().insert(id.clone(), pid);
+        let (running, exits, id) = (self.running.clone(), self.exits.clone(), resource_id.to_string());
+        running.lock().insert(id.clone(), (pid, Instant::now()));
         tokio::spawn(async move {
             let description = match child.wait().await {
                 Ok(status) => status.to_string(),
                 Err(e) => format!("wait failed: {e}"),
             };
-            running.lock().remove(&id);
+            {
+                let mut running = running.lock();
+                if running.get(&id).is_some_and(|(p, _)| *p == pid) {
+                    running.remove(&id);
+                }
+            }
             let _ = exits.send(WorkerExit { resource_id: id, description });
         });
         Ok(pid)
@@ -96,13 +106,13 @@ impl ProcessProvider {
     }
 
     async fn stop(&self, ids: Vec<String>) {
-        let pids: Vec<u32> = ids.iter().filter_map(|id| self.running.lock().get(id).copied()).collect();
+        let pids: Vec<u32> = ids.iter().filter_map(|id| self.running.lock().get(id).map(|(p, _)| *p)).collect();
         for &pid in &pids {
             signal(pid, libc::SIGTERM);
         }
         if !self.wait_gone(&ids, Instant::now() + STOP_GRACE).await {
             for id in &ids {
-                if let Some(pid) = self.running.lock().get(id).copied() {
+                if let Some((pid, _)) = self.running.lock().get(id).copied() {
                     tracing::warn!("TaskManager {id} did not stop within {} s; killing it", STOP_GRACE.as_secs());
                     signal(pid, libc::SIGKILL);
                 }
@@ -130,11 +140,13 @@ impl ResourceProvider for ProcessProvider {
         true
     }
 
-    fn start_worker(&self, spec: WorkerSpec) -> BoxFuture<'_, Result<(), ProviderError>> {
+    fn start_worker(&self, slots: u32) -> BoxFuture<'_, Result<String, ProviderError>> {
         Box::pin(async move {
-            let pid = self.spawn(&spec)?;
-            tracing::info!("started TaskManager {} with {} slots (pid {pid})", spec.resource_id, spec.slots);
-            Ok(())
+            let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            let resource_id = format!("{}-taskmanager-{n}", self.cluster_id);
+            let pid = self.spawn(&resource_id, slots)?;
+            tracing::info!("started TaskManager {resource_id} with {slots} slots (pid {pid})");
+            Ok(resource_id)
         })
     }
 
@@ -152,7 +164,11 @@ impl ResourceProvider for ProcessProvider {
         })
     }
 
-    fn exits(&self) -> Option<mpsc::UnboundedReceiver<WorkerExit>> {
-        self.exits_rx.lock().take()
+    fn workers(&self) -> Vec<(String, Instant)> {
+        self.running.lock().iter().map(|(id, (_, started))| (id.clone(), *started)).collect()
+    }
+
+    fn exits(&self) -> broadcast::Receiver<WorkerExit> {
+        self.exits.subscribe()
     }
 }

@@ -22,6 +22,7 @@ impl From<DispatcherError> for RestError {
             DispatcherError::NotFound(_) => StatusCode::NOT_FOUND,
             DispatcherError::Duplicate(_) | DispatcherError::AlreadyTerminal(..) => StatusCode::CONFLICT,
             DispatcherError::Invalid(_) => StatusCode::BAD_REQUEST,
+            DispatcherError::Store(crate::ha::HaError::JobEnded(_)) => StatusCode::CONFLICT,
             DispatcherError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         RestError { status, message: e.to_string() }
