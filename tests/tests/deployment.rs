@@ -346,3 +346,39 @@ fn the_example_application_runs_its_three_jobs_and_keeps_their_printed_rows() {
         outputs.iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with("word-count-")).expect("word-count's rows");
     assert_eq!(printed_word_counts(&std::fs::read_to_string(word_count).unwrap()), expected_word_counts());
 }
+
+#[test]
+fn taskmanagers_that_cannot_start_are_retried_with_back_off_and_the_job_fails_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Every TaskManager of this cluster tries a port that is taken: it exits at once.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let job = counting_job(dir.path(), "doomed", 1_000, 10, 10_000, "out");
+    let out = rask(
+        &[
+            "run",
+            "--target",
+            "per-job",
+            "-d",
+            "-D",
+            &format!("taskmanager.rpc.port={port}"),
+            "-D",
+            "taskmanager.host=127.0.0.1",
+            "-D",
+            "slot.request.timeout=2000",
+            job.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = line_value(&stdout(&out), "Job has been submitted with JobID ").unwrap();
+    let logs = line_value(&stdout(&out), &format!("Per-job cluster {} runs at ", per_job_cluster(&id)))
+        .and_then(|rest| rest.split_once("(logs in ").map(|(_, l)| l.split_once(')').unwrap().0.to_string()))
+        .unwrap();
+    wait_no_process_with(&per_job_cluster(&id), Duration::from_secs(30));
+    let log = std::fs::read_to_string(Path::new(&logs).join("jobmanager.log")).unwrap();
+    assert!(log.contains("exited before it registered"), "{log}");
+    assert!(log.contains("Could not acquire the minimum required resources"), "{log}");
+    let starts = log.matches("started TaskManager").count();
+    assert!((1..=12).contains(&starts), "back-off between starts, not a start every tick: {starts} starts\n{log}");
+}
