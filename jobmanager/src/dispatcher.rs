@@ -85,11 +85,23 @@ impl Dispatcher {
         self.jobs.write().insert(id, handle);
     }
 
-    /// Stops every JobMaster where it is, touching no task (leadership ended).
-    pub fn suspend(&self) {
-        let jobs = self.jobs.write();
-        self.suspended.store(true, std::sync::atomic::Ordering::SeqCst);
-        for job in jobs.values() {
+    /// Stops every JobMaster where it is, touching no task (leadership ended). With
+    /// `graceful` (a clean stop), JobMasters of jobs that have ended first get a moment
+    /// to record the end in the HA store, so that no next leader runs them again.
+    pub async fn suspend(&self, graceful: bool) {
+        let jobs: Vec<JobMasterHandle> = {
+            let jobs = self.jobs.write();
+            self.suspended.store(true, std::sync::atomic::Ordering::SeqCst);
+            jobs.values().cloned().collect()
+        };
+        if graceful {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            for job in jobs.iter().filter(|j| j.status().is_terminal()) {
+                let mut done = job.terminal.clone();
+                let _ = tokio::time::timeout_at(deadline, done.wait_for(|d| *d)).await;
+            }
+        }
+        for job in &jobs {
             job.suspend();
         }
     }

@@ -43,10 +43,11 @@ impl LeaderTerm {
     }
 
     /// Stops acting as leader without touching the jobs' tasks: JobMasters stop where
-    /// they are (a new leader recovers the jobs), TaskManager sessions close.
-    fn suspend(&self) {
+    /// they are (a new leader recovers the jobs), TaskManager sessions close. A
+    /// `graceful` stop (not a lost leadership) lets ended jobs record their end first.
+    async fn suspend(&self, graceful: bool) {
         let _ = self.ended.send(true);
-        self.dispatcher.suspend();
+        self.dispatcher.suspend(graceful).await;
     }
 }
 
@@ -185,7 +186,7 @@ pub async fn run(
             _ = stopped(&mut shutdown) => true,
         };
         gate.set(None);
-        term.suspend();
+        term.suspend(resign).await;
         if resign {
             if let Err(e) = election.resign().await {
                 tracing::warn!("could not resign leadership: {e}");
