@@ -134,6 +134,10 @@ impl EtcdSettings {
         EtcdError::Client { endpoints: self.describe(), message: e.to_string() }
     }
 
+    fn client_error(&self, e: etcd_client::Error) -> EtcdError {
+        self.error(describe_error(&e))
+    }
+
     /// A client (connections are made lazily and re-made after failures).
     pub async fn connect(&self) -> Result<Client, EtcdError> {
         let mut options = ConnectOptions::new()
@@ -157,7 +161,7 @@ impl EtcdSettings {
             options = options.with_tls(tls);
         }
         match tokio::time::timeout(REQUEST_TIMEOUT, Client::connect(&self.endpoints, Some(options))).await {
-            Ok(client) => client.map_err(|e| self.error(e)),
+            Ok(client) => client.map_err(|e| self.client_error(e)),
             Err(_) => Err(self.error(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()))),
         }
     }
@@ -170,7 +174,7 @@ impl EtcdSettings {
         let response = tokio::time::timeout(REQUEST_TIMEOUT, request)
             .await
             .map_err(|_| self.error(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())))?
-            .map_err(|e| self.error(e))?;
+            .map_err(|e| self.client_error(e))?;
         let revision = response.header().map(|h| h.revision()).unwrap_or_default();
         let leader = match response.kvs().first() {
             None => None,
@@ -248,9 +252,9 @@ async fn follow_once(settings: &EtcdSettings, leader: &watch::Sender<Option<Lead
     publish(leader, current);
     let options = WatchOptions::new().with_prefix().with_start_revision(revision + 1);
     let (_watcher, mut stream) =
-        client.watch(format!("{}/", settings.leader_election()), Some(options)).await.map_err(|e| settings.error(e))?;
+        client.watch(format!("{}/", settings.leader_election()), Some(options)).await.map_err(|e| settings.client_error(e))?;
     loop {
-        let Some(response) = stream.message().await.map_err(|e| settings.error(e))? else {
+        let Some(response) = stream.message().await.map_err(|e| settings.client_error(e))? else {
             return Ok(());
         };
         if response.canceled() {
@@ -275,4 +279,22 @@ fn publish(leader: &watch::Sender<Option<LeaderAddress>>, current: Option<Leader
         *known = current;
         true
     });
+}
+
+/// An etcd client error in one short line: a gRPC status as its code and message
+/// ("Unavailable: tcp connect error: Connection refused"), not the whole status dump.
+pub fn describe_error(e: &etcd_client::Error) -> String {
+    let (mut message, mut source) = match e {
+        etcd_client::Error::GRpcStatus(status) => (format!("{:?}: {}", status.code(), status.message()), std::error::Error::source(status)),
+        etcd_client::Error::TransportError(t) => (t.to_string(), std::error::Error::source(t)),
+        other => return other.to_string(),
+    };
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message = format!("{message}: {text}");
+        }
+        source = cause.source();
+    }
+    message
 }

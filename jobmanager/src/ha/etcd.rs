@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Compare, CompareOp, GetOptions, Txn, TxnOp};
 use parking_lot::Mutex;
-use rask_common::etcd::{EtcdSettings, REQUEST_TIMEOUT};
+use rask_common::etcd::{describe_error, EtcdSettings, REQUEST_TIMEOUT};
 use rask_common::job::graph::JobGraph;
 use rask_common::leader::LeaderAddress;
 use tokio::sync::watch;
@@ -18,9 +18,9 @@ fn unavailable(e: impl std::fmt::Display) -> HaError {
     HaError::Unavailable(e.to_string())
 }
 
-async fn bounded<T, E: std::fmt::Display>(what: &str, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, HaError> {
+async fn bounded<T>(what: &str, f: impl std::future::Future<Output = Result<T, etcd_client::Error>>) -> Result<T, HaError> {
     match tokio::time::timeout(REQUEST_TIMEOUT, f).await {
-        Ok(r) => r.map_err(|e| HaError::Unavailable(format!("{what}: {e}"))),
+        Ok(r) => r.map_err(|e| HaError::Unavailable(format!("{what}: {}", describe_error(&e)))),
         Err(_) => Err(HaError::Unavailable(format!("{what}: no answer from etcd within {} s", REQUEST_TIMEOUT.as_secs()))),
     }
 }
@@ -69,7 +69,7 @@ impl EtcdLeaderElection {
         let name = self.settings.leader_election();
         let mut election = client.clone();
         let won = tokio::select! {
-            r = election.campaign(name.clone(), value, lease) => r.map_err(|e| unavailable(format!("campaign: {e}")))?,
+            r = election.campaign(name.clone(), value, lease) => r.map_err(|e| unavailable(format!("campaign: {}", describe_error(&e))))?,
             _ = lost.wait_for(|l| *l) => return Err(HaError::Unavailable("the campaign's lease could not be renewed".into())),
         };
         let key = won.leader().ok_or_else(|| HaError::Unavailable("campaign answered without a leader key".into()))?;
@@ -172,7 +172,7 @@ async fn keep_alive(mut client: Client, lease: i64, ttl: Duration, lost: watch::
                 stream = None;
                 failures += 1;
                 if failures == 1 {
-                    tracing::warn!("cannot renew the leader lease {lease:x}: {e}");
+                    tracing::warn!("cannot renew the leader lease {lease:x}: {}", describe_error(&e));
                 }
             }
             Err(_) => {}
