@@ -42,7 +42,7 @@ pub fn cluster_dir(cluster_id: &str) -> anyhow::Result<PathBuf> {
 
 /// Starts `rask-jobmanager` with `mode_args` in `dir` and waits until it serves REST.
 /// The user's configuration (`--config`, `-D`) is passed on; ports are the OS's.
-pub fn start(
+pub async fn start(
     cluster_id: &str,
     dir: &Path,
     opts: &ClusterOptions,
@@ -91,7 +91,7 @@ pub fn start(
             let _ = process.kill();
             anyhow::bail!("the cluster's JobManager did not serve within {} s (log: {})", STARTUP_TIMEOUT.as_secs(), log_path.display());
         }
-        std::thread::sleep(Duration::from_millis(1));
+        tokio::time::sleep(Duration::from_millis(1)).await;
     };
     Ok(StartedCluster { cluster_id: cluster_id.to_string(), rest_url, dir: dir.to_path_buf(), log_dir, process })
 }

@@ -93,7 +93,7 @@ async fn run_application(
     plan: &PlanOptions,
     out_dir: Option<&std::path::Path>,
 ) -> Result<bool, ClusterModeError> {
-    let app = Application { dispatcher, name: String::new(), out_dir };
+    let app = Application { dispatcher, name: String::new(), out_dir, ended: Default::default() };
     app.run(file, plan).await
 }
 
@@ -102,6 +102,8 @@ struct Application<'a> {
     dispatcher: &'a Arc<Dispatcher>,
     name: String,
     out_dir: Option<&'a std::path::Path>,
+    /// Jobs whose end has been logged (and their rows written out).
+    ended: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Application<'_> {
@@ -171,7 +173,7 @@ impl Application<'_> {
         let mut failed = None;
         for job in jobs {
             let status = job.status();
-            if status.is_terminal() && !job.end_logged.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            if status.is_terminal() && self.ended.lock().insert(job.graph.job_id.clone()) {
                 tracing::info!("Application '{}': job '{}' ({}) ended {status}.", self.name, job.graph.name, job.graph.job_id);
                 self.write_output(job);
             }

@@ -80,8 +80,6 @@ pub struct JobMasterHandle {
     task: tokio::task::AbortHandle,
     /// Turns true once a client has read the job's end and all its printed rows.
     pub result_served: Arc<watch::Sender<bool>>,
-    /// Whether an application cluster has logged this job's end.
-    pub end_logged: Arc<std::sync::atomic::AtomicBool>,
     /// Savepoint operations whose result a client has read.
     pub savepoints_delivered: Arc<Mutex<std::collections::HashSet<String>>>,
 }
@@ -172,7 +170,6 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices, recovery: Option<Reco
         messages: tx,
         task: task.abort_handle(),
         result_served: Arc::new(watch::Sender::new(false)),
-        end_logged: Arc::default(),
         savepoints_delivered: Arc::default(),
     }
 }

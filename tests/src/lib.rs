@@ -713,3 +713,26 @@ pub fn printed_word_counts(out: &str) -> std::collections::BTreeMap<String, u64>
     }
     counts
 }
+
+/// The median of benchmark samples.
+pub fn median(mut samples: Vec<f64>) -> f64 {
+    samples.sort_by(|a, b| a.partial_cmp(b).expect("no NaN samples"));
+    samples[samples.len() / 2]
+}
+
+/// A benchmark's `--runs N` (the only flag it takes), else `default`; a bad command
+/// line prints the usage and exits 2.
+pub fn runs_arg(program: &str, default: usize) -> usize {
+    let mut runs = default;
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        match (flag.as_str(), args.next().and_then(|v| v.parse().ok())) {
+            ("--runs", Some(v)) => runs = v,
+            _ => {
+                eprintln!("usage: {program} [--runs N]");
+                std::process::exit(2);
+            }
+        }
+    }
+    runs
+}

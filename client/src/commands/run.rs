@@ -135,7 +135,7 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
     if !options.detached {
         args.push("--attached".into());
     }
-    let mut started = deployment::start(&cluster_id, &dir, cluster, conf, &args)?;
+    let mut started = deployment::start(&cluster_id, &dir, cluster, conf, &args).await?;
     let client = RestClient::new(started.rest_url.clone());
     // The JobManager submits the job right after it serves.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -172,7 +172,7 @@ pub async fn run_application(app_file: &Path, cluster: &ClusterOptions, conf: &C
     let dir = deployment::cluster_dir(&cluster_id)?;
     let shipped = deployment::ship(&application, &dir)?;
     let args = vec!["--application".to_string(), shipped.display().to_string()];
-    let started = deployment::start(&cluster_id, &dir, cluster, conf, &args)?;
+    let started = deployment::start(&cluster_id, &dir, cluster, conf, &args).await?;
     say(&format!(
         "Application '{}' ({} jobs) runs on application cluster {} at {}",
         application.name,

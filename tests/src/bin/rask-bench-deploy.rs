@@ -11,11 +11,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rask_tests::*;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 /// Milliseconds since the epoch of the first log line containing `needle`.
 fn logged_at(log: &Path, needle: &str) -> f64 {
     let text = std::fs::read_to_string(log).unwrap();
@@ -46,17 +41,7 @@ fn write(dir: &Path, name: &str, rows: u64, rate: u64) {
 }
 
 fn main() {
-    let mut runs = 5usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next().and_then(|v| v.parse().ok())) {
-            ("--runs", Some(v)) => runs = v,
-            _ => {
-                eprintln!("usage: rask-bench-deploy [--runs N]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let runs = runs_arg("rask-bench-deploy", 5);
     bin_dir();
     let dir = tempfile::tempdir().unwrap();
     println!("rask deployment-mode benchmark ({} build)", if bin_dir().ends_with("release") { "release" } else { "debug" });

@@ -10,11 +10,6 @@ use std::time::{Duration, Instant};
 
 use rask_tests::*;
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 /// Whether `jm` leads and runs every one of the job's `tasks` tasks.
 fn all_running(jm: &HaJobManager, id: &str, tasks: u64) -> bool {
     jm.is_leader()
@@ -31,7 +26,10 @@ fn rounds(spec: &HaSpec, dir: &Path, jms: &mut [HaJobManager], id: &str, tasks: 
             wait_for(Duration::from_secs(30), "a leader running the job", || (0..jms.len()).find(|&i| all_running(&jms[i], id, tasks)));
         let standby = 1 - leader;
         // Let a checkpoint complete under this leader.
-        std::thread::sleep(Duration::from_millis(700));
+        let checkpoints = format!("{}/jobs/{id}/checkpoints", jms[leader].url());
+        let completed = |url: &str| get_json(url).and_then(|s| s["counts"]["completed"].as_u64());
+        let before = completed(&checkpoints).unwrap_or(0);
+        wait_for(Duration::from_secs(30), "a checkpoint under this leader", || completed(&checkpoints).filter(|&n| n > before));
         let start = Instant::now();
         if kill9 {
             jms[leader].daemon.kill9();
@@ -62,17 +60,7 @@ fn rounds(spec: &HaSpec, dir: &Path, jms: &mut [HaJobManager], id: &str, tasks: 
 }
 
 fn main() {
-    let mut runs = 5usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next().and_then(|v| v.parse().ok())) {
-            ("--runs", Some(v)) => runs = v,
-            _ => {
-                eprintln!("usage: rask-bench-ha [--runs N]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let runs = runs_arg("rask-bench-ha", 5);
     bin_dir();
     let dir = tempfile::tempdir().unwrap();
     println!("rask HA failover benchmark ({} build)", if bin_dir().ends_with("release") { "release" } else { "debug" });

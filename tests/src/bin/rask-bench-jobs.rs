@@ -31,11 +31,6 @@ fn runtime(args: &[&str]) -> Duration {
     Duration::from_millis(ms)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 fn rss_mb(d: &Daemon) -> f64 {
     rask_common::hardware::rss_bytes_of(&d.pid().to_string()) as f64 / (1024.0 * 1024.0)
 }

@@ -17,23 +17,8 @@ fn submit(m: &str, job: &std::path::Path) -> String {
     text.lines().find_map(|l| l.strip_prefix("Job has been submitted with JobID ")).expect("job id").trim().to_string()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 fn main() {
-    let mut runs = 10usize;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        match (flag.as_str(), args.next().and_then(|v| v.parse().ok())) {
-            ("--runs", Some(v)) => runs = v,
-            _ => {
-                eprintln!("usage: rask-bench-recovery [--runs N]");
-                std::process::exit(2);
-            }
-        }
-    }
+    let runs = runs_arg("rask-bench-recovery", 10);
     bin_dir();
     let dir = tempfile::tempdir().unwrap();
     println!("rask recovery benchmark ({} build)", if bin_dir().ends_with("release") { "release" } else { "debug" });
