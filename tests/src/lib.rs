@@ -60,9 +60,20 @@ pub fn clean_command(binary: &str) -> Command {
     cmd
 }
 
-/// A TCP port that was free a moment ago on 127.0.0.1.
+/// A TCP port that was free a moment ago on 127.0.0.1, and not handed out before by
+/// this process. The binaries are built first, so that a port is not picked long
+/// before a daemon binds it (a first build can take minutes).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    static GIVEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+    bin_dir();
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `f` until it returns `Some`, or panics with `what` after `timeout`.
@@ -189,6 +200,13 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            // A failing test shows what its daemons said last.
+            let log = self.log();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(30)..].join("\n");
+            eprintln!("--- last lines of {} (pid {}) ---\n{tail}", self.name, self.child.id());
+        }
         if self.child.try_wait().ok().flatten().is_none() {
             self.signal(libc::SIGCONT);
             let _ = self.child.kill();
@@ -228,6 +246,11 @@ impl ClusterSpec {
             ("rest.port".into(), self.rest_port.to_string()),
             ("taskmanager.host".into(), "127.0.0.1".into()),
         ];
+        // TaskManagers started before their JobManager listens retry at least every
+        // second (the default back-off grows to 30 s).
+        if !self.settings.iter().any(|(k, _)| k == "cluster.registration.max-timeout") {
+            all.push(("cluster.registration.max-timeout".into(), "1000".into()));
+        }
         all.extend(self.settings.iter().cloned());
         all.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         all.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect()

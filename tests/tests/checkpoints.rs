@@ -18,7 +18,7 @@ fn periodic_checkpoints_write_state_and_metadata_and_keep_num_retained() {
     let _jm = spec.jobmanager("jm", dir.path());
     let _tm1 = spec.taskmanager("tm1", dir.path(), &[("taskmanager.numberOfTaskSlots", "1")]);
     let _tm2 = spec.taskmanager("tm2", dir.path(), &[("taskmanager.numberOfTaskSlots", "1")]);
-    spec.wait_slots(2, 2, Duration::from_secs(10));
+    spec.wait_slots(2, 2, Duration::from_secs(30));
     let job = dir.path().join("job.yaml");
     std::fs::write(
         &job,
@@ -105,7 +105,7 @@ fn start_counting_job(dir: &std::path::Path, settings: &[(&str, &str)], tms: usi
     }
     let jm = spec.jobmanager("jm", dir);
     let tms: Vec<Daemon> = (0..tms).map(|i| spec.taskmanager(&format!("tm{i}"), dir, &[("taskmanager.numberOfTaskSlots", "1")])).collect();
-    spec.wait_slots(tms.len() as u64, tms.len() as u64, Duration::from_secs(10));
+    spec.wait_slots(tms.len() as u64, tms.len() as u64, Duration::from_secs(30));
     let job = write_counting_job(dir, rows, keys, 100_000);
     let id = submit_detached(&format!("127.0.0.1:{}", spec.rest_port), &job);
     let url = format!("{}/jobs/{id}", spec.rest_url());
@@ -182,7 +182,7 @@ fn cancel_during_checkpoints_leaves_no_uncommitted_files_visible() {
         .with("state.checkpoints.dir", &dir.path().join("chk").display().to_string());
     let _jm = spec.jobmanager("jm", dir.path());
     let _tm = spec.taskmanager("tm", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
-    spec.wait_slots(1, 2, Duration::from_secs(10));
+    spec.wait_slots(1, 2, Duration::from_secs(30));
     let job = dir.path().join("job.yaml");
     std::fs::write(
         &job,
@@ -345,7 +345,7 @@ fn stop_with_drain_fires_the_open_windows_and_without_drain_does_not() {
         .with("state.savepoints.dir", &dir.path().join("sp").display().to_string());
     let _jm = spec.jobmanager("jm", dir.path());
     let _tm = spec.taskmanager("tm", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
-    spec.wait_slots(1, 2, Duration::from_secs(10));
+    spec.wait_slots(1, 2, Duration::from_secs(30));
     let m = format!("127.0.0.1:{}", spec.rest_port);
     let mut windows_written = Vec::new();
     for (name, drain) in [("drained", true), ("plain", false)] {

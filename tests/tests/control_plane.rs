@@ -27,7 +27,7 @@ fn two_taskmanagers_register_with_their_slots_and_memory_split() {
         dir.path(),
         &[("taskmanager.numberOfTaskSlots", "3"), ("taskmanager.memory.process.size", "768m"), ("taskmanager.resource-id", "tm-b")],
     );
-    let overview = spec.wait_slots(2, 5, SECS(10));
+    let overview = spec.wait_slots(2, 5, SECS(30));
     assert_eq!(overview["slots-available"], 5);
     assert_eq!(overview["jobs-running"], 0);
 
@@ -57,7 +57,7 @@ fn killed_taskmanager_leaves_overview_when_its_connection_drops() {
     let jm = spec.jobmanager("jm", dir.path());
     let mut tm1 = spec.taskmanager("tm1", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
     let _tm2 = spec.taskmanager("tm2", dir.path(), &[("taskmanager.numberOfTaskSlots", "4")]);
-    spec.wait_slots(2, 6, SECS(10));
+    spec.wait_slots(2, 6, SECS(30));
     let killed = Instant::now();
     tm1.kill9();
     spec.wait_slots(1, 4, SECS(5));
@@ -74,7 +74,7 @@ fn stopped_taskmanager_is_lost_after_heartbeat_timeout_and_comes_back() {
         .with("cluster.registration.max-timeout", "300");
     let jm = spec.jobmanager("jm", dir.path());
     let tm = spec.taskmanager("tm", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
-    spec.wait_slots(1, 2, SECS(10));
+    spec.wait_slots(1, 2, SECS(30));
     // SIGSTOP keeps the socket open: only the heartbeat timeout can tell.
     tm.signal(libc::SIGSTOP);
     let stopped = Instant::now();
@@ -83,7 +83,7 @@ fn stopped_taskmanager_is_lost_after_heartbeat_timeout_and_comes_back() {
     assert!(took >= Duration::from_millis(500), "declared lost before heartbeat.timeout: {took:?}");
     jm.wait_log("no heartbeat for 600 ms", SECS(2));
     tm.signal(libc::SIGCONT);
-    spec.wait_slots(1, 2, SECS(10));
+    spec.wait_slots(1, 2, SECS(30));
 }
 
 #[test]
@@ -93,18 +93,18 @@ fn taskmanagers_reregister_after_jobmanager_restart() {
     let mut jm = spec.jobmanager("jm1", dir.path());
     let _tm1 = spec.taskmanager("tm1", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
     let _tm2 = spec.taskmanager("tm2", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
-    spec.wait_slots(2, 4, SECS(10));
+    spec.wait_slots(2, 4, SECS(30));
     jm.kill9();
     std::thread::sleep(Duration::from_millis(300));
     let mut jm2 = spec.jobmanager("jm2", dir.path());
-    spec.wait_slots(2, 4, SECS(10));
+    spec.wait_slots(2, 4, SECS(30));
 
     // A clean stop (SIGTERM) of the JobManager exits 0; the TaskManagers come back
     // to the next one as well.
     jm2.sigterm();
     assert!(jm2.wait_exit(SECS(5)).success());
     let _jm3 = spec.jobmanager("jm3", dir.path());
-    spec.wait_slots(2, 4, SECS(10));
+    spec.wait_slots(2, 4, SECS(30));
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn sigterm_deregisters_taskmanager_at_once() {
     let jm = spec.jobmanager("jm", dir.path());
     let mut tm1 = spec.taskmanager("tm1", dir.path(), &[("taskmanager.resource-id", "leaving")]);
     let _tm2 = spec.taskmanager("tm2", dir.path(), &[]);
-    spec.wait_slots(2, 2, SECS(10));
+    spec.wait_slots(2, 2, SECS(30));
     tm1.sigterm();
     let status = tm1.wait_exit(SECS(5));
     assert!(status.success(), "TaskManager exit status {status:?}");
@@ -131,7 +131,7 @@ fn duplicate_resource_id_and_foreign_cluster_are_refused() {
     let spec = ClusterSpec::new().with("high-availability.cluster-id", "blue");
     let jm = spec.jobmanager("jm", dir.path());
     let _tm1 = spec.taskmanager("tm1", dir.path(), &[("taskmanager.resource-id", "tm-x")]);
-    spec.wait_slots(1, 1, SECS(10));
+    spec.wait_slots(1, 1, SECS(30));
 
     let mut dup = spec.taskmanager("dup", dir.path(), &[("taskmanager.resource-id", "tm-x")]);
     assert_eq!(dup.wait_exit(SECS(10)).code(), Some(2));
@@ -179,7 +179,7 @@ fn rest_api_speaks_flinks_shapes() {
     let spec = ClusterSpec::new();
     let _jm = spec.jobmanager("jm", dir.path());
     let _tm = spec.taskmanager("tm", dir.path(), &[]);
-    spec.wait_slots(1, 1, SECS(10));
+    spec.wait_slots(1, 1, SECS(30));
     let url = spec.rest_url();
     let overview = get_json(&format!("{url}/overview")).unwrap();
     for key in [
@@ -220,7 +220,7 @@ fn cli_lists_jobs_and_finds_the_jobmanager_like_flink() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ClusterSpec::new();
     let _jm = spec.jobmanager("jm", dir.path());
-    spec.wait_slots(0, 0, SECS(10));
+    spec.wait_slots(0, 0, SECS(30));
     let expected = "No running jobs.\nNo scheduled jobs.\n";
 
     let m = format!("127.0.0.1:{}", spec.rest_port);

@@ -74,7 +74,7 @@ fn start_and_stop_cluster_scripts_run_a_local_cluster() {
     let out = script("start-cluster.sh");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let spec = ClusterSpec { rpc_port: rpc, rest_port: rest, settings: vec![] };
-    spec.wait_slots(2, 6, Duration::from_secs(10));
+    spec.wait_slots(2, 6, Duration::from_secs(30));
     let pids: Vec<i32> = std::fs::read_dir(dir.path().join("pids"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap().trim().parse().unwrap())

@@ -293,7 +293,7 @@ fn in_a_session_cluster_a_taskmanager_failure_affects_only_the_jobs_on_it() {
     let _jm = spec.jobmanager("jm", dir.path());
     let mut tms: Vec<Daemon> =
         (0..2).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")])).collect();
-    spec.wait_slots(2, 2, Duration::from_secs(10));
+    spec.wait_slots(2, 2, Duration::from_secs(30));
     let m = format!("127.0.0.1:{}", spec.rest_port);
     let mut jobs = Vec::new();
     for name in ["one", "two"] {

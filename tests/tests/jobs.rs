@@ -39,7 +39,7 @@ impl Session {
         let slots_s = slots.to_string();
         let tms: Vec<Daemon> =
             (0..tms).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", &slots_s)])).collect();
-        spec.wait_slots(tms.len() as u64, tms.len() as u64 * u64::from(slots), SECS(10));
+        spec.wait_slots(tms.len() as u64, tms.len() as u64 * u64::from(slots), SECS(30));
         Session { spec, _jm: jm, tms, dir }
     }
 

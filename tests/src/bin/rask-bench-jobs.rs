@@ -89,7 +89,7 @@ fn main() {
     let _jm = spec.jobmanager("jm", dir.path());
     let tms: Vec<Daemon> =
         (0..2).map(|i| spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")])).collect();
-    spec.wait_slots(2, 2, Duration::from_secs(10));
+    spec.wait_slots(2, 2, Duration::from_secs(30));
     let m = format!("127.0.0.1:{}", spec.rest_port);
     for p in [1u32, 2] {
         let ps = p.to_string();

@@ -36,7 +36,7 @@ fn main() {
     for i in 0..2 {
         tms.push(spec.taskmanager(&format!("tm{i}"), dir.path(), &[("taskmanager.numberOfTaskSlots", "1")]));
     }
-    spec.wait_slots(2, 2, Duration::from_secs(10));
+    spec.wait_slots(2, 2, Duration::from_secs(30));
     let job = dir.path().join("endless.yaml");
     std::fs::write(
         &job,
@@ -96,7 +96,7 @@ fn main() {
         .with("log.level", "warn");
     let _jm2 = spec2.jobmanager("jm2", dir.path());
     let _tm2 = spec2.taskmanager("tm-big", dir.path(), &[("taskmanager.numberOfTaskSlots", "1")]);
-    spec2.wait_slots(1, 1, Duration::from_secs(10));
+    spec2.wait_slots(1, 1, Duration::from_secs(30));
     let big = dir.path().join("big.yaml");
     // An unbounded source: the first million rows carry distinct keys, later rows
     // revisit them slowly, so the job keeps running with 1M keys of state.
@@ -142,7 +142,7 @@ fn main() {
         }
         let jm = spec.jobmanager("jm-thr", dir.path());
         let tm = spec.taskmanager("tm-thr", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
-        spec.wait_slots(1, 2, Duration::from_secs(10));
+        spec.wait_slots(1, 2, Duration::from_secs(30));
         let out = rask(&["run", "-m", &format!("127.0.0.1:{}", spec.rest_port), thr.to_str().unwrap()], &[]);
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let id = text.lines().find_map(|l| l.strip_prefix("Job has been submitted with JobID ")).expect("job id").trim().to_string();
