@@ -37,6 +37,28 @@ pub fn bin_dir() -> &'static Path {
         if release {
             cmd.arg("--release");
         }
+        // Without the variables cargo sets for this test process: build scripts that
+        // watch them (ring watches CARGO_MANIFEST_DIR) would otherwise make this build
+        // differ from the one `cargo test` just did, and rebuild half the workspace.
+        for (key, _) in std::env::vars_os() {
+            let k = key.to_string_lossy();
+            let set_for_tests = k.starts_with("CARGO_PKG_")
+                || k.starts_with("CARGO_BIN_EXE_")
+                || matches!(
+                    k.as_ref(),
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                        | "CARGO_TARGET_TMPDIR"
+                        | "CARGO_RUSTC_CURRENT_DIR"
+                        | "OUT_DIR"
+                );
+            if set_for_tests {
+                cmd.env_remove(&key);
+            }
+        }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "building the rask binaries failed");
         dir
