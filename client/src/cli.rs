@@ -170,8 +170,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::RunApplication { target, cluster, app_file } => {
             if target == ApplicationTarget::Remote || cluster.jobmanager.is_some() {
+                let fix = match &cluster.jobmanager {
+                    Some(_) => "Drop -m (and use --target application)",
+                    None => "Use --target application",
+                };
                 anyhow::bail!(
-                    "run-application starts a new application cluster, whose JobManager runs the application's program step; a session cluster{} only runs JobGraphs submitted with `rask run`. Drop -m (and use --target application), or submit each job with `rask run`",
+                    "run-application starts a new application cluster, whose JobManager runs the application's program step; a session cluster{} only runs JobGraphs submitted with `rask run`. {fix}, or submit each job with `rask run`",
                     cluster.jobmanager.as_ref().map(|m| format!(" (-m {m})")).unwrap_or_default()
                 );
             }

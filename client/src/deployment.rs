@@ -56,8 +56,13 @@ pub async fn start(
     let log_path = log_dir.join("jobmanager.log");
     let log = std::fs::File::create(&log_path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log_path.display()))?;
     let mut cmd = Command::new(jobmanager_binary());
+    // The JobManager runs in the cluster directory: relative paths are made absolute.
+    let absolute = |p: &Path| std::path::absolute(p).map_err(|e| anyhow::anyhow!("cannot resolve {}: {e}", p.display()));
     if let Some(config) = &opts.config {
-        cmd.arg("--config").arg(config);
+        cmd.arg("--config").arg(absolute(config)?);
+    }
+    if let Some(conf_dir) = std::env::var_os("RASK_CONF_DIR") {
+        cmd.env("RASK_CONF_DIR", absolute(Path::new(&conf_dir))?);
     }
     for d in &opts.dynamic {
         cmd.arg("-D").arg(d);

@@ -39,7 +39,8 @@ impl RestClient {
     }
 
     /// A client of the leader at `base` that moves to the next leader when
-    /// `leader` announces one (reads are retried; submissions are not).
+    /// `leader` announces one (reads are retried; other requests only when they
+    /// certainly were not acted on).
     pub fn following(base: String, leader: Arc<dyn LeaderRetrieval>) -> Self {
         Self { leader: Some(leader), ..Self::new(base) }
     }
@@ -49,26 +50,45 @@ impl RestClient {
     }
 
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, RestError> {
-        let deadline = std::time::Instant::now() + FAILOVER_WAIT;
-        loop {
-            let result = self.call(self.http.get(format!("{}{path}", self.base())), path).await;
-            match result {
-                Err(RestError::Unreachable { .. } | RestError::Status { status: 503, .. })
-                    if self.leader.is_some() && std::time::Instant::now() < deadline =>
-                {
-                    self.await_leader(deadline).await;
-                }
-                other => return other,
-            }
-        }
+        self.request(reqwest::Method::GET, path, None, true).await
     }
 
     pub async fn post<B: serde::Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T, RestError> {
-        self.call(self.http.post(format!("{}{path}", self.base())).json(body), path).await
+        let body = serde_json::to_vec(body).map_err(|e| RestError::Malformed { url: self.base(), reason: e.to_string() })?;
+        self.request(reqwest::Method::POST, path, Some(body), false).await
     }
 
     pub async fn patch(&self, path: &str) -> Result<serde_json::Value, RestError> {
-        self.call(self.http.patch(format!("{}{path}", self.base())), path).await
+        self.request(reqwest::Method::PATCH, path, None, false).await
+    }
+
+    /// Sends a request; with HA, moves to the next leader and retries while there is
+    /// none or it cannot be reached. A request that may have been acted on (it was
+    /// sent, and no 503 came back) is retried only when `idempotent`.
+    async fn request<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        idempotent: bool,
+    ) -> Result<T, RestError> {
+        let deadline = std::time::Instant::now() + FAILOVER_WAIT;
+        loop {
+            let mut request = self.http.request(method.clone(), format!("{}{path}", self.base()));
+            if let Some(body) = &body {
+                request = request.header(reqwest::header::CONTENT_TYPE, "application/json").body(body.clone());
+            }
+            match self.call(request, path).await {
+                Err((error, not_acted_on))
+                    if self.leader.is_some()
+                        && std::time::Instant::now() < deadline
+                        && (not_acted_on || (idempotent && matches!(error, RestError::Unreachable { .. }))) =>
+                {
+                    self.await_leader(deadline).await;
+                }
+                other => return other.map_err(|(error, _)| error),
+            }
+        }
     }
 
     /// Waits briefly for the leader to move, then points at wherever it is.
@@ -87,20 +107,24 @@ impl RestClient {
         }
     }
 
-    async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, path: &str) -> Result<T, RestError> {
+    /// One attempt. An error comes with whether the JobManager certainly did not act on
+    /// the request (it was never connected to, or it answered 503).
+    async fn call<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, path: &str) -> Result<T, (RestError, bool)> {
         let base = self.base();
         let url = format!("{base}{path}");
-        let response = request.send().await.map_err(|e| RestError::Unreachable { url: base.clone(), reason: root_cause(&e) })?;
+        let response =
+            request.send().await.map_err(|e| (RestError::Unreachable { url: base.clone(), reason: root_cause(&e) }, e.is_connect()))?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| RestError::Unreachable { url: base.clone(), reason: root_cause(&e) })?;
+        let body = response.bytes().await.map_err(|e| (RestError::Unreachable { url: base.clone(), reason: root_cause(&e) }, false))?;
         if !status.is_success() {
             let message = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.get("errors")?.as_array().map(|e| e.iter().filter_map(|m| m.as_str()).collect::<Vec<_>>().join("; ")))
                 .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-            return Err(RestError::Status { url, status: status.as_u16(), message });
+            let unavailable = status == reqwest::StatusCode::SERVICE_UNAVAILABLE;
+            return Err((RestError::Status { url, status: status.as_u16(), message }, unavailable));
         }
-        serde_json::from_slice(&body).map_err(|e| RestError::Malformed { url, reason: e.to_string() })
+        serde_json::from_slice(&body).map_err(|e| (RestError::Malformed { url, reason: e.to_string() }, false))
     }
 }
 

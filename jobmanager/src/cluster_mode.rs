@@ -30,11 +30,11 @@ pub enum ClusterMode {
         attached: bool,
     },
     /// Runs an application file; each job's printed rows go to `<name>-<id6>.out`
-    /// in `out_dir` (env.log.dir) when the job ends.
+    /// in `out_dir` when the job ends.
     Application {
         file: PathBuf,
         plan: PlanOptions,
-        out_dir: Option<PathBuf>,
+        out_dir: PathBuf,
     },
 }
 
@@ -75,7 +75,7 @@ pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<bool, ClusterMode
         }
         ClusterMode::Application { file, plan, out_dir } => {
             let term = jm.wait_for_term(wait).await.ok_or(ClusterModeError::NotLeader(wait))?;
-            run_application(&term.dispatcher, &file, &plan, out_dir.as_deref()).await
+            run_application(&term.dispatcher, &file, &plan, &out_dir).await
         }
     }
 }
@@ -91,7 +91,7 @@ async fn run_application(
     dispatcher: &Arc<Dispatcher>,
     file: &std::path::Path,
     plan: &PlanOptions,
-    out_dir: Option<&std::path::Path>,
+    out_dir: &std::path::Path,
 ) -> Result<bool, ClusterModeError> {
     let app = Application { dispatcher, name: String::new(), out_dir, ended: Default::default() };
     app.run(file, plan).await
@@ -101,7 +101,7 @@ async fn run_application(
 struct Application<'a> {
     dispatcher: &'a Arc<Dispatcher>,
     name: String,
-    out_dir: Option<&'a std::path::Path>,
+    out_dir: &'a std::path::Path,
     /// Jobs whose end has been logged (and their rows written out).
     ended: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
@@ -186,7 +186,7 @@ impl Application<'_> {
 
     /// `<out_dir>/<job name>-<id6>.out`: the job's printed rows, if it printed any.
     fn write_output(&self, job: &JobMasterHandle) {
-        let Some(dir) = self.out_dir else { return };
+        let dir = self.out_dir;
         let (lines, _, _) = job.output.lock().read(0);
         if lines.is_empty() {
             return;
@@ -194,8 +194,11 @@ impl Application<'_> {
         let path = dir.join(format!("{}-{}.out", job.graph.name, &job.graph.job_id[..6]));
         let mut text = lines.join("\n");
         text.push('\n');
-        if let Err(e) = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, text)) {
-            tracing::warn!("cannot write {}: {e}", path.display());
+        match std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&path, text)) {
+            Ok(()) => {
+                tracing::info!("Application '{}': job '{}' printed {} rows to {}", self.name, job.graph.name, lines.len(), path.display())
+            }
+            Err(e) => tracing::warn!("cannot write {}: {e}", path.display()),
         }
     }
 }

@@ -83,7 +83,12 @@ fn cluster_mode_of(args: &Args, conf: &Configuration) -> anyhow::Result<ClusterM
         };
         // Checked before anything starts: a broken application file names file and line.
         rask_common::job::application::load_application(file)?;
-        let out_dir = conf.get_string(&options::ENV_LOG_DIR).map(PathBuf::from);
+        // Printed rows go beside the logs, else beside the application file (where its
+        // relative paths lead too).
+        let out_dir = conf
+            .get_string(&options::ENV_LOG_DIR)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| file.parent().map(PathBuf::from).unwrap_or_default());
         return Ok(ClusterMode::Application { file: file.clone(), plan, out_dir });
     }
     if let Some(path) = &args.job_graph {

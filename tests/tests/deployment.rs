@@ -38,6 +38,24 @@ fn per_job_cluster(job_id: &str) -> String {
     format!("per-job-{}", &job_id[..12])
 }
 
+/// The directory the CLI made for a dedicated cluster (logs, shipped files). A test
+/// holds one to remove it at the end, unless the test failed (its logs are there).
+struct ClusterDir(PathBuf);
+
+impl ClusterDir {
+    fn of(cluster: &str) -> Self {
+        Self(std::env::temp_dir().join(format!("rask-{cluster}")))
+    }
+}
+
+impl Drop for ClusterDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
 #[test]
 fn per_job_attached_prints_the_output_and_leaves_no_process() {
     let out = rask(&["run", "--target", "per-job", examples_dir().join("word-count.yaml").to_str().unwrap()], &[]);
@@ -46,8 +64,10 @@ fn per_job_attached_prints_the_output_and_leaves_no_process() {
     assert_eq!(printed_word_counts(&text), expected_word_counts());
     assert!(text.contains("has finished"), "{text}");
     let job_id = line_value(&text, "Job has been submitted with JobID ").expect("a JobID");
-    // The command returns once the cluster is gone: nothing of it is left.
+    // The command returns once the cluster is gone: nothing of it is left, and the
+    // rows were printed, so its directory is removed too.
     assert!(processes_with(&per_job_cluster(&job_id)).is_empty(), "left: {:?}", processes_with(&per_job_cluster(&job_id)));
+    assert!(!ClusterDir::of(&per_job_cluster(&job_id)).0.exists());
 }
 
 #[test]
@@ -64,6 +84,7 @@ fn per_job_detached_prints_the_address_and_the_cli_manages_the_job_there() {
     let out = rask(&args, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let finite_id = line_value(&stdout(&out), "Job has been submitted with JobID ").expect("a JobID");
+    let _finite_dir = ClusterDir::of(&per_job_cluster(&finite_id));
     assert!(stdout(&out).contains("runs at http://"), "{}", stdout(&out));
     // A long job, stopped with a savepoint through -m.
     let long = counting_job(dir.path(), "long", 10_000_000, 10, 20_000, "out-long");
@@ -72,6 +93,7 @@ fn per_job_detached_prints_the_address_and_the_cli_manages_the_job_there() {
     let out = rask(&args, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let long_id = line_value(&stdout(&out), "Job has been submitted with JobID ").expect("a JobID");
+    let _long_dir = ClusterDir::of(&per_job_cluster(&long_id));
     let address = line_value(&stdout(&out), &format!("Per-job cluster {} runs at http://", per_job_cluster(&long_id)))
         .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
         .expect("the cluster's address");
@@ -99,6 +121,7 @@ fn cancel_of_a_per_job_cluster_job_stops_the_cluster() {
     let out = rask(&["run", "--target", "per-job", "-d", endless.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let id = line_value(&stdout(&out), "Job has been submitted with JobID ").unwrap();
+    let _dir = ClusterDir::of(&per_job_cluster(&id));
     let address = line_value(&stdout(&out), &format!("Per-job cluster {} runs at http://", per_job_cluster(&id)))
         .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
         .unwrap();
@@ -142,6 +165,7 @@ fn an_application_runs_execute_and_execute_async_in_order_then_its_cluster_exits
     counting_job(dir.path(), "third", 2_000, 10, 100_000, "out/third");
     let app = application(dir.path(), &[("execute", "first.yaml"), ("execute_async", "slow.yaml"), ("execute", "third.yaml")]);
     let (cluster, _, shipped, logs) = run_application(&app);
+    let _dir = ClusterDir::of(&cluster);
     wait_no_process_with(&cluster, Duration::from_secs(60));
     let log = std::fs::read_to_string(logs.join("jobmanager.log")).unwrap();
     // The application's starts and ends, in the order the JobManager logged them.
@@ -179,6 +203,7 @@ fn cancelling_one_application_job_cancels_all_and_stops_the_cluster() {
     counting_job(dir.path(), "foreground", 10_000_000, 10, 10_000, "out/foreground");
     let app = application(dir.path(), &[("execute_async", "background.yaml"), ("execute", "foreground.yaml")]);
     let (cluster, address, _, logs) = run_application(&app);
+    let _dir = ClusterDir::of(&cluster);
     let foreground = wait_for(Duration::from_secs(20), "both jobs running", || {
         let jobs = get_json(&format!("http://{address}/jobs/overview"))?;
         let jobs = jobs["jobs"].as_array()?.clone();
@@ -224,7 +249,13 @@ fn a_standalone_application_cluster_runs_with_self_registering_taskmanagers_and_
     let dir = tempfile::tempdir().unwrap();
     counting_job(dir.path(), "first", 2_000, 10, 100_000, "out/first");
     counting_job(dir.path(), "second", 2_000, 10, 100_000, "out/second");
-    let app = application(dir.path(), &[("execute", "first.yaml"), ("execute_async", "second.yaml")]);
+    std::fs::write(
+        dir.path().join("printed.yaml"),
+        "name: printed\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: 5\n    \
+         fields:\n      - {name: id, type: BIGINT, kind: sequence}\nsinks:\n  - {name: out, connector: print}\n",
+    )
+    .unwrap();
+    let app = application(dir.path(), &[("execute", "first.yaml"), ("execute_async", "second.yaml"), ("execute", "printed.yaml")]);
     let spec = ClusterSpec::new();
     let mut args: Vec<String> = vec!["--application".into(), app.display().to_string()];
     args.extend(
@@ -242,6 +273,14 @@ fn a_standalone_application_cluster_runs_with_self_registering_taskmanagers_and_
     assert!(jm.log().contains("every job finished"));
     assert_exact_counts(&dir.path().join("out/first"), 2_000, 10);
     assert_exact_counts(&dir.path().join("out/second"), 2_000, 10);
+    // Without env.log.dir, printed rows are kept beside the application file.
+    let out = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("printed-") && p.extension().is_some_and(|e| e == "out"))
+        .unwrap_or_else(|| panic!("no printed-*.out beside the application: {}", jm.log()));
+    let ids: Vec<String> = table_rows(&std::fs::read_to_string(&out).unwrap(), "id").into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(ids.len(), 5, "{ids:?}");
 }
 
 /// The resource id and pid of the live TaskManager processes whose command line
@@ -254,11 +293,13 @@ fn taskmanagers_of(cluster: &str) -> Vec<(u32, String)> {
 fn a_taskmanager_failure_stays_inside_its_per_job_cluster() {
     let dir = tempfile::tempdir().unwrap();
     let mut clusters = Vec::new();
+    let mut dirs = Vec::new();
     for name in ["victim", "bystander"] {
         let job = counting_job(dir.path(), name, 10_000_000, 10, 20_000, &format!("out-{name}"));
         let out = rask(&["run", "--target", "per-job", "-d", job.to_str().unwrap()], &[]);
         assert!(out.status.success(), "{}", stderr(&out));
         let id = line_value(&stdout(&out), "Job has been submitted with JobID ").unwrap();
+        dirs.push(ClusterDir::of(&per_job_cluster(&id)));
         let address = line_value(&stdout(&out), &format!("Per-job cluster {} runs at http://", per_job_cluster(&id)))
             .and_then(|rest| rest.split_whitespace().next().map(str::to_string))
             .unwrap();
@@ -335,6 +376,7 @@ fn the_example_application_runs_its_three_jobs_and_keeps_their_printed_rows() {
     let text = stdout(&out);
     let cluster = line_value(&text, "Application 'examples' (3 jobs) runs on application cluster ").unwrap();
     let cluster = cluster.split_whitespace().next().unwrap().to_string();
+    let _dir = ClusterDir::of(&cluster);
     let logs = PathBuf::from(line_value(&text, "Logs: ").unwrap());
     wait_no_process_with(&cluster, Duration::from_secs(60));
     let log = std::fs::read_to_string(logs.join("jobmanager.log")).unwrap();
@@ -372,6 +414,7 @@ fn taskmanagers_that_cannot_start_are_retried_with_back_off_and_the_job_fails_cl
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let id = line_value(&stdout(&out), "Job has been submitted with JobID ").unwrap();
+    let _dir = ClusterDir::of(&per_job_cluster(&id));
     let logs = line_value(&stdout(&out), &format!("Per-job cluster {} runs at ", per_job_cluster(&id)))
         .and_then(|rest| rest.split_once("(logs in ").map(|(_, l)| l.split_once(')').unwrap().0.to_string()))
         .unwrap();

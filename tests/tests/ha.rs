@@ -183,6 +183,34 @@ fn sigterm_hands_over_at_once_and_a_finished_job_is_never_rerun() {
 }
 
 #[test]
+fn a_job_submitted_while_the_leader_is_down_goes_to_the_next_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let spec = HaSpec::new(&etcd);
+    let mut first = spec.jobmanager("jm1", dir.path());
+    wait_for(Duration::from_secs(20), "jm1 to lead", || first.is_leader().then_some(()));
+    let second = spec.jobmanager("jm2", dir.path());
+    second.daemon.wait_log("campaigning for leadership", Duration::from_secs(10));
+    let _tm = spec.taskmanager("tm", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
+    wait_for(Duration::from_secs(20), "the TaskManager at jm1", || {
+        get_json(&format!("{}/overview", first.url())).filter(|o| o["taskmanagers"] == 1)
+    });
+    // etcd names the dead leader until its 2 s lease expires: the CLI's submission
+    // finds nobody there, waits for the next leader and submits to it.
+    first.daemon.kill9();
+    let job = write_counting_job(dir.path(), 2_000, 10, 100_000);
+    let out = spec.rask(&["run", "--detached", job.to_str().unwrap()]);
+    assert!(out.status.success(), "rask run: {}", String::from_utf8_lossy(&out.stderr));
+    let id = line_value(&String::from_utf8_lossy(&out.stdout), "Job has been submitted with JobID ").expect("a JobID");
+    assert!(second.is_leader());
+    let done = wait_for(Duration::from_secs(60), "the job to end under jm2", || {
+        get_json(&format!("{}/jobs/{id}", second.url())).filter(|j| j["state"] == "FINISHED" || j["state"] == "FAILED")
+    });
+    assert_eq!(done["state"], "FINISHED", "{done}");
+    assert_exact_counts(&dir.path().join("out"), 2_000, 10);
+}
+
+#[test]
 fn etcd_over_tls_with_a_client_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start_tls(dir.path());

@@ -159,8 +159,17 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
     let result = follow(&client, &job_id, Duration::from_millis(20)).await;
     // The cluster stops once it has told us the end; wait for it to be gone.
     let deadline = Instant::now() + Duration::from_secs(40);
-    while started.process.try_wait()?.is_none() && Instant::now() < deadline {
+    let mut exited = None;
+    while exited.is_none() && Instant::now() < deadline {
+        exited = started.process.try_wait()?;
         tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    match (&result, exited) {
+        // Its rows were printed here: nothing in the cluster's directory is needed.
+        (Ok(()), Some(status)) if status.success() => {
+            let _ = std::fs::remove_dir_all(&started.dir);
+        }
+        _ => eprintln!("The per-job cluster's logs are in {}", started.log_dir.display()),
     }
     result
 }

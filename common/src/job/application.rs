@@ -81,9 +81,11 @@ fn error(file: &Path, line: u64, field: &str, message: impl Into<String>) -> Job
 pub fn load_application(path: &Path) -> Result<Application, JobFileError> {
     let text = std::fs::read_to_string(path).map_err(|e| error(path, 0, "", format!("cannot read the application file: {e}")))?;
     let spec: ApplicationSpec = serde_saphyr::from_str(&text).map_err(|e| {
-        let line = e.location().map(|l| l.line()).unwrap_or(0);
-        let message = e.to_string().lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("invalid YAML").to_string();
-        error(path, line, "", message)
+        let mut error = JobFileError::yaml(path, &e);
+        if text.lines().any(|l| l.starts_with("sources:")) {
+            error.message.push_str(" (this looks like a job file: run it with `rask run`)");
+        }
+        error
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     if spec.name.value.trim().is_empty() {

@@ -1,7 +1,7 @@
 //! Errors of the program step. Each names the job file, the line and the field.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A problem in a job file: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,5 +24,26 @@ impl fmt::Display for JobFileError {
             write!(f, ": {}", self.field)?;
         }
         write!(f, ": {}", self.message)
+    }
+}
+
+impl JobFileError {
+    /// A YAML file that does not parse: the line, and the parser's first message line
+    /// without its own position prefix.
+    pub fn yaml(file: &Path, e: &serde_saphyr::Error) -> Self {
+        let line = e.location().map(|l| l.line() as u32).unwrap_or(0);
+        let rendered = e.to_string();
+        let first = rendered
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("-->") && !l.starts_with('|'))
+            .unwrap_or("invalid YAML")
+            .trim_start_matches("error: ");
+        // "line 5 column 1: unknown field ..." repeats the line already shown.
+        let message = match first.split_once(": ") {
+            Some((position, rest)) if position.starts_with("line ") && position.contains(" column ") => rest,
+            _ => first,
+        };
+        Self { file: file.to_path_buf(), line, field: String::new(), message: message.to_string() }
     }
 }

@@ -41,16 +41,11 @@ pub fn plan_job_file(path: &Path, options: &PlanOptions) -> Result<JobGraph, Job
 /// Plans job-file text; `path` names the file in errors and anchors relative paths.
 pub fn plan_job_text(text: &str, path: &Path, options: &PlanOptions) -> Result<JobGraph, JobFileError> {
     let spec: JobSpec = serde_saphyr::from_str(text).map_err(|e| {
-        let line = e.location().map(|l| l.line() as u32).unwrap_or(0);
-        let rendered = e.to_string();
-        let message = rendered
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("-->") && !l.starts_with('|'))
-            .unwrap_or("invalid YAML")
-            .trim_start_matches("error: ")
-            .to_string();
-        JobFileError { file: path.to_path_buf(), line, field: String::new(), message }
+        let mut error = JobFileError::yaml(path, &e);
+        if text.lines().any(|l| l.starts_with("jobs:")) && !text.lines().any(|l| l.starts_with("sources:")) {
+            error.message.push_str(" (this looks like an application file: run it with `rask run-application`)");
+        }
+        error
     })?;
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Planner { file: path.to_path_buf(), base, nodes: Vec::new(), by_name: HashMap::new(), max_p: 128 }.plan(spec, options)

@@ -28,7 +28,7 @@ fn target(state: &RestState, given: Option<&str>) -> Result<String, RestError> {
         .map(str::to_string)
         .or_else(|| state.configuration.savepoints_dir.clone())
         .map(|d| rask_common::checkpoint::savepoint_dir(&d))
-        .ok_or_else(|| RestError::bad_request("No savepoint directory: give one (target-directory) or set state.savepoints.dir."))
+        .ok_or_else(|| RestError::bad_request("No savepoint directory: give one (`rask savepoint JOBID DIR`, `rask stop --savepointPath DIR`; target-directory in REST) or set state.savepoints.dir."))
 }
 
 fn accepted(trigger_id: String) -> (StatusCode, Json<Value>) {
