@@ -242,6 +242,30 @@ fn a_broken_application_file_names_file_line_and_field() {
     assert!(!out.status.success());
     let err = stderr(&out);
     assert!(err.contains("app.yaml:3: jobs[0].execute: no job file"), "{err}");
+
+    // A job file given as an application, and the other way round: the position once,
+    // and what to run instead.
+    let job = examples_dir().join("word-count.yaml");
+    let err = stderr(&rask(&["run-application", job.to_str().unwrap()], &[]));
+    assert!(err.contains("word-count.yaml:") && err.contains("unknown field `"), "{err}");
+    assert!(err.contains("this looks like a job file: run it with `rask run`") && !err.contains(" column "), "{err}");
+    let err = stderr(&rask(&["run", "--target", "per-job", app.to_str().unwrap()], &[]));
+    assert!(err.contains("app.yaml:2: unknown field `jobs`") && err.contains("`rask run-application`"), "{err}");
+}
+
+#[test]
+fn a_relative_config_path_reaches_the_per_job_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("conf")).unwrap();
+    std::fs::write(dir.path().join("conf/rask.yaml"), "parallelism.default: 2\n").unwrap();
+    let job = examples_dir().join("word-count.yaml");
+    let out = clean_command("rask")
+        .args(["run", "--target", "per-job", "--config", "conf", job.to_str().unwrap()])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(printed_word_counts(&stdout(&out)), expected_word_counts());
 }
 
 #[test]
