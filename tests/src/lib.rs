@@ -25,15 +25,9 @@ pub fn bin_dir() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
         let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "--manifest-path"]).arg(&manifest).args([
-            "-p",
-            "rask-jobmanager",
-            "-p",
-            "rask-taskmanager",
-            "-p",
-            "rask-cli",
-            "--bins",
-        ]);
+        // The whole workspace's binaries: the same features as `cargo test --workspace`
+        // (no dev-dependencies anywhere), so after it this build has nothing to do.
+        cmd.args(["build", "--quiet", "--manifest-path"]).arg(&manifest).args(["--workspace", "--bins"]);
         if release {
             cmd.arg("--release");
         }
