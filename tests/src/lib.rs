@@ -334,6 +334,12 @@ pub fn table_rows(output: &str, header: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Where `rask` keeps the files of the dedicated (per-job or application) cluster
+/// `cluster`: `$TMPDIR/rask-<cluster id>`.
+pub fn dedicated_cluster_dir(cluster: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("rask-{cluster}"))
+}
+
 /// The repository's `examples/` directory.
 pub fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples")

@@ -44,7 +44,7 @@ struct ClusterDir(PathBuf);
 
 impl ClusterDir {
     fn of(cluster: &str) -> Self {
-        Self(std::env::temp_dir().join(format!("rask-{cluster}")))
+        Self(dedicated_cluster_dir(cluster))
     }
 }
 

@@ -66,7 +66,7 @@ fn main() {
         let gone = gone_at(&cluster);
         let ended = logged_at(&Path::new(&logs).join("jobmanager.log"), "to FINISHED.");
         teardown.push(gone - ended);
-        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("rask-{cluster}")));
+        let _ = std::fs::remove_dir_all(dedicated_cluster_dir(&cluster));
     }
     println!(
         "per-job: command start -> every task RUNNING {:.0} ms (target 500 ms); job end -> every process gone {:.1} ms (target 200 ms); median of {runs}",
@@ -99,7 +99,7 @@ fn main() {
         all_ended.push(ended - started_ms);
         app_teardown.push(gone - ended);
         total.push(gone - started_ms);
-        let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("rask-{cluster}")));
+        let _ = std::fs::remove_dir_all(dedicated_cluster_dir(&cluster));
     }
     println!(
         "application of 3 small jobs: REST up {:.0} ms, last job ended {:.0} ms, every process gone {:.0} ms after the command started; \
