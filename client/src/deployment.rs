@@ -81,7 +81,12 @@ pub async fn start(
     cmd.args(mode_args).arg("--ready-file").arg(&ready).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
     // Its own process group: a Ctrl-C at this terminal does not reach the cluster.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut process = cmd.spawn().map_err(|e| anyhow::anyhow!("cannot start {}: {e}", jobmanager_binary().display()))?;
+    let mut process = cmd.spawn().map_err(|e| {
+        anyhow::anyhow!(
+            "cannot start {}: {e} (a dedicated cluster needs rask-jobmanager and rask-taskmanager next to rask: `cargo build --release`)",
+            jobmanager_binary().display()
+        )
+    })?;
     let started = Instant::now();
     let rest_url = loop {
         if let Ok(url) = std::fs::read_to_string(&ready) {
