@@ -82,6 +82,8 @@ pub async fn start(
     // Its own process group: a Ctrl-C at this terminal does not reach the cluster.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut process = cmd.spawn().map_err(|e| {
+        // Nothing ran: the staged files and the empty log are of no use.
+        let _ = std::fs::remove_dir_all(dir);
         anyhow::anyhow!(
             "cannot start {}: {e} (a dedicated cluster needs rask-jobmanager and rask-taskmanager next to rask: `cargo build --release`)",
             jobmanager_binary().display()
