@@ -12,6 +12,7 @@ use rask_common::config::{options, Configuration};
 use rask_common::etcd::{EtcdLeaderRetrieval, EtcdSettings};
 use rask_common::leader::{current_leader, LeaderRetrieval};
 use rask_common::net::host_port;
+use rask_common::security::RestTls;
 
 use crate::rest_client::RestClient;
 
@@ -34,36 +35,38 @@ const LEADER_LOOKUP: Duration = Duration::from_secs(10);
 
 /// A REST client for the cluster the options name; with etcd HA it follows the leader.
 pub async fn connect(opts: &ClusterOptions) -> anyhow::Result<RestClient> {
-    if let Some(m) = &opts.jobmanager {
-        return Ok(RestClient::new(parse_address(m)?));
-    }
     let conf = Configuration::load(opts.config.as_deref(), &opts.dynamic)?;
+    let tls = RestTls::client_from_configuration(&conf)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(m) = &opts.jobmanager {
+        return Ok(RestClient::new(parse_address(m, scheme)?, tls.as_deref())?);
+    }
     match EtcdSettings::from_configuration(&conf)? {
         Some(etcd) => {
             let retrieval: Arc<dyn LeaderRetrieval> = EtcdLeaderRetrieval::start(etcd);
             let leader = current_leader(retrieval.as_ref(), LEADER_LOOKUP).await?;
-            Ok(RestClient::following(leader.rest_url, retrieval))
+            Ok(RestClient::following(leader.rest_url, tls.as_deref(), retrieval)?)
         }
         None => {
             let host = conf.get_string(&options::REST_ADDRESS).unwrap_or_default();
             let port = conf.get_port(&options::REST_PORT)?;
-            Ok(RestClient::new(format!("http://{}", host_port(&host, port))))
+            Ok(RestClient::new(format!("{scheme}://{}", host_port(&host, port)), tls.as_deref())?)
         }
     }
 }
 
-/// `-m host:port` as a base URL.
-fn parse_address(m: &str) -> anyhow::Result<String> {
+/// `-m host:port` as a base URL with `scheme` (https under security.ssl.rest.enabled).
+fn parse_address(m: &str, scheme: &str) -> anyhow::Result<String> {
     let bad = || anyhow::anyhow!("-m expects host:port (e.g. localhost:8081), got '{m}'");
-    if m.starts_with("https://") {
-        anyhow::bail!("-m {m}: the REST endpoint speaks plain HTTP; use host:port");
+    if m.starts_with("https://") && scheme == "http" {
+        anyhow::bail!("-m {m}: HTTPS needs security.ssl.rest.enabled: true and security.ssl.rest.trust-cert in the CLI's configuration (-D or --config)");
     }
-    let hp = m.trim_start_matches("http://").trim_end_matches('/');
+    let hp = m.trim_start_matches("http://").trim_start_matches("https://").trim_end_matches('/');
     let (host, port) = hp.rsplit_once(':').ok_or_else(bad)?;
     let port: u16 = port.parse().map_err(|_| bad())?;
     if host.is_empty() {
         return Err(bad());
     }
     let host = host.trim_start_matches('[').trim_end_matches(']');
-    Ok(format!("http://{}", host_port(host, port)))
+    Ok(format!("{scheme}://{}", host_port(host, port)))
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rask_common::leader::LeaderRetrieval;
+use rask_common::security::RestTls;
 
 use serde::de::DeserializeOwned;
 
@@ -16,6 +17,8 @@ pub enum RestError {
     Status { url: String, status: u16, message: String },
     #[error("unexpected answer from {url}: {reason}")]
     Malformed { url: String, reason: String },
+    #[error("REST TLS: {reason}")]
+    Tls { reason: String },
 }
 
 pub struct RestClient {
@@ -29,20 +32,31 @@ pub struct RestClient {
 const FAILOVER_WAIT: Duration = Duration::from_secs(30);
 
 impl RestClient {
-    pub fn new(base: String) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("HTTP client");
-        Self { base: parking_lot::RwLock::new(base), http, leader: None }
+    /// A client of the JobManager at `base` (`http://` or `https://host:port`); with
+    /// `tls` (security.ssl.rest.*), it trusts only that CA and presents the client
+    /// certificate when one is configured.
+    pub fn new(base: String, tls: Option<&RestTls>) -> Result<Self, RestError> {
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(30));
+        if let Some(tls) = tls {
+            let setup = |reason: String| RestError::Tls { reason };
+            let (trust, identity) = tls.client_parts();
+            builder = builder.use_rustls_tls().tls_built_in_root_certs(false);
+            if let Some(trust) = trust {
+                builder = builder.add_root_certificate(reqwest::Certificate::from_pem(trust).map_err(|e| setup(format!("security.ssl.rest.trust-cert: {e}")))?);
+            }
+            if let Some(identity) = identity {
+                builder = builder.identity(reqwest::Identity::from_pem(&identity).map_err(|e| setup(format!("client certificate: {e}")))?);
+            }
+        }
+        let http = builder.build().map_err(|e| RestError::Tls { reason: e.to_string() })?;
+        Ok(Self { base: parking_lot::RwLock::new(base), http, leader: None })
     }
 
     /// A client of the leader at `base` that moves to the next leader when
     /// `leader` announces one (reads are retried; other requests only when they
     /// certainly were not acted on).
-    pub fn following(base: String, leader: Arc<dyn LeaderRetrieval>) -> Self {
-        Self { leader: Some(leader), ..Self::new(base) }
+    pub fn following(base: String, tls: Option<&RestTls>, leader: Arc<dyn LeaderRetrieval>) -> Result<Self, RestError> {
+        Ok(Self { leader: Some(leader), ..Self::new(base, tls)? })
     }
 
     pub fn base(&self) -> String {

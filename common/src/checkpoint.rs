@@ -127,15 +127,47 @@ pub fn savepoint_dir(path: &str) -> String {
     }
 }
 
-/// Deletes a savepoint: the directory must hold a `_metadata` (a savepoint), so that
-/// a wrong path deletes nothing.
+/// The largest `_metadata` read when disposing of a savepoint.
+const MAX_METADATA_BYTES: u64 = 64 << 20;
+
+/// Deletes a savepoint Rask wrote, and nothing else: the directory's `_metadata` must
+/// parse as Rask's savepoint format (every task file a plain name inside the
+/// directory; a checkpoint's `_metadata` names files elsewhere and is refused). The
+/// files it lists and `_metadata` are deleted, then the directory if it is empty.
+/// `path` must be absolute (`/x`, `file:/x`, `file:///x`).
 pub fn dispose_savepoint(path: &str) -> Result<(), CheckpointError> {
-    let dir = savepoint_dir(path);
-    let err = |message: String| CheckpointError::Storage { dir: dir.clone(), message };
-    if !std::path::Path::new(&dir).join("_metadata").is_file() {
-        return Err(err("not a savepoint (no _metadata there)".into()));
+    let stripped = path.strip_prefix("file:").map(|p| p.trim_start_matches("//")).unwrap_or(path);
+    let err = |message: String| CheckpointError::Storage { dir: path.to_string(), message };
+    if !stripped.starts_with('/') {
+        return Err(err("a savepoint path must be absolute (/dir or file:///dir)".into()));
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| err(e.to_string()))
+    let dir = std::path::Path::new(stripped);
+    let metadata_file = dir.join("_metadata");
+    let len = std::fs::metadata(&metadata_file).map_err(|_| err("not a savepoint (no _metadata there)".into()))?.len();
+    if len > MAX_METADATA_BYTES {
+        return Err(err("not a Rask savepoint (_metadata is too large)".into()));
+    }
+    let bytes = std::fs::read(&metadata_file).map_err(|e| err(format!("cannot read _metadata: {e}")))?;
+    let metadata: CheckpointMetadata =
+        serde_json::from_slice(&bytes).map_err(|_| err("not a Rask savepoint (_metadata is not in Rask's format); nothing deleted".into()))?;
+    if metadata.version != METADATA_VERSION {
+        return Err(err(format!("savepoint format version {}, this build reads {METADATA_VERSION}; nothing deleted", metadata.version)));
+    }
+    let plain = |p: &str| !p.is_empty() && p != "_metadata" && p != "." && p != ".." && !p.contains('/') && !p.contains('\\');
+    if let Some(t) = metadata.tasks.iter().find(|t| !plain(&t.path)) {
+        return Err(err(format!("not a savepoint: _metadata names the file '{}' outside its directory (a checkpoint?); nothing deleted", t.path)));
+    }
+    for t in &metadata.tasks {
+        match std::fs::remove_file(dir.join(&t.path)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(format!("cannot delete {}: {e}", t.path))),
+        }
+    }
+    std::fs::remove_file(&metadata_file).map_err(|e| err(format!("cannot delete _metadata: {e}")))?;
+    // Only when nothing else is left: a directory holding other files keeps them.
+    let _ = std::fs::remove_dir(dir);
+    Ok(())
 }
 
 /// Encodes a task's operator states into the state file format.

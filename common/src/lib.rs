@@ -12,6 +12,7 @@ pub mod leader;
 pub mod logging;
 pub mod net;
 pub mod proto;
+pub mod security;
 pub mod signals;
 
 /// Rask's version, reported where Flink reports `flink-version`.

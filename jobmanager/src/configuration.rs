@@ -6,6 +6,7 @@ use std::time::Duration;
 use rask_common::checkpoint::CheckpointStorage;
 use rask_common::config::{options as o, ConfigError, Configuration};
 use rask_common::net::host_port;
+use rask_common::security::{AllowedPaths, InternalTls, RestTls};
 
 use crate::checkpoint_coordinator::CheckpointSettings;
 use crate::restart_strategy::RestartStrategy;
@@ -40,6 +41,14 @@ pub struct JobManagerConfiguration {
     pub log_dir: Option<std::path::PathBuf>,
     /// etcd HA settings; `None` with `high-availability.type: none`.
     pub ha: Option<rask_common::etcd::EtcdSettings>,
+    /// security.ssl.internal.*: mutual TLS on every gRPC connection.
+    pub internal_tls: Option<Arc<InternalTls>>,
+    /// security.ssl.rest.*: HTTPS (and client certificates) on the REST endpoint.
+    pub rest_tls: Option<Arc<RestTls>>,
+    /// rest.server.max-content-length in bytes.
+    pub max_content_length: usize,
+    /// rask.io.allowed-paths: where jobs may read and write.
+    pub allowed_paths: AllowedPaths,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -88,6 +97,10 @@ impl JobManagerConfiguration {
             taskmanager_timeout: conf.get_duration(&o::RESOURCEMANAGER_TASKMANAGER_TIMEOUT)?,
             slots_per_worker: conf.get_positive_int(&o::TASKMANAGER_NUM_SLOTS)?,
             log_dir: conf.get_string(&o::ENV_LOG_DIR).map(std::path::PathBuf::from),
+            internal_tls: InternalTls::from_configuration(conf)?,
+            rest_tls: RestTls::server_from_configuration(conf)?,
+            max_content_length: usize::try_from(conf.get_memory_size(&o::REST_SERVER_MAX_CONTENT_LENGTH)?).unwrap_or(usize::MAX),
+            allowed_paths: AllowedPaths::from_configuration(conf)?,
             raw: Arc::new(conf.clone()),
         })
     }

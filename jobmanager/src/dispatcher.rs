@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use parking_lot::RwLock;
-use rask_common::job::graph::{JobGraph, JOB_GRAPH_VERSION};
-use rask_common::proto::TaskExecutionState;
+use rask_common::job::graph::JobGraph;
+use rask_common::proto::{CheckpointAck, CheckpointDecline, TaskExecutionState, TaskOutput};
 
 use crate::execution_graph::JobStatus;
 use crate::ha::RecoveredJob;
@@ -18,8 +18,10 @@ pub enum DispatcherError {
     NotFound(String),
     #[error("Job {0} already exists")]
     Duplicate(String),
-    #[error("invalid JobGraph: {0}")]
+    #[error("{0}")]
     Invalid(String),
+    #[error("{0} refused: it does not come from a task attempt this JobManager deployed")]
+    ForeignAttempt(String),
     #[error("Job {0} has already reached the terminal state {1}")]
     AlreadyTerminal(String, JobStatus),
     #[error("the job could not be stored for high availability: {0}")]
@@ -52,13 +54,10 @@ impl Dispatcher {
     /// Accepts a JobGraph, records it in the HA store, and starts its JobMaster;
     /// returns the job id.
     pub async fn submit(&self, graph: JobGraph) -> Result<String, DispatcherError> {
-        if graph.version != JOB_GRAPH_VERSION {
-            return Err(DispatcherError::Invalid(format!("version {} (this JobManager reads version {JOB_GRAPH_VERSION})", graph.version)));
-        }
-        if graph.vertices.is_empty() {
-            return Err(DispatcherError::Invalid("no vertices".into()));
-        }
-        validate(&graph).map_err(DispatcherError::Invalid)?;
+        rask_common::job::validate_job_graph(&graph).map_err(|e| DispatcherError::Invalid(e.to_string()))?;
+        let checkpoint_dir = self.services.checkpointing.as_ref().map(|c| c.storage.dir().to_string());
+        rask_common::job::validate::check_paths(&graph, &self.services.allowed_paths, checkpoint_dir.as_deref())
+            .map_err(|e| DispatcherError::Invalid(e.to_string()))?;
         self.expire();
         if self.jobs.read().contains_key(&graph.job_id) {
             return Err(DispatcherError::Duplicate(graph.job_id));
@@ -129,9 +128,21 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// The job a task report belongs to, when it comes from the attempt the job's
+    /// JobMaster deployed for that subtask; anything else is refused and logged.
+    fn from_attempt(&self, job_id: &str, vertex_id: &str, subtask: u32, attempt_id: &str, what: &str) -> Result<JobMasterHandle, DispatcherError> {
+        let job = self.job(job_id)?;
+        if !job.execution.read().is_current_attempt(vertex_id, subtask, attempt_id) {
+            tracing::warn!("refused {what} for job {job_id}: it does not come from the deployed attempt of subtask {subtask} of vertex {vertex_id}");
+            return Err(DispatcherError::ForeignAttempt(what.to_string()));
+        }
+        Ok(job)
+    }
+
     /// Routes a task's state change to its JobMaster.
     pub fn update_task_state(&self, update: TaskExecutionState) -> Result<(), DispatcherError> {
-        self.job(&update.job_id)?.send(JobMasterMessage::TaskState(update));
+        let job = self.from_attempt(&update.job_id, &update.vertex_id, update.subtask_index, &update.execution_attempt_id, "a task state update")?;
+        job.send(JobMasterMessage::TaskState(update));
         Ok(())
     }
 
@@ -149,14 +160,25 @@ impl Dispatcher {
         Ok(trigger_id)
     }
 
-    /// Routes a checkpoint acknowledgement or decline to its JobMaster.
-    pub fn checkpoint_message(&self, job_id: &str, message: JobMasterMessage) -> Result<(), DispatcherError> {
-        self.job(job_id)?.send(message);
+    /// Routes a checkpoint acknowledgement to its JobMaster.
+    pub fn acknowledge_checkpoint(&self, ack: CheckpointAck) -> Result<(), DispatcherError> {
+        let job = self.from_attempt(&ack.job_id, &ack.vertex_id, ack.subtask_index, &ack.execution_attempt_id, "a checkpoint acknowledgement")?;
+        job.send(JobMasterMessage::CheckpointAck(ack));
         Ok(())
     }
 
-    pub fn append_output(&self, job_id: &str, lines: Vec<String>) -> Result<(), DispatcherError> {
-        self.job(job_id)?.output.lock().append(lines);
+    /// Routes a declined checkpoint to its JobMaster.
+    pub fn decline_checkpoint(&self, decline: CheckpointDecline) -> Result<(), DispatcherError> {
+        let job =
+            self.from_attempt(&decline.job_id, &decline.vertex_id, decline.subtask_index, &decline.execution_attempt_id, "a checkpoint decline")?;
+        job.send(JobMasterMessage::CheckpointDecline(decline));
+        Ok(())
+    }
+
+    /// Keeps a print sink's rows for the client's attached mode.
+    pub fn append_output(&self, output: TaskOutput) -> Result<(), DispatcherError> {
+        let job = self.from_attempt(&output.job_id, &output.vertex_id, output.subtask_index, &output.execution_attempt_id, "printed rows")?;
+        job.output.lock().append(output.lines);
         Ok(())
     }
 
@@ -168,59 +190,4 @@ impl Dispatcher {
         }
         m
     }
-}
-
-/// Checks what the program step guarantees, for JobGraphs that arrive over REST.
-fn validate(graph: &JobGraph) -> Result<(), String> {
-    use rask_common::job::graph::Partitioning;
-    if graph.job_id.len() != 32 || !graph.job_id.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)) {
-        return Err(format!("job id '{}' is not 32 lowercase hex characters", graph.job_id));
-    }
-    let mut ids = std::collections::HashSet::new();
-    for v in &graph.vertices {
-        if !ids.insert(v.id.as_str()) {
-            return Err(format!("vertex id {} appears twice", v.id));
-        }
-        if v.parallelism == 0 || v.parallelism > graph.max_parallelism || v.operators.is_empty() {
-            return Err(format!("vertex {} has no operators or a parallelism outside 1..={}", v.id, graph.max_parallelism));
-        }
-    }
-    for e in &graph.edges {
-        let (Some(from), Some(to)) = (graph.vertex(&e.source), graph.vertex(&e.target)) else {
-            return Err(format!("edge {} -> {} names a missing vertex", e.source, e.target));
-        };
-        match &e.partitioning {
-            Partitioning::Forward if from.parallelism != to.parallelism => {
-                return Err(format!(
-                    "forward edge {} -> {} joins parallelism {} and {}",
-                    e.source, e.target, from.parallelism, to.parallelism
-                ))
-            }
-            Partitioning::Hash { keys } if keys.iter().any(|&k| k >= e.schema.0.len()) => {
-                return Err(format!("hash edge {} -> {} names a key column outside its {} columns", e.source, e.target, e.schema.0.len()))
-            }
-            _ => {}
-        }
-    }
-    // No cycles: repeatedly remove vertices without incoming edges.
-    let mut incoming: std::collections::HashMap<&str, usize> = graph.vertices.iter().map(|v| (v.id.as_str(), 0)).collect();
-    for e in &graph.edges {
-        *incoming.get_mut(e.target.as_str()).expect("checked") += 1;
-    }
-    let mut ready: Vec<&str> = incoming.iter().filter(|(_, n)| **n == 0).map(|(v, _)| *v).collect();
-    let mut seen = 0;
-    while let Some(v) = ready.pop() {
-        seen += 1;
-        for e in graph.edges.iter().filter(|e| e.source == v) {
-            let n = incoming.get_mut(e.target.as_str()).expect("checked");
-            *n -= 1;
-            if *n == 0 {
-                ready.push(e.target.as_str());
-            }
-        }
-    }
-    if seen != graph.vertices.len() {
-        return Err("the edges form a cycle".into());
-    }
-    Ok(())
 }

@@ -30,6 +30,8 @@ pub enum JobManagerError {
     Bind { endpoint: &'static str, address: String, source: std::io::Error },
     #[error(transparent)]
     Ha(#[from] HaError),
+    #[error("REST TLS: {0}")]
+    Tls(String),
 }
 
 /// A running JobManager: both endpoints bound, leading or standing by.
@@ -60,7 +62,11 @@ impl JobManager {
         let gateway_address = rask_common::net::host_port(&conf.rpc_host, rpc_address.port());
         let own = LeaderAddress {
             rpc_address: gateway_address.clone(),
-            rest_url: format!("http://{}", rask_common::net::host_port(&conf.rest_address, rest_address.port())),
+            rest_url: format!(
+                "{}://{}",
+                if conf.rest_tls.is_some() { "https" } else { "http" },
+                rask_common::net::host_port(&conf.rest_address, rest_address.port())
+            ),
             session: String::new(),
         };
         let (election, retrieval): (Arc<dyn LeaderElection>, Option<Arc<dyn LeaderRetrieval>>) = match &conf.ha {
@@ -77,9 +83,12 @@ impl JobManager {
         let service = ResourceManagerService::new(gate.clone());
         let gateway = JobMasterGatewayService { gate: gate.clone() };
         let mut rpc_stop = shutdown_rx.clone();
+        let mut rpc_builder = tonic::transport::Server::builder().tcp_nodelay(true);
+        if let Some(tls) = &conf.internal_tls {
+            rpc_builder = rpc_builder.tls_config(tls.server_config()).map_err(|e| JobManagerError::Tls(e.to_string()))?;
+        }
         let rpc_server = tokio::spawn(async move {
-            let result = tonic::transport::Server::builder()
-                .tcp_nodelay(true)
+            let result = rpc_builder
                 .add_service(ResourceManagerServer::new(service))
                 .add_service(JobMasterGatewayServer::new(gateway))
                 .serve_with_incoming_shutdown(rask_common::net::incoming(rpc_listener), async move {
@@ -92,17 +101,8 @@ impl JobManager {
         });
 
         let app = leadership::rest_router(gate.clone());
-        let mut rest_stop = shutdown_rx.clone();
-        let rest_server = tokio::spawn(async move {
-            let result = axum::serve(rest_listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = rest_stop.wait_for(|stop| *stop).await;
-                })
-                .await;
-            if let Err(e) = result {
-                tracing::error!("REST endpoint failed: {e}");
-            }
-        });
+        let rest_server = serve_rest(rest_listener, app, conf.rest_tls.as_deref(), shutdown_rx.clone())?;
+        warn_if_unauthenticated(&conf);
         let standalone = conf.ha.is_none();
         let cluster_id = conf.cluster_id.clone();
         let leadership =
@@ -140,6 +140,57 @@ impl JobManager {
             tracing::warn!("REST endpoint did not stop within {grace:?}");
         }
         tracing::info!("JobManager stopped");
+    }
+}
+
+/// Serves the REST router on `listener`: plain HTTP, or HTTPS (with client
+/// certificates when required) under `security.ssl.rest.*`.
+fn serve_rest(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<&rask_common::security::RestTls>,
+    mut stop: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, JobManagerError> {
+    let Some(tls) = tls else {
+        return Ok(tokio::spawn(async move {
+            let result = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!("REST endpoint failed: {e}");
+            }
+        }));
+    };
+    let config = tls.server_config().map_err(|e| JobManagerError::Tls(e.to_string()))?;
+    let listener = listener.into_std().map_err(|e| JobManagerError::Tls(e.to_string()))?;
+    let server = axum_server::tls_rustls::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config)))
+        .map_err(|e| JobManagerError::Tls(e.to_string()))?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        let _ = stop.wait_for(|stop| *stop).await;
+        stopper.graceful_shutdown(Some(Duration::from_secs(1)));
+    });
+    Ok(tokio::spawn(async move {
+        if let Err(e) = server.handle(handle).serve(app.into_make_service()).await {
+            tracing::error!("REST endpoint failed: {e}");
+        }
+    }))
+}
+
+/// One WARN line at start when an endpoint accepts any caller who reaches it.
+fn warn_if_unauthenticated(conf: &JobManagerConfiguration) {
+    let mut open = Vec::new();
+    if conf.internal_tls.is_none() {
+        open.push(format!("gRPC at {} (security.ssl.internal.enabled is false: anyone can act as a TaskManager)", conf.rpc_bind));
+    }
+    if !conf.rest_tls.as_ref().is_some_and(|t| t.authentication_enabled) {
+        open.push(format!("REST at {} (security.ssl.rest.authentication-enabled is false: anyone can submit and cancel jobs)", conf.rest_bind));
+    }
+    if !open.is_empty() {
+        tracing::warn!("this cluster is unauthenticated: {}; see docs/security.md", open.join("; "));
     }
 }
 

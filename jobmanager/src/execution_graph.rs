@@ -143,6 +143,9 @@ impl ExecutionState {
 #[derive(Debug, Clone)]
 pub struct Execution {
     pub state: ExecutionState,
+    /// The random id of the attempt deployed for this subtask (Flink's
+    /// ExecutionAttemptID); reports of any other attempt are refused.
+    pub attempt_id: Option<String>,
     pub resource_id: Option<String>,
     pub rpc_address: Option<String>,
     pub start_time: i64,
@@ -204,15 +207,7 @@ impl ExecutionGraph {
                 id: v.id.clone(),
                 name: v.name.clone(),
                 parallelism: v.parallelism,
-                subtasks: (0..v.parallelism)
-                    .map(|_| Execution {
-                        state: ExecutionState::Created,
-                        resource_id: None,
-                        rpc_address: None,
-                        start_time: -1,
-                        end_time: -1,
-                    })
-                    .collect(),
+                subtasks: (0..v.parallelism).map(|_| Execution::default()).collect(),
             })
             .collect();
         let mut timestamps = BTreeMap::new();
@@ -267,7 +262,7 @@ impl ExecutionGraph {
     pub fn reset_executions(&mut self) {
         for v in self.vertices.iter_mut() {
             for e in v.subtasks.iter_mut() {
-                *e = Execution { state: ExecutionState::Created, resource_id: None, rpc_address: None, start_time: -1, end_time: -1 };
+                *e = Execution::default();
             }
         }
     }
@@ -278,6 +273,24 @@ impl ExecutionGraph {
 
     pub fn all_tasks(&self, pred: impl Fn(ExecutionState) -> bool) -> bool {
         self.executions().all(|e| pred(e.state))
+    }
+
+    /// Whether a report claiming to come from `attempt_id` of subtask `subtask` of
+    /// `vertex_id` comes from the attempt this JobMaster deployed there: the vertex is
+    /// known, the subtask in range, and the id that of the current attempt.
+    pub fn is_current_attempt(&self, vertex_id: &str, subtask: u32, attempt_id: &str) -> bool {
+        self.vertices
+            .iter()
+            .find(|v| v.id == vertex_id)
+            .and_then(|v| v.subtasks.get(subtask as usize))
+            .and_then(|e| e.attempt_id.as_deref())
+            .is_some_and(|current| !attempt_id.is_empty() && current == attempt_id)
+    }
+}
+
+impl Default for Execution {
+    fn default() -> Self {
+        Execution { state: ExecutionState::Created, attempt_id: None, resource_id: None, rpc_address: None, start_time: -1, end_time: -1 }
     }
 }
 

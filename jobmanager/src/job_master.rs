@@ -15,7 +15,7 @@ use rask_common::proto::{
 };
 use rask_common::proto::{CheckpointAck, CheckpointDecline, NotifyCheckpointCompleteRequest, TriggerCheckpointRequest};
 use tokio::sync::{mpsc, watch};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::checkpoint_coordinator::{CheckpointCoordinator, CheckpointSettings, SavepointOperation, SavepointOperations, SavepointRequest};
 use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
@@ -118,6 +118,10 @@ pub struct JobMasterServices {
     pub store: Arc<dyn JobStore>,
     /// The leadership term (0 without HA).
     pub term: u64,
+    /// Mutual TLS for the connections to TaskExecutors.
+    pub internal_tls: Option<Arc<rask_common::security::InternalTls>>,
+    /// rask.io.allowed-paths: checked at submission and on savepoint targets.
+    pub allowed_paths: rask_common::security::AllowedPaths,
 }
 
 /// What an earlier leader left of a job this JobMaster takes over.
@@ -216,7 +220,7 @@ impl JobMaster {
         if let Some(c) = self.clients.get(address) {
             return Ok(c.clone());
         }
-        let channel = Endpoint::from_shared(format!("http://{address}"))
+        let channel = rask_common::security::tls::endpoint(address, self.services.internal_tls.as_deref())
             .map_err(|e| e.to_string())?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
@@ -413,7 +417,9 @@ impl JobMaster {
                         });
                     }
                 }
+                let execution_attempt_id = rask_common::ids::random_hex_id();
                 let tdd = TaskDeploymentDescriptor {
+                    execution_attempt_id: execution_attempt_id.clone(),
                     leader_token: self.services.leader_token.clone(),
                     job_id: self.job_id().to_string(),
                     vertex_id: vertex.id.clone(),
@@ -454,6 +460,7 @@ impl JobMaster {
                     eg.set_task_state(&vertex.id, subtask, ExecutionState::Deploying);
                     if let Some(e) = eg.vertices.iter_mut().find(|v| v.id == vertex.id).and_then(|v| v.subtasks.get_mut(subtask as usize)) {
                         e.resource_id = Some(slot.resource_id.clone());
+                        e.attempt_id = Some(execution_attempt_id);
                         e.rpc_address = Some(slot.rpc_address.clone());
                     }
                 }

@@ -218,6 +218,8 @@ async fn start_term(
             restart_strategy: conf.restart_strategy.clone(),
             store: leadership.store.clone(),
             term: leadership.term,
+            internal_tls: conf.internal_tls.clone(),
+            allowed_paths: conf.allowed_paths.clone(),
         },
         conf.jobstore_expiration,
     ));

@@ -103,9 +103,10 @@ fn cluster_mode_of(args: &Args, conf: &Configuration) -> anyhow::Result<ClusterM
 /// every job finished.
 async fn run(conf: JobManagerConfiguration, mode: ClusterMode, ready_file: Option<PathBuf>) -> anyhow::Result<bool> {
     let rest_host = conf.rest_address.clone();
+    let scheme = if conf.rest_tls.is_some() { "https" } else { "http" };
     let jm = JobManager::start(conf).await?;
     if let Some(path) = ready_file {
-        let url = format!("http://{}", rask_common::net::host_port(&rest_host, jm.rest_address.port()));
+        let url = format!("{scheme}://{}", rask_common::net::host_port(&rest_host, jm.rest_address.port()));
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, format!("{url}\n")).and_then(|_| std::fs::rename(&tmp, &path))?;
     }

@@ -21,6 +21,10 @@ pub struct TaskManagerConfiguration {
     pub registration_max_backoff: Duration,
     /// etcd HA: the leader is found in etcd instead of at jobmanager.rpc.address.
     pub ha: Option<rask_common::etcd::EtcdSettings>,
+    /// security.ssl.internal.*: mutual TLS on every gRPC connection.
+    pub internal_tls: Option<std::sync::Arc<rask_common::security::InternalTls>>,
+    /// rask.io.allowed-paths: where tasks may read and write.
+    pub allowed_paths: rask_common::security::AllowedPaths,
 }
 
 impl TaskManagerConfiguration {
@@ -41,6 +45,8 @@ impl TaskManagerConfiguration {
             registration_initial_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_INITIAL_TIMEOUT)?,
             registration_max_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_MAX_TIMEOUT)?,
             ha: rask_common::etcd::EtcdSettings::from_configuration(conf)?,
+            internal_tls: rask_common::security::InternalTls::from_configuration(conf)?,
+            allowed_paths: rask_common::security::AllowedPaths::from_configuration(conf)?,
         })
     }
 }

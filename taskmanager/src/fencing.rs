@@ -13,8 +13,9 @@ pub struct LeaderFence {
 pub enum FencingError {
     #[error("not registered with any JobManager yet; command refused")]
     NoLeader,
-    #[error("stale leader token '{got}': this TaskManager follows leader '{current}'; command refused")]
-    StaleToken { got: String, current: String },
+    /// The token itself is never part of the message: an error text reaches the caller.
+    #[error("stale leader token: this TaskManager follows another JobManager leader; command refused")]
+    StaleToken,
 }
 
 impl LeaderFence {
@@ -40,7 +41,7 @@ impl LeaderFence {
         match current.as_deref() {
             None => Err(FencingError::NoLeader),
             Some(c) if c == token => Ok(current),
-            Some(c) => Err(FencingError::StaleToken { got: token.to_string(), current: c.to_string() }),
+            Some(_) => Err(FencingError::StaleToken),
         }
     }
 
@@ -64,7 +65,15 @@ mod tests {
         fence.accept_leader("a");
         assert!(fence.check("a").is_ok());
         fence.accept_leader("b");
-        assert!(matches!(fence.check("a"), Err(FencingError::StaleToken { .. })));
+        assert_eq!(fence.check("a"), Err(FencingError::StaleToken));
         assert!(fence.check("b").is_ok());
+    }
+
+    #[test]
+    fn refusals_never_name_a_token() {
+        let fence = LeaderFence::default();
+        fence.accept_leader("current-secret-7f3a");
+        let refused = fence.check("forged-guess-19c2").unwrap_err().to_string();
+        assert!(!refused.contains("current-secret-7f3a") && !refused.contains("forged-guess-19c2"), "{refused}");
     }
 }

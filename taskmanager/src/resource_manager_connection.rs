@@ -15,7 +15,6 @@ use rask_common::proto::{
 };
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Endpoint;
 
 use crate::fencing::LeaderFence;
 use crate::runtime::task::TaskServices;
@@ -32,6 +31,8 @@ pub struct ConnectionContext {
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
     pub leader_retrieval: Arc<dyn LeaderRetrieval>,
+    /// Mutual TLS for the session with the ResourceManager.
+    pub internal_tls: Option<Arc<rask_common::security::InternalTls>>,
     pub fence: Arc<LeaderFence>,
     pub slots: Arc<Mutex<SlotTable>>,
     pub tasks: Arc<TaskServices>,
@@ -125,7 +126,7 @@ async fn session(
     };
     let connect = async {
         let address = target.rpc_address.clone();
-        let endpoint = match Endpoint::from_shared(format!("http://{address}")) {
+        let endpoint = match rask_common::security::tls::endpoint(&address, ctx.internal_tls.as_deref()) {
             Ok(e) => e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true),
             Err(e) => {
                 tracing::error!("invalid JobManager address {address}: {e}");
@@ -212,7 +213,7 @@ async fn session(
                 Ok(Some(msg)) => {
                     if let Some(RmKind::Heartbeat(hb)) = msg.kind {
                         if hb.leader_token != accepted.leader_token {
-                            tracing::warn!("ignoring a heartbeat with stale leader token {}", hb.leader_token);
+                            tracing::warn!("ignoring a heartbeat with a stale leader token");
                             continue;
                         }
                         last_heartbeat = Instant::now();

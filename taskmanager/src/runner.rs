@@ -27,6 +27,8 @@ pub enum TaskManagerError {
     Connection(#[from] ConnectionError),
     #[error("TaskManager task failed: {0}")]
     Internal(String),
+    #[error("internal TLS: {0}")]
+    Tls(String),
 }
 
 /// A running TaskManager.
@@ -65,11 +67,19 @@ impl TaskManager {
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let own_address = rask_common::net::host_port(&conf.host, local.port());
-        let tasks = Arc::new(TaskServices::new(resource_id.clone(), own_address));
+        let tasks = Arc::new(TaskServices::new(resource_id.clone(), own_address, conf.internal_tls.clone(), conf.allowed_paths.clone()));
         let service = TaskExecutorService { fence: fence.clone(), slots: slots.clone(), tasks: tasks.clone() };
         let mut server_shutdown = shutdown_rx.clone();
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = &conf.internal_tls {
+            builder = builder.tls_config(tls.server_config()).map_err(|e| TaskManagerError::Tls(e.to_string()))?;
+        } else {
+            tracing::warn!(
+                "security.ssl.internal.enabled is false: this TaskManager's endpoint at {local} is unauthenticated; any process that reaches it can read its data (docs/security.md)"
+            );
+        }
         let server = tokio::spawn(async move {
-            let result = tonic::transport::Server::builder()
+            let result = builder
                 .add_service(TaskExecutorServer::new(service).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20))
                 .serve_with_incoming_shutdown(rask_common::net::incoming(listener), async move {
                     let _ = server_shutdown.wait_for(|stop| *stop).await;
@@ -90,6 +100,7 @@ impl TaskManager {
             initial_backoff: conf.registration_initial_backoff,
             max_backoff: conf.registration_max_backoff,
             leader_retrieval,
+            internal_tls: conf.internal_tls.clone(),
             fence,
             slots,
             tasks,

@@ -111,7 +111,8 @@ pub async fn run_remote(client: &RestClient, graph: &JobGraph, options: &RunOpti
 
 pub async fn run_local(graph: &JobGraph, conf: &Configuration) -> anyhow::Result<()> {
     let cluster = MiniCluster::start(graph.slots_needed(), conf).await?;
-    let client = RestClient::new(cluster.rest_url.clone());
+    let tls = rask_common::security::RestTls::client_from_configuration(conf)?;
+    let client = RestClient::new(cluster.rest_url.clone(), tls.as_deref())?;
     let result = async {
         let job_id = submit(&client, graph).await?;
         say(&format!("Job has been submitted with JobID {job_id}"));
@@ -136,7 +137,8 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
         args.push("--attached".into());
     }
     let mut started = deployment::start(&cluster_id, &dir, cluster, conf, &args).await?;
-    let client = RestClient::new(started.rest_url.clone());
+    let tls = rask_common::security::RestTls::client_from_configuration(conf)?;
+    let client = RestClient::new(started.rest_url.clone(), tls.as_deref())?;
     // The JobManager submits the job right after it serves.
     let deadline = Instant::now() + Duration::from_secs(10);
     while client.get::<serde_json::Value>(&format!("/jobs/{job_id}")).await.is_err() {

@@ -65,6 +65,18 @@ pub enum ConfigError {
     InvalidValue { key: String, value: String, origin: Origin, reason: String },
     #[error("malformed -D argument '{0}': expected key=value")]
     MalformedDynamicProperty(String),
+    /// A TLS setting that names an unreadable or wrong file (the message names the key).
+    #[error("{0}")]
+    Security(String),
+}
+
+impl From<crate::security::TlsError> for ConfigError {
+    fn from(e: crate::security::TlsError) -> Self {
+        match e {
+            crate::security::TlsError::Config(c) => c,
+            other => ConfigError::Security(other.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -135,7 +147,7 @@ impl Configuration {
         let option = options::lookup(key).ok_or_else(|| ConfigError::UnknownKey { key: key.to_string(), origin: origin.clone() })?;
         check_value(option, value).map_err(|reason| ConfigError::InvalidValue {
             key: option.key.to_string(),
-            value: value.to_string(),
+            value: shown_value(option.key, value),
             origin: origin.clone(),
             reason,
         })?;
@@ -198,7 +210,7 @@ impl Configuration {
             origin: Origin::Default,
             reason: "no value set and no default".into(),
         })?;
-        parse(value).map_err(|reason| ConfigError::InvalidValue { key: option.key.to_string(), value: value.to_string(), origin, reason })
+        parse(value).map_err(|reason| ConfigError::InvalidValue { key: option.key.to_string(), value: shown_value(option.key, value), origin, reason })
     }
 
     /// Where the option's effective value comes from.
@@ -227,6 +239,17 @@ impl Configuration {
         self.parsed(option, values::parse_multiplier)
     }
 
+    pub fn get_bool(&self, option: &ConfigOption) -> Result<bool, ConfigError> {
+        self.parsed(option, values::parse_bool)
+    }
+
+    /// A list option (`a;b` or `a,b`), empty entries dropped; empty when unset.
+    pub fn get_list(&self, option: &ConfigOption) -> Vec<String> {
+        self.raw(option)
+            .map(|(v, _)| v.split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
     pub fn get_positive_int(&self, option: &ConfigOption) -> Result<u32, ConfigError> {
         self.parsed(option, values::parse_positive_int)
     }
@@ -241,12 +264,33 @@ impl Configuration {
         self.entries.iter().map(|(k, e)| (*k, e.value.as_str()))
     }
 
-    /// Every key with its effective value (explicit or default), sorted by key.
+    /// Every key with its effective value (explicit or default), sorted by key, with
+    /// sensitive values shown as [`REDACTED`] (for REST answers and logs).
     pub fn effective_entries(&self) -> Vec<(&'static str, String)> {
         let mut out: Vec<(&'static str, String)> =
-            options::ALL.iter().filter_map(|o| self.raw(o).map(|(v, _)| (o.key, v.to_string()))).collect();
+            options::ALL.iter().filter_map(|o| self.raw(o).map(|(v, _)| (o.key, shown_value(o.key, v)))).collect();
         out.sort();
         out
+    }
+}
+
+/// How a sensitive value is shown, as Flink's `GlobalConfiguration.HIDDEN_CONTENT`.
+pub const REDACTED: &str = "******";
+
+/// Whether a key holds a secret (or names where one is kept), as Flink's
+/// `GlobalConfiguration.isSensitive`: its name contains `password`, `secret`, `token`
+/// or `key` (case-insensitive). Its value never appears in an answer, error or log.
+pub fn is_sensitive(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "secret", "token", "key"].iter().any(|word| key.contains(word))
+}
+
+/// The value as it may be shown: [`REDACTED`] for a sensitive key.
+pub fn shown_value(key: &str, value: &str) -> String {
+    if is_sensitive(key) {
+        REDACTED.to_string()
+    } else {
+        value.to_string()
     }
 }
 
@@ -265,6 +309,7 @@ pub(crate) fn check_value(option: &ConfigOption, value: &str) -> Result<(), Stri
         ValueKind::String if value.trim().is_empty() => Err("must not be empty".into()),
         ValueKind::String => Ok(()),
         ValueKind::Port => values::parse_port(value).map(drop),
+        ValueKind::Boolean => values::parse_bool(value).map(drop),
         ValueKind::PositiveInt => values::parse_positive_int(value).map(drop),
         ValueKind::Multiplier => values::parse_multiplier(value).map(drop),
         ValueKind::Duration => values::parse_duration(value).map(drop),
@@ -381,6 +426,22 @@ mod tests {
                 let _ = std::fs::remove_dir_all(&self.0);
             }
         }
+    }
+
+    #[test]
+    fn sensitive_values_are_redacted_in_entries_and_errors() {
+        let mut conf = Configuration::new();
+        conf.set("high-availability.etcd.password", "hunter2-secret").unwrap();
+        conf.set("security.ssl.internal.key", "/etc/rask/tls/node.key").unwrap();
+        let shown = format!("{:?}", conf.effective_entries());
+        assert!(!shown.contains("hunter2") && !shown.contains("node.key"), "{shown}");
+        assert!(conf.effective_entries().contains(&("high-availability.etcd.password", REDACTED.to_string())));
+        assert!(is_sensitive("high-availability.etcd.password") && is_sensitive("security.ssl.rest.key"));
+        assert!(!is_sensitive("rest.port") && !is_sensitive("state.checkpoints.dir"));
+        let err = conf.set("security.ssl.internal.enabled", "maybe-secret-value").unwrap_err().to_string();
+        assert!(err.contains("security.ssl.internal.enabled") && err.contains("maybe-secret-value"), "{err}");
+        let err = Configuration::load_from(None, none(), &["high-availability.etcd.lease-ttl=0".into()]).unwrap_err().to_string();
+        assert!(err.contains("'0'"), "a value that is not secret is quoted: {err}");
     }
 
     fn none() -> Vec<(String, String)> {

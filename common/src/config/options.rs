@@ -7,6 +7,8 @@ pub enum ValueKind {
     String,
     Port,
     PositiveInt,
+    /// `true` or `false`.
+    Boolean,
     /// A number of at least 1.0 (multipliers).
     Multiplier,
     /// Bare integer = milliseconds, or a number with a unit.
@@ -281,6 +283,56 @@ option!(
 );
 option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
+option!(
+    REST_SERVER_MAX_CONTENT_LENGTH,
+    "rest.server.max-content-length",
+    MemorySize,
+    Some("104857600"),
+    "Largest request body the REST endpoint accepts (bytes, or with a unit); larger ones get a 413."
+);
+option!(
+    SSL_INTERNAL_ENABLED,
+    "security.ssl.internal.enabled",
+    Boolean,
+    Some("false"),
+    "Mutual TLS on every gRPC connection between JobManagers and TaskManagers (control plane and data exchange)."
+);
+option!(SSL_INTERNAL_CERT, "security.ssl.internal.cert", String, None, "PEM certificate (chain) this process presents on internal connections.");
+option!(SSL_INTERNAL_KEY, "security.ssl.internal.key", String, None, "PEM private key of security.ssl.internal.cert.");
+option!(
+    SSL_INTERNAL_TRUST_CERT,
+    "security.ssl.internal.trust-cert",
+    String,
+    None,
+    "PEM certificate of the cluster's CA: a peer is accepted only with a certificate it signed."
+);
+option!(SSL_REST_ENABLED, "security.ssl.rest.enabled", Boolean, Some("false"), "HTTPS on the REST endpoint (and for the rask CLI).");
+option!(SSL_REST_CERT, "security.ssl.rest.cert", String, None, "PEM certificate (chain) of the REST endpoint.");
+option!(SSL_REST_KEY, "security.ssl.rest.key", String, None, "PEM private key of security.ssl.rest.cert.");
+option!(
+    SSL_REST_TRUST_CERT,
+    "security.ssl.rest.trust-cert",
+    String,
+    None,
+    "PEM CA certificate: the CLI trusts REST servers it signed; with authentication-enabled the server accepts clients it signed."
+);
+option!(
+    SSL_REST_AUTHENTICATION_ENABLED,
+    "security.ssl.rest.authentication-enabled",
+    Boolean,
+    Some("false"),
+    "REST requires a client certificate signed by security.ssl.rest.trust-cert (mutual TLS)."
+);
+option!(SSL_REST_CLIENT_CERT, "security.ssl.rest.client-cert", String, None, "CLI: PEM client certificate presented to a REST endpoint that requires one (defaults to security.ssl.rest.cert).");
+option!(SSL_REST_CLIENT_KEY, "security.ssl.rest.client-key", String, None, "CLI: PEM private key of security.ssl.rest.client-cert (defaults to security.ssl.rest.key).");
+option!(
+    IO_ALLOWED_PATHS,
+    "rask.io.allowed-paths",
+    String,
+    None,
+    "Directories or URL prefixes (separated by ; or ,) that jobs may read and write: file sources and sinks, checkpoint and savepoint directories. Unset: anything the TaskManager's user may."
+);
+
 /// Every key, in the order `rask.yaml` documents them.
 pub const ALL: &[&ConfigOption] = &[
     &JOBMANAGER_RPC_ADDRESS,
@@ -324,6 +376,19 @@ pub const ALL: &[&ConfigOption] = &[
     &RESTART_EXP_MULTIPLIER,
     &RESTART_EXP_ATTEMPTS,
     &JOBSTORE_EXPIRATION_TIME,
+    &REST_SERVER_MAX_CONTENT_LENGTH,
+    &SSL_INTERNAL_ENABLED,
+    &SSL_INTERNAL_CERT,
+    &SSL_INTERNAL_KEY,
+    &SSL_INTERNAL_TRUST_CERT,
+    &SSL_REST_ENABLED,
+    &SSL_REST_CERT,
+    &SSL_REST_KEY,
+    &SSL_REST_TRUST_CERT,
+    &SSL_REST_AUTHENTICATION_ENABLED,
+    &SSL_REST_CLIENT_CERT,
+    &SSL_REST_CLIENT_KEY,
+    &IO_ALLOWED_PATHS,
     &RESOURCE_PROVIDER,
     &RESOURCEMANAGER_TASKMANAGER_TIMEOUT,
     &ENV_LOG_DIR,

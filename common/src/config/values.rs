@@ -28,6 +28,15 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     n.checked_mul(ms_per_unit).map(Duration::from_millis).ok_or_else(|| "duration out of range".to_string())
 }
 
+/// Parses a boolean: `true` or `false` (case-insensitive), as Flink.
+pub fn parse_bool(text: &str) -> Result<bool, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
 /// Parses a memory size in bytes: a number with an optional unit b, k/kb, m/mb,
 /// g/gb, t/tb (powers of 1024, case-insensitive).
 pub fn parse_memory_size(text: &str) -> Result<u64, String> {

@@ -147,7 +147,29 @@ impl Expr {
         self.eval(batch)?.into_array(batch.num_rows())
     }
 
+    /// Levels of nesting: 1 for a column or literal.
+    pub fn depth(&self) -> usize {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || {
+            1 + match self {
+                Expr::Column { .. } | Expr::Literal(_) => 0,
+                Expr::Binary { left, right, .. } => left.depth().max(right.depth()),
+                Expr::Not(e) | Expr::Negate(e) | Expr::IsNull { expr: e, .. } | Expr::Cast { expr: e, .. } => e.depth(),
+                Expr::Case { whens, otherwise, .. } => whens
+                    .iter()
+                    .map(|(c, r)| c.depth().max(r.depth()))
+                    .chain(otherwise.iter().map(|o| o.depth()))
+                    .max()
+                    .unwrap_or(0),
+                Expr::Call { args, .. } => args.iter().map(Expr::depth).max().unwrap_or(0),
+            }
+        })
+    }
+
     fn eval(&self, batch: &RecordBatch) -> Result<ColumnarValue, ArrowError> {
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.eval_node(batch))
+    }
+
+    fn eval_node(&self, batch: &RecordBatch) -> Result<ColumnarValue, ArrowError> {
         Ok(match self {
             Expr::Column { index, .. } => ColumnarValue::Array(batch.column(*index).clone()),
             Expr::Literal(v) => ColumnarValue::Scalar(v.to_array()),
@@ -282,9 +304,35 @@ fn concat_strings(arrays: &[ArrayRef]) -> Result<ArrayRef, ArrowError> {
 // Parsing and compilation
 // ---------------------------------------------------------------------------------
 
+/// Stack left before a recursion step moves to a fresh segment, and that segment's
+/// size: deep (but bounded) expressions never overflow a thread's stack.
+const STACK_RED_ZONE: usize = 128 * 1024;
+const STACK_SEGMENT: usize = 2 * 1024 * 1024;
+
+/// `sql` shortened for an error message.
+fn excerpt(sql: &str) -> String {
+    match sql.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &sql[..i]),
+        None => sql.to_string(),
+    }
+}
+
+/// A parser over `sql`, once its size is within the limits: the text, then its
+/// tokens (which bound the size and depth of the syntax tree).
 fn parser(sql: &str) -> Result<Parser<'static>, ExprError> {
+    use super::limits::{MAX_EXPRESSION_BYTES, MAX_EXPRESSION_TOKENS};
     static DIALECT: GenericDialect = GenericDialect {};
-    Parser::new(&DIALECT).try_with_sql(sql).map_err(|e| ExprError(format!("cannot parse '{sql}': {e}")))
+    if sql.len() > MAX_EXPRESSION_BYTES {
+        return err(format!("expression '{}' is {} bytes; at most {MAX_EXPRESSION_BYTES} are allowed", excerpt(sql), sql.len()));
+    }
+    let tokens = sqlparser::tokenizer::Tokenizer::new(&DIALECT, sql)
+        .tokenize()
+        .map_err(|e| ExprError(format!("cannot parse '{}': {e}", excerpt(sql))))?;
+    let count = tokens.iter().filter(|t| !matches!(t, sqlparser::tokenizer::Token::Whitespace(_))).count();
+    if count > MAX_EXPRESSION_TOKENS {
+        return err(format!("expression '{}' has {count} tokens; at most {MAX_EXPRESSION_TOKENS} are allowed", excerpt(sql)));
+    }
+    Ok(Parser::new(&DIALECT).with_tokens(tokens))
 }
 
 fn expect_end(p: &mut Parser, sql: &str) -> Result<(), ExprError> {
@@ -335,9 +383,27 @@ pub fn default_name(e: &ast::Expr) -> Option<String> {
     }
 }
 
-/// Compiles a parsed expression against `schema`, checking column names and types.
+/// Compiles a parsed expression against `schema`, checking column names and types
+/// and that it nests at most [`MAX_EXPRESSION_DEPTH`](super::limits::MAX_EXPRESSION_DEPTH) levels.
 pub fn compile(e: &ast::Expr, schema: &Schema) -> Result<Expr, ExprError> {
+    let compiled = compile_at(e, schema, 0)?;
+    let depth = compiled.depth();
+    if depth > super::limits::MAX_EXPRESSION_DEPTH {
+        return err(format!("expression nests {depth} levels deep; at most {} are allowed", super::limits::MAX_EXPRESSION_DEPTH));
+    }
+    Ok(compiled)
+}
+
+fn compile_at(e: &ast::Expr, schema: &Schema, depth: usize) -> Result<Expr, ExprError> {
+    if depth > super::limits::MAX_EXPRESSION_DEPTH {
+        return err(format!("expression nests more than {} levels deep", super::limits::MAX_EXPRESSION_DEPTH));
+    }
+    stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || compile_node(e, schema, depth + 1))
+}
+
+fn compile_node(e: &ast::Expr, schema: &Schema, depth: usize) -> Result<Expr, ExprError> {
     use ast::Expr as A;
+    let compile = |e: &ast::Expr, schema: &Schema| compile_at(e, schema, depth);
     match e {
         A::Identifier(id) => column(&id.value, schema),
         A::CompoundIdentifier(ids) => column(&ids.last().map(|i| i.value.clone()).unwrap_or_default(), schema),
@@ -674,6 +740,47 @@ mod tests {
     fn eval(sql: &str) -> ArrayRef {
         let b = batch();
         compile_str(sql, &b.schema()).unwrap().evaluate(&b).unwrap()
+    }
+
+    /// `qty + qty + …` with `terms` terms: a left-deep tree `terms` levels deep.
+    fn chain(terms: usize) -> String {
+        vec!["qty"; terms].join(" + ")
+    }
+
+    /// Runs `f` on a thread with a tokio worker's 2 MiB stack.
+    fn on_small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        std::thread::Builder::new().stack_size(2 << 20).spawn(f).unwrap().join().expect("no stack overflow")
+    }
+
+    #[test]
+    fn deep_and_large_expressions_are_errors_not_overflows() {
+        let schema = batch().schema();
+        let s = schema.clone();
+        let deep = on_small_stack(move || compile_str(&chain(5_000), &s).map(drop));
+        assert!(deep.unwrap_err().0.contains("levels"), "5,000 terms nest too deep");
+        let s = schema.clone();
+        let many = on_small_stack(move || compile_str(&chain(6_000), &s).map(drop));
+        assert!(many.unwrap_err().0.contains("tokens"));
+        let s = schema.clone();
+        let parens = on_small_stack(move || compile_str(&format!("{}qty{}", "(".repeat(5_000), ")".repeat(5_000)), &s).map(drop));
+        assert!(parens.is_err());
+        let huge = compile_str(&format!("'{}'", "x".repeat(70_000)), &schema).unwrap_err();
+        assert!(huge.0.contains("bytes") && huge.0.len() < 300, "{}", huge.0);
+        let s = schema.clone();
+        let in_list = on_small_stack(move || compile_str(&format!("qty IN ({})", vec!["1"; 1_500].join(", ")), &s).map(drop));
+        assert!(in_list.unwrap_err().0.contains("levels"));
+    }
+
+    #[test]
+    fn expressions_near_the_depth_limit_compile_and_evaluate() {
+        let r = on_small_stack(|| {
+            let b = batch();
+            let e = compile_str(&chain(900), &b.schema()).unwrap();
+            assert!(e.depth() > 800);
+            e.evaluate(&b).unwrap()
+        });
+        let r = r.as_any().downcast_ref::<Int32Array>().unwrap().values().to_vec();
+        assert_eq!(r, vec![900, 0, 2_700]);
     }
 
     #[test]

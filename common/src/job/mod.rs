@@ -6,10 +6,13 @@ pub mod application;
 pub mod error;
 pub mod expr;
 pub mod graph;
+pub mod limits;
 pub mod planner;
 pub mod spec;
 pub mod types;
+pub mod validate;
 
 pub use error::JobFileError;
 pub use graph::JobGraph;
 pub use planner::plan_job_file;
+pub use validate::{validate_job_graph, InvalidJobGraph};

@@ -118,8 +118,12 @@ impl Planner {
             return Err(self.error(p_line, p_field, "must be at least 1"));
         }
         let max_p = spec.max_parallelism.as_ref().map(|m| m.value).or(options.max_parallelism).unwrap_or(128);
-        if max_p == 0 {
-            return Err(self.error(spec.max_parallelism.as_ref().map(line_of).unwrap_or(0), "max-parallelism", "must be at least 1"));
+        if max_p == 0 || max_p > super::limits::MAX_PARALLELISM {
+            return Err(self.error(
+                spec.max_parallelism.as_ref().map(line_of).unwrap_or(0),
+                "max-parallelism",
+                format!("{max_p} is outside 1..={} (Flink's limit)", super::limits::MAX_PARALLELISM),
+            ));
         }
         if default_p > max_p {
             return Err(self.error(p_line, p_field, format!("{default_p} exceeds max-parallelism ({max_p})")));
@@ -186,7 +190,11 @@ impl Planner {
             self.sink(i, sink, previous, default_p)?;
         }
         self.check_acyclic()?;
-        Ok(self.chain(spec.name.value.clone(), max_p))
+        let file = self.file.clone();
+        let graph = self.chain(spec.name.value.clone(), max_p);
+        super::validate::validate_job_graph(&graph)
+            .map_err(|e| JobFileError { file, line: 0, field: String::new(), message: e.0 })?;
+        Ok(graph)
     }
 
     fn inputs(
@@ -535,7 +543,17 @@ impl Planner {
                     }
                     DatagenField::RandomDouble { min, max }
                 }
-                DataType::Utf8 => DatagenField::RandomString { length: f.length.unwrap_or(10) },
+                DataType::Utf8 => {
+                    let length = f.length.unwrap_or(10);
+                    if length > super::limits::MAX_DATAGEN_STRING_LENGTH {
+                        return Err(self.error(
+                            kind_line,
+                            format!("{field}.length"),
+                            format!("{length} is too long; at most {}", super::limits::MAX_DATAGEN_STRING_LENGTH),
+                        ));
+                    }
+                    DatagenField::RandomString { length }
+                }
                 DataType::Boolean => DatagenField::RandomBoolean,
                 _ => DatagenField::Now,
             },

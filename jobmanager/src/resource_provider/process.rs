@@ -22,6 +22,9 @@ pub struct ProcessProvider {
     binary: PathBuf,
     /// `-D key=value` arguments every TaskManager gets.
     args: Vec<String>,
+    /// Sensitive settings, passed as `RASK_<KEY>` environment variables instead: a
+    /// command line is visible to every user of the host, an environment is not.
+    env: Vec<(String, String)>,
     log_dir: Option<PathBuf>,
     /// Resource ids are `<cluster id>-taskmanager-<n>`.
     cluster_id: String,
@@ -32,11 +35,23 @@ pub struct ProcessProvider {
 }
 
 impl ProcessProvider {
-    /// `settings` are passed to every TaskManager as `-D key=value`; TaskManager logs
-    /// go to `log_dir/<resource id>.log` (else to this process's stderr).
+    /// `settings` are passed to every TaskManager as `-D key=value` (sensitive ones
+    /// through its environment); TaskManager logs go to `log_dir/<resource id>.log`
+    /// (else to this process's stderr).
     pub fn new(binary: PathBuf, settings: Vec<(String, String)>, log_dir: Option<PathBuf>, cluster_id: String) -> Self {
-        let args = settings.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect();
-        Self { binary, args, log_dir, cluster_id, next: Default::default(), running: Arc::default(), exits: broadcast::channel(64).0 }
+        let (secret, plain): (Vec<_>, Vec<_>) = settings.into_iter().partition(|(k, _)| rask_common::config::is_sensitive(k));
+        let args = plain.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect();
+        let env = secret.into_iter().map(|(k, v)| (rask_common::config::options::env_var_name(&k), v)).collect();
+        Self {
+            binary,
+            args,
+            env,
+            log_dir,
+            cluster_id,
+            next: Default::default(),
+            running: Arc::default(),
+            exits: broadcast::channel(64).0,
+        }
     }
 
     /// `rask-taskmanager` next to the running JobManager binary.
@@ -48,6 +63,7 @@ impl ProcessProvider {
     fn spawn(&self, resource_id: &str, slots: u32) -> Result<u32, ProviderError> {
         let mut cmd = tokio::process::Command::new(&self.binary);
         cmd.args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .args(["-D".to_string(), format!("taskmanager.resource-id={resource_id}")])
             .args(["-D".to_string(), format!("taskmanager.numberOfTaskSlots={slots}")])
             .stdin(Stdio::null())

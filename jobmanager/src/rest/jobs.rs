@@ -20,6 +20,7 @@ impl From<DispatcherError> for RestError {
     fn from(e: DispatcherError) -> Self {
         let status = match e {
             DispatcherError::NotFound(_) => StatusCode::NOT_FOUND,
+            DispatcherError::ForeignAttempt(_) => StatusCode::FORBIDDEN,
             DispatcherError::Duplicate(_) | DispatcherError::AlreadyTerminal(..) => StatusCode::CONFLICT,
             DispatcherError::Invalid(_) => StatusCode::BAD_REQUEST,
             DispatcherError::Store(crate::ha::HaError::JobEnded(_)) => StatusCode::CONFLICT,

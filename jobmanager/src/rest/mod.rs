@@ -8,8 +8,9 @@ mod savepoints;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -28,7 +29,11 @@ pub struct RestState {
     pub started: Instant,
 }
 
+/// The longest request target (path and query) answered; longer ones get a 414.
+const MAX_URI_BYTES: usize = 8 * 1024;
+
 pub fn router(state: RestState) -> Router {
+    let max_body = state.configuration.max_content_length;
     Router::new()
         .route("/config", get(handlers::web_config))
         .route("/overview", get(handlers::overview))
@@ -49,8 +54,38 @@ pub fn router(state: RestState) -> Router {
         .route("/jobs/:id/output", get(jobs::output))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(DefaultBodyLimit::max(64 << 20))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(max_body, json_errors))
         .with_state(state)
+}
+
+/// Every error answer in Flink's JSON shape, including those produced before a
+/// handler runs (body too large, unreadable path or query); a request target
+/// longer than [`MAX_URI_BYTES`] gets a 414.
+async fn json_errors(State(max_body): State<usize>, request: Request, next: Next) -> Response {
+    let target = request.uri().path_and_query().map(|p| p.as_str().len()).unwrap_or(0);
+    if target > MAX_URI_BYTES {
+        let message = format!("The request target is {target} bytes; at most {MAX_URI_BYTES} are accepted.");
+        return RestError { status: StatusCode::URI_TOO_LONG, message }.into_response();
+    }
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("The request body is larger than rest.server.max-content-length ({max_body} bytes).")
+    } else {
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024).await.unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).trim().to_string();
+        if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_string()
+        } else {
+            text
+        }
+    };
+    RestError { status, message }.into_response()
 }
 
 /// An error answer in Flink's shape.

@@ -22,13 +22,28 @@ fn body(bytes: &Bytes) -> Result<Value, RestError> {
     serde_json::from_slice(bytes).map_err(|e| RestError::bad_request(format!("Request body is not JSON: {e}")))
 }
 
-/// The target directory: the request's, else state.savepoints.dir.
+/// Whether `path` is absolute: `/dir`, `file:/dir` or `file:///dir`, or a URL.
+fn is_absolute(path: &str) -> bool {
+    let local = path.strip_prefix("file:").map(|p| p.trim_start_matches("//")).map(|p| format!("/{p}"));
+    match local {
+        Some(_) => true,
+        None => path.starts_with('/') || path.split_once("://").is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty()),
+    }
+}
+
+/// The target directory: the request's, else state.savepoints.dir. It must be
+/// absolute and inside rask.io.allowed-paths.
 fn target(state: &RestState, given: Option<&str>) -> Result<String, RestError> {
-    given
+    if let Some(dir) = given.filter(|d| !is_absolute(d)) {
+        return Err(RestError::bad_request(format!("The savepoint target '{dir}' is relative: give an absolute path or a file:// URL.")));
+    }
+    let dir = given
         .map(str::to_string)
         .or_else(|| state.configuration.savepoints_dir.clone())
         .map(|d| rask_common::checkpoint::savepoint_dir(&d))
-        .ok_or_else(|| RestError::bad_request("No savepoint directory: give one (`rask savepoint JOBID DIR`, `rask stop --savepointPath DIR`; target-directory in REST) or set state.savepoints.dir."))
+        .ok_or_else(|| RestError::bad_request("No savepoint directory: give one (`rask savepoint JOBID DIR`, `rask stop --savepointPath DIR`; target-directory in REST) or set state.savepoints.dir."))?;
+    state.configuration.allowed_paths.check("the savepoint target", &dir).map_err(|e| RestError::bad_request(e.to_string()))?;
+    Ok(dir)
 }
 
 fn accepted(trigger_id: String) -> (StatusCode, Json<Value>) {
@@ -81,9 +96,20 @@ fn disposals() -> &'static Mutex<HashMap<String, SavepointOperation>> {
     D.get_or_init(Default::default)
 }
 
-pub async fn dispose(bytes: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
+pub async fn dispose(State(state): State<RestState>, bytes: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
     let request = body(&bytes)?;
     let path = request["savepoint-path"].as_str().ok_or_else(|| RestError::bad_request("Missing 'savepoint-path'."))?.to_string();
+    if !is_absolute(&path) || path.contains("://") && !path.starts_with("file:") {
+        return Err(RestError::bad_request(format!("The savepoint path '{path}' must be an absolute path or a file:// URL.")));
+    }
+    let dir = rask_common::checkpoint::savepoint_dir(&path);
+    state.configuration.allowed_paths.check("the savepoint path", &dir).map_err(|e| RestError::bad_request(e.to_string()))?;
+    if let Some(job) = live_checkpoints_of(&state, &dir) {
+        return Err(RestError {
+            status: StatusCode::CONFLICT,
+            message: format!("'{path}' holds the checkpoints of job {job}, which is still running: only savepoints are disposed of."),
+        });
+    }
     let result = tokio::task::spawn_blocking(move || rask_common::checkpoint::dispose_savepoint(&path))
         .await
         .map_err(|e| RestError { status: StatusCode::INTERNAL_SERVER_ERROR, message: e.to_string() })?;
@@ -94,6 +120,21 @@ pub async fn dispose(bytes: Bytes) -> Result<(StatusCode, Json<Value>), RestErro
     let id = rask_common::ids::random_hex_id();
     disposals().lock().insert(id.clone(), op);
     Ok(accepted(id))
+}
+
+/// The running job whose checkpoint directory (`<state.checkpoints.dir>/<job id>`)
+/// holds `dir`, if any.
+fn live_checkpoints_of(state: &RestState, dir: &str) -> Option<String> {
+    let storage = state.configuration.checkpointing.as_ref()?;
+    let resolved = rask_common::security::paths::resolve(std::path::Path::new(dir))?;
+    let root = rask_common::security::paths::resolve(std::path::Path::new(storage.storage.dir()))?;
+    state
+        .dispatcher
+        .jobs()
+        .iter()
+        .filter(|j| !j.status().is_terminal())
+        .map(|j| j.graph.job_id.clone())
+        .find(|id| resolved.starts_with(root.join(id)) || root.join(id).starts_with(&resolved))
 }
 
 pub async fn disposal_status(Path(trigger): Path<String>) -> Result<Json<Value>, RestError> {

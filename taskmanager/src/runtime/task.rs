@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use rask_common::checkpoint::{decode_task_state, encode_task_state, CheckpointStorage};
-use rask_common::job::graph::{JobGraph, Partitioning, JOB_GRAPH_VERSION};
+use rask_common::job::graph::{JobGraph, Partitioning};
 use rask_common::proto::job_master_gateway_client::JobMasterGatewayClient;
 use rask_common::proto::{CheckpointAck, CheckpointDecline, PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use super::memory::SlotMemory;
 use super::network::input::InputGate;
@@ -52,11 +52,22 @@ pub struct TaskServices {
     next_task: std::sync::atomic::AtomicU64,
     slot_memory: Mutex<HashMap<String, Arc<SlotMemory>>>,
     jobmasters: Mutex<HashMap<String, JobMasterGatewayClient<Channel>>>,
+    /// Mutual TLS for the connections to the JobMaster and to other TaskManagers.
+    pub internal_tls: Option<Arc<rask_common::security::InternalTls>>,
+    /// rask.io.allowed-paths: checked again before a task is deployed.
+    pub allowed_paths: rask_common::security::AllowedPaths,
 }
 
 impl TaskServices {
-    pub fn new(resource_id: String, own_address: String) -> Self {
+    pub fn new(
+        resource_id: String,
+        own_address: String,
+        internal_tls: Option<Arc<rask_common::security::InternalTls>>,
+        allowed_paths: rask_common::security::AllowedPaths,
+    ) -> Self {
         Self {
+            internal_tls,
+            allowed_paths,
             resource_id,
             own_address,
             partitions: PartitionRegistry::default(),
@@ -121,7 +132,7 @@ impl TaskServices {
         if let Some(c) = clients.get(address) {
             return Ok(c.clone());
         }
-        let channel = Endpoint::from_shared(format!("http://{address}"))
+        let channel = rask_common::security::tls::endpoint(address, self.internal_tls.as_deref())
             .map_err(|e| TaskError::Deployment(format!("bad JobMaster address {address}: {e}")))?
             .tcp_nodelay(true)
             .connect_lazy();
@@ -135,12 +146,15 @@ impl TaskServices {
 pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Result<(), TaskError> {
     let graph: JobGraph =
         serde_json::from_slice(&tdd.job_graph_json).map_err(|e| TaskError::Deployment(format!("unreadable JobGraph: {e}")))?;
-    if graph.version != JOB_GRAPH_VERSION {
-        return Err(TaskError::Deployment(format!(
-            "JobGraph version {} is not supported (this TaskManager runs version {JOB_GRAPH_VERSION})",
-            graph.version
-        )));
+    // The same validation as the client's and the JobManager's, and this
+    // TaskManager's own rask.io.allowed-paths.
+    rask_common::job::validate_job_graph(&graph).map_err(|e| TaskError::Deployment(e.to_string()))?;
+    if graph.job_id != tdd.job_id {
+        return Err(TaskError::Deployment(format!("the descriptor's job {} is not the JobGraph's", tdd.job_id)));
     }
+    let checkpoint_dir = Some(tdd.checkpoint_dir.as_str()).filter(|d| !d.is_empty());
+    rask_common::job::validate::check_paths(&graph, &services.allowed_paths, checkpoint_dir)
+        .map_err(|e| TaskError::Deployment(e.to_string()))?;
     let vertex =
         graph.vertex(&tdd.vertex_id).ok_or_else(|| TaskError::Deployment(format!("vertex {} is not in the JobGraph", tdd.vertex_id)))?;
     if tdd.subtask_index >= vertex.parallelism {
@@ -152,7 +166,7 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
     let name = format!("{} ({}/{})", vertex.name, tdd.subtask_index + 1, vertex.parallelism);
     tokio::spawn(async move {
         let (printed_tx, printed_rx) = mpsc::unbounded_channel();
-        let forwarder = tokio::spawn(forward_output(services.clone(), tdd.jobmaster_address.clone(), tdd.job_id.clone(), printed_rx));
+        let forwarder = tokio::spawn(forward_output(services.clone(), tdd.clone(), printed_rx));
         report(&services, &tdd, "INITIALIZING", "").await;
         // The task body runs as its own tokio task, so that a panic in an operator
         // fails this task (and is reported) instead of silently vanishing.
@@ -351,6 +365,7 @@ async fn run(
                 } else {
                     remote::read(
                         location.taskmanager_address.clone(),
+                        services.internal_tls.clone(),
                         PartitionRequest {
                             job_id: tdd.job_id.clone(),
                             producer_vertex_id: producer.id.clone(),
@@ -472,6 +487,7 @@ async fn checkpoint(
                 state_path,
                 state_size,
                 operator_uids: uids,
+                execution_attempt_id: tdd.execution_attempt_id.clone(),
             })
             .await
             .map(drop),
@@ -484,6 +500,7 @@ async fn checkpoint(
                     subtask_index: tdd.subtask_index,
                     checkpoint_id: id,
                     reason,
+                    execution_attempt_id: tdd.execution_attempt_id.clone(),
                 })
                 .await
                 .map(drop)
@@ -523,7 +540,8 @@ async fn next_input(source: &mut Option<Source>, gate: &mut Option<InputGate>) -
 }
 
 /// Sends printed lines to the JobMaster, in order, a few batches at a time.
-async fn forward_output(services: Arc<TaskServices>, address: String, job_id: String, mut rx: mpsc::UnboundedReceiver<Vec<String>>) {
+async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor, mut rx: mpsc::UnboundedReceiver<Vec<String>>) {
+    let address = tdd.jobmaster_address.clone();
     while let Some(mut lines) = rx.recv().await {
         while let Ok(more) = rx.try_recv() {
             lines.extend(more);
@@ -534,7 +552,14 @@ async fn forward_output(services: Arc<TaskServices>, address: String, job_id: St
         let Ok(mut client) = services.jobmaster(&address) else {
             return;
         };
-        if let Err(e) = client.publish_output(TaskOutput { job_id: job_id.clone(), lines }).await {
+        let output = TaskOutput {
+            job_id: tdd.job_id.clone(),
+            lines,
+            vertex_id: tdd.vertex_id.clone(),
+            subtask_index: tdd.subtask_index,
+            execution_attempt_id: tdd.execution_attempt_id.clone(),
+        };
+        if let Err(e) = client.publish_output(output).await {
             tracing::debug!("could not forward printed rows to the JobMaster: {}", e.message());
         }
     }
@@ -550,6 +575,7 @@ async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: 
         state: state.to_string(),
         error: error.to_string(),
         resource_id: services.resource_id.clone(),
+        execution_attempt_id: tdd.execution_attempt_id.clone(),
     };
     for attempt in 0..5 {
         let Ok(mut client) = services.jobmaster(&tdd.jobmaster_address) else {

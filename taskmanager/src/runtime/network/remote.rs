@@ -46,10 +46,14 @@ pub fn serve(mut queue: mpsc::Receiver<StreamElement>) -> mpsc::Receiver<Result<
 /// Reads `request`'s subpartition from the TaskManager at `address` into a local
 /// queue. Connection failures end the queue without an end marker, which fails the
 /// consuming task.
-pub fn read(address: String, request: PartitionRequest) -> mpsc::Receiver<StreamElement> {
+pub fn read(
+    address: String,
+    tls: Option<std::sync::Arc<rask_common::security::InternalTls>>,
+    request: PartitionRequest,
+) -> mpsc::Receiver<StreamElement> {
     let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
     tokio::spawn(async move {
-        let endpoint = match tonic::transport::Endpoint::from_shared(format!("http://{address}")) {
+        let endpoint = match rask_common::security::tls::endpoint(&address, tls.as_deref()) {
             Ok(e) => e.connect_timeout(Duration::from_secs(5)).tcp_nodelay(true),
             Err(e) => {
                 tracing::warn!("bad producer address {address}: {e}");

@@ -1,0 +1,173 @@
+//! `rask.io.allowed-paths`: the directories and URL prefixes a job may read and
+//! write. A path is resolved before it is compared (symlinks of its existing part
+//! followed, `.` and `..` removed), so neither `..` nor a symlink leads outside.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::config::{options as o, Configuration};
+
+/// A path outside every allowed prefix; the message names the path and the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} '{path}' is outside rask.io.allowed-paths ({allowed})")]
+pub struct PathNotAllowed {
+    pub what: String,
+    pub path: String,
+    pub allowed: String,
+}
+
+/// The allowed prefixes; empty means every path is allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedPaths {
+    /// Local directories, resolved.
+    dirs: Vec<PathBuf>,
+    /// URL prefixes of other schemes (`s3://bucket/jobs/`), each ending in `/`.
+    urls: Vec<String>,
+    /// The setting as written, for messages.
+    shown: String,
+}
+
+/// The scheme of a URL (`s3` of `s3://b/k`), `None` for a plain path.
+fn scheme(path: &str) -> Option<&str> {
+    let (scheme, rest) = path.split_once("://")?;
+    (!scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) && !rest.is_empty()).then_some(scheme)
+}
+
+/// A local path from a plain path or a `file:` URL.
+fn local(path: &str) -> PathBuf {
+    let p = path.strip_prefix("file://").or_else(|| path.strip_prefix("file:")).unwrap_or(path);
+    PathBuf::from(p)
+}
+
+/// Resolves `path` without requiring it to exist: the longest existing ancestor is
+/// canonicalized (symlinks followed), the rest is normalized lexically. `None` when
+/// the path is relative or climbs above the root.
+pub fn resolve(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut normal = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::Prefix(_) => normal.push(c.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !normal.pop() || normal.as_os_str().is_empty() {
+                    return None;
+                }
+            }
+            Component::Normal(n) => normal.push(n),
+        }
+    }
+    // Follow symlinks of the part that exists.
+    let mut existing = normal.clone();
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(real) = existing.canonicalize() {
+            let mut out = real;
+            out.extend(rest.iter().rev());
+            return Some(out);
+        }
+        match (existing.file_name().map(|n| n.to_os_string()), existing.parent().map(Path::to_path_buf)) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent;
+            }
+            _ => return Some(normal),
+        }
+    }
+}
+
+impl AllowedPaths {
+    /// Reads `rask.io.allowed-paths`. Relative local entries are refused.
+    pub fn from_configuration(conf: &Configuration) -> Result<Self, crate::config::ConfigError> {
+        let entries = conf.get_list(&o::IO_ALLOWED_PATHS);
+        Self::new(&entries).map_err(|reason| crate::config::ConfigError::InvalidValue {
+            key: o::IO_ALLOWED_PATHS.key.into(),
+            value: conf.get_string(&o::IO_ALLOWED_PATHS).unwrap_or_default(),
+            origin: conf.origin(&o::IO_ALLOWED_PATHS),
+            reason,
+        })
+    }
+
+    /// From directory paths, `file://` URLs and URL prefixes of other schemes.
+    pub fn new(entries: &[String]) -> Result<Self, String> {
+        let mut allowed = Self { shown: entries.join(";"), ..Self::default() };
+        for e in entries {
+            match scheme(e) {
+                Some(s) if !s.eq_ignore_ascii_case("file") => {
+                    if e.split('/').any(|seg| seg == "..") {
+                        return Err(format!("'{e}' contains '..'"));
+                    }
+                    allowed.urls.push(if e.ends_with('/') { e.clone() } else { format!("{e}/") });
+                }
+                _ => {
+                    let dir = resolve(&local(e)).ok_or_else(|| format!("'{e}' is not an absolute directory"))?;
+                    allowed.dirs.push(dir);
+                }
+            }
+        }
+        Ok(allowed)
+    }
+
+    /// Whether any restriction is configured.
+    pub fn is_restricted(&self) -> bool {
+        !self.dirs.is_empty() || !self.urls.is_empty()
+    }
+
+    /// Ok when `path` (a plain path or URL) lies inside an allowed prefix, or when
+    /// nothing is configured. `what` names the path's role in the error ("file
+    /// source path", "savepoint target").
+    pub fn check(&self, what: &str, path: &str) -> Result<(), PathNotAllowed> {
+        if !self.is_restricted() {
+            return Ok(());
+        }
+        let refuse = || PathNotAllowed { what: what.to_string(), path: path.to_string(), allowed: self.shown.clone() };
+        match scheme(path) {
+            Some(s) if !s.eq_ignore_ascii_case("file") => {
+                let inside = !path.split('/').any(|seg| seg == "..")
+                    && self.urls.iter().any(|u| path.starts_with(u.as_str()) || format!("{path}/") == *u);
+                inside.then_some(()).ok_or_else(refuse)
+            }
+            _ => {
+                let resolved = resolve(&local(path)).ok_or_else(refuse)?;
+                self.dirs.iter().any(|d| resolved.starts_with(d)).then_some(()).ok_or_else(refuse)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unrestricted_allows_everything() {
+        assert!(AllowedPaths::default().check("file source path", "/etc/shadow").is_ok());
+    }
+
+    #[test]
+    fn paths_are_resolved_before_they_are_compared() {
+        let root = std::env::temp_dir().join(format!("rask-allowed-{}", crate::ids::random_hex_id()));
+        let data = root.join("data");
+        let outside = root.join("outside");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, data.join("link")).unwrap();
+        let allowed = AllowedPaths::new(&[data.display().to_string(), "s3://bucket/jobs".into()]).unwrap();
+        let ok = |p: &str| allowed.check("path", p);
+        assert!(ok(&data.join("in.csv").display().to_string()).is_ok());
+        assert!(ok(&format!("file://{}", data.join("new/dir/out").display())).is_ok());
+        assert!(ok(&data.join("../outside/x").display().to_string()).is_err(), "'..' leads outside");
+        assert!(ok(&data.join("link/x").display().to_string()).is_err(), "a symlink leads outside");
+        assert!(ok("/etc/passwd").is_err());
+        assert!(ok("relative/path").is_err());
+        assert!(ok("s3://bucket/jobs/a/b").is_ok());
+        assert!(ok("s3://bucket/jobsmore/a").is_err());
+        assert!(ok("s3://bucket/jobs/../secret").is_err());
+        assert!(ok("gs://bucket/jobs/a").is_err());
+        let err = ok("/etc/passwd").unwrap_err().to_string();
+        assert!(err.contains("/etc/passwd") && err.contains("rask.io.allowed-paths"), "{err}");
+        assert!(AllowedPaths::new(&["relative".into()]).is_err());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
