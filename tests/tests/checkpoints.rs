@@ -175,6 +175,24 @@ fn exactly_once_output_while_taskmanagers_are_killed_three_times() {
 }
 
 #[test]
+fn exactly_once_output_with_internal_tls_while_a_taskmanager_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = ClusterCertificates::make(&dir.path().join("certs"));
+    let tls = certs.internal();
+    let mut settings: Vec<(&str, &str)> = tls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    settings.push(("restart-strategy.fixed-delay.attempts", "3"));
+    let mut job = start_counting_job(dir.path(), &settings, 3, 1000, 400_000);
+    let url = job.url.clone();
+    job.wait_checkpoints(2);
+    wait_for(Duration::from_secs(30), "every task RUNNING", || get_json(&url).filter(|j| j["status-counts"]["RUNNING"] == 4));
+    let victim = get_json(&url).unwrap()["vertices"][1]["subtasks"][0]["taskmanager-id"].as_str().unwrap().to_string();
+    process_of(&mut job.tms, &victim).expect("the victim's process").kill9();
+    let done = job.wait_finished();
+    assert!(done["timestamps"]["RESTARTING"].as_i64().unwrap() > 0, "the job restarted");
+    job.assert_exact_output(dir.path());
+}
+
+#[test]
 fn cancel_during_checkpoints_leaves_no_uncommitted_files_visible() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ClusterSpec::new()

@@ -346,3 +346,73 @@ fn allowed_paths_refuse_jobs_and_savepoints_outside_them() {
     assert_eq!(status, 400, "{answer}");
     assert!(answer["errors"][0].as_str().unwrap().contains("/tmp/elsewhere"));
 }
+
+const HOSTILE_JOB: &str = "name: hostile\nparallelism: 1\nsources:\n  - name: gen\n    connector: datagen\n    rows-per-second: 100\n    \
+                           fields:\n      - {name: id, type: BIGINT, kind: sequence}\n      - {name: s, type: STRING, length: 8}\n\
+                           pipeline:\n  - filter: \"id >= 0\"\nsinks:\n  - {name: out, connector: blackhole}\n";
+
+/// `rask info` on a variant of the hostile job: its exit and stderr.
+fn info(dir: &Path, name: &str, text: &str) -> (Option<i32>, String) {
+    let file = dir.join(format!("{name}.yaml"));
+    std::fs::write(&file, text).unwrap();
+    let out = rask(&["info", file.to_str().unwrap()], &[]);
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+#[test]
+fn hostile_inputs_get_clear_errors_and_abort_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    // The client: each is a one-line error naming the file, line and field.
+    let (code, err) = info(dir.path(), "wide", &HOSTILE_JOB.replace("parallelism: 1", "parallelism: 4000000000"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("wide.yaml:2: parallelism"), "{err}");
+    let deep = vec!["id"; 5_000].join(" + ");
+    let (code, err) = info(dir.path(), "deep", &HOSTILE_JOB.replace("id >= 0", &format!("{deep} >= 0")));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("deep.yaml:") && err.contains("filter") && (err.contains("levels") || err.contains("tokens")), "{err}");
+    let (code, err) = info(dir.path(), "long", &HOSTILE_JOB.replace("length: 8", "length: 4000000000"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("long.yaml:") && err.contains(".length"), "{err}");
+
+    // The JobManager and TaskManager: REST submissions are untrusted.
+    let spec = ClusterSpec::new().with("rest.server.max-content-length", "65536");
+    let jm = spec.jobmanager("jm", dir.path());
+    let tm = spec.taskmanager("tm", dir.path(), &[]);
+    spec.wait_slots(1, 1, Duration::from_secs(30));
+    let rest = spec.rest_url();
+    let file = dir.path().join("hostile.yaml");
+    std::fs::write(&file, HOSTILE_JOB).unwrap();
+    let graph = rask_common::job::plan_job_file(&file, &Default::default()).unwrap();
+    let mut json = serde_json::to_value(&graph).unwrap();
+
+    json["vertices"][0]["parallelism"] = 4_000_000_000u64.into();
+    let (status, answer) = post_status_json(&format!("{rest}/jobs"), &json);
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["errors"][0].as_str().unwrap().contains("parallelism"), "{answer}");
+
+    let (status, answer) = post_bytes(&format!("{rest}/jobs"), vec![b' '; 100_000]);
+    assert_eq!(status, 413, "{answer}");
+    assert!(answer["errors"][0].as_str().unwrap().contains("rest.server.max-content-length"), "{answer}");
+    let (status, answer) = get_status_json(&format!("{rest}/jobs/overview?x={}", "a".repeat(10_000)));
+    assert_eq!(status, 414, "{answer}");
+    assert!(answer["errors"].is_array(), "{answer}");
+    let (status, answer) = post_bytes(&format!("{rest}/jobs"), b"{\"version\": [[[[".to_vec());
+    assert_eq!(status, 400, "{answer}");
+
+    // A predicate that only the TaskManager compiles: the task fails with the reason,
+    // the TaskManager stays.
+    let mut json = serde_json::to_value(&graph).unwrap();
+    let text = json.to_string().replace("id >= 0", &format!("{deep} >= 0"));
+    json = serde_json::from_str(&text).unwrap();
+    let (status, answer) = post_status_json(&format!("{rest}/jobs"), &json);
+    assert_eq!(status, 202, "{answer}");
+    let id = answer["jobid"].as_str().unwrap().to_string();
+    let job = wait_for(Duration::from_secs(20), "the job to fail", || get_json(&format!("{rest}/jobs/{id}")).filter(|j| j["state"] == "FAILED"));
+    let exceptions = get_json(&format!("{rest}/jobs/{id}/exceptions")).unwrap();
+    let cause = exceptions["root-exception"].as_str().unwrap_or_default();
+    assert!(cause.contains("levels") || cause.contains("tokens"), "{job} {exceptions}");
+    assert!(spec.overview().is_some_and(|o| o["taskmanagers"] == 1), "the TaskManager is still registered");
+    let mut jm = jm;
+    let mut tm = tm;
+    assert!(jm.try_exit().is_none() && tm.try_exit().is_none(), "no process aborted");
+}
