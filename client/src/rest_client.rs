@@ -42,7 +42,9 @@ impl RestClient {
             let (trust, identity) = tls.client_parts();
             builder = builder.use_rustls_tls().tls_built_in_root_certs(false);
             if let Some(trust) = trust {
-                builder = builder.add_root_certificate(reqwest::Certificate::from_pem(trust).map_err(|e| setup(format!("security.ssl.rest.trust-cert: {e}")))?);
+                builder = builder.add_root_certificate(
+                    reqwest::Certificate::from_pem(trust).map_err(|e| setup(format!("security.ssl.rest.trust-cert: {e}")))?,
+                );
             }
             if let Some(identity) = identity {
                 builder = builder.identity(reqwest::Identity::from_pem(&identity).map_err(|e| setup(format!("client certificate: {e}")))?);

@@ -148,14 +148,17 @@ pub fn dispose_savepoint(path: &str) -> Result<(), CheckpointError> {
         return Err(err("not a Rask savepoint (_metadata is too large)".into()));
     }
     let bytes = std::fs::read(&metadata_file).map_err(|e| err(format!("cannot read _metadata: {e}")))?;
-    let metadata: CheckpointMetadata =
-        serde_json::from_slice(&bytes).map_err(|_| err("not a Rask savepoint (_metadata is not in Rask's format); nothing deleted".into()))?;
+    let metadata: CheckpointMetadata = serde_json::from_slice(&bytes)
+        .map_err(|_| err("not a Rask savepoint (_metadata is not in Rask's format); nothing deleted".into()))?;
     if metadata.version != METADATA_VERSION {
         return Err(err(format!("savepoint format version {}, this build reads {METADATA_VERSION}; nothing deleted", metadata.version)));
     }
     let plain = |p: &str| !p.is_empty() && p != "_metadata" && p != "." && p != ".." && !p.contains('/') && !p.contains('\\');
     if let Some(t) = metadata.tasks.iter().find(|t| !plain(&t.path)) {
-        return Err(err(format!("not a savepoint: _metadata names the file '{}' outside its directory (a checkpoint?); nothing deleted", t.path)));
+        return Err(err(format!(
+            "not a savepoint: _metadata names the file '{}' outside its directory (a checkpoint?); nothing deleted",
+            t.path
+        )));
     }
     for t in &metadata.tasks {
         match std::fs::remove_file(dir.join(&t.path)) {

@@ -130,10 +130,19 @@ impl Dispatcher {
 
     /// The job a task report belongs to, when it comes from the attempt the job's
     /// JobMaster deployed for that subtask; anything else is refused and logged.
-    fn from_attempt(&self, job_id: &str, vertex_id: &str, subtask: u32, attempt_id: &str, what: &str) -> Result<JobMasterHandle, DispatcherError> {
+    fn job_of_deployed_attempt(
+        &self,
+        job_id: &str,
+        vertex_id: &str,
+        subtask: u32,
+        attempt_id: &str,
+        what: &str,
+    ) -> Result<JobMasterHandle, DispatcherError> {
         let job = self.job(job_id)?;
         if !job.execution.read().is_current_attempt(vertex_id, subtask, attempt_id) {
-            tracing::warn!("refused {what} for job {job_id}: it does not come from the deployed attempt of subtask {subtask} of vertex {vertex_id}");
+            tracing::warn!(
+                "refused {what} for job {job_id}: it does not come from the deployed attempt of subtask {subtask} of vertex {vertex_id}"
+            );
             return Err(DispatcherError::ForeignAttempt(what.to_string()));
         }
         Ok(job)
@@ -141,7 +150,13 @@ impl Dispatcher {
 
     /// Routes a task's state change to its JobMaster.
     pub fn update_task_state(&self, update: TaskExecutionState) -> Result<(), DispatcherError> {
-        let job = self.from_attempt(&update.job_id, &update.vertex_id, update.subtask_index, &update.execution_attempt_id, "a task state update")?;
+        let job = self.job_of_deployed_attempt(
+            &update.job_id,
+            &update.vertex_id,
+            update.subtask_index,
+            &update.execution_attempt_id,
+            "a task state update",
+        )?;
         job.send(JobMasterMessage::TaskState(update));
         Ok(())
     }
@@ -162,22 +177,29 @@ impl Dispatcher {
 
     /// Routes a checkpoint acknowledgement to its JobMaster.
     pub fn acknowledge_checkpoint(&self, ack: CheckpointAck) -> Result<(), DispatcherError> {
-        let job = self.from_attempt(&ack.job_id, &ack.vertex_id, ack.subtask_index, &ack.execution_attempt_id, "a checkpoint acknowledgement")?;
+        let job =
+            self.job_of_deployed_attempt(&ack.job_id, &ack.vertex_id, ack.subtask_index, &ack.execution_attempt_id, "a checkpoint acknowledgement")?;
         job.send(JobMasterMessage::CheckpointAck(ack));
         Ok(())
     }
 
     /// Routes a declined checkpoint to its JobMaster.
     pub fn decline_checkpoint(&self, decline: CheckpointDecline) -> Result<(), DispatcherError> {
-        let job =
-            self.from_attempt(&decline.job_id, &decline.vertex_id, decline.subtask_index, &decline.execution_attempt_id, "a checkpoint decline")?;
+        let job = self.job_of_deployed_attempt(
+            &decline.job_id,
+            &decline.vertex_id,
+            decline.subtask_index,
+            &decline.execution_attempt_id,
+            "a checkpoint decline",
+        )?;
         job.send(JobMasterMessage::CheckpointDecline(decline));
         Ok(())
     }
 
     /// Keeps a print sink's rows for the client's attached mode.
     pub fn append_output(&self, output: TaskOutput) -> Result<(), DispatcherError> {
-        let job = self.from_attempt(&output.job_id, &output.vertex_id, output.subtask_index, &output.execution_attempt_id, "printed rows")?;
+        let job =
+            self.job_of_deployed_attempt(&output.job_id, &output.vertex_id, output.subtask_index, &output.execution_attempt_id, "printed rows")?;
         job.output.lock().append(output.lines);
         Ok(())
     }

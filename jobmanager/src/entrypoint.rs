@@ -187,7 +187,10 @@ fn warn_if_unauthenticated(conf: &JobManagerConfiguration) {
         open.push(format!("gRPC at {} (security.ssl.internal.enabled is false: anyone can act as a TaskManager)", conf.rpc_bind));
     }
     if !conf.rest_tls.as_ref().is_some_and(|t| t.authentication_enabled) {
-        open.push(format!("REST at {} (security.ssl.rest.authentication-enabled is false: anyone can submit and cancel jobs)", conf.rest_bind));
+        open.push(format!(
+            "REST at {} (security.ssl.rest.authentication-enabled is false: anyone can submit and cancel jobs)",
+            conf.rest_bind
+        ));
     }
     if !open.is_empty() {
         tracing::warn!("this cluster is unauthenticated: {}; see docs/security.md", open.join("; "));

@@ -838,10 +838,7 @@ impl ClusterCertificates {
     /// `-D` arguments for the CLI against that REST endpoint, with or without the
     /// client certificate.
     pub fn rest_client_args(&self, with_client_cert: bool) -> Vec<String> {
-        let mut settings = vec![
-            ("security.ssl.rest.enabled", "true".to_string()),
-            ("security.ssl.rest.trust-cert", self.file("ca.crt")),
-        ];
+        let mut settings = vec![("security.ssl.rest.enabled", "true".to_string()), ("security.ssl.rest.trust-cert", self.file("ca.crt"))];
         if with_client_cert {
             settings.push(("security.ssl.rest.client-cert", self.file("client.crt")));
             settings.push(("security.ssl.rest.client-key", self.file("client.key")));

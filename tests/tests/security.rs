@@ -67,7 +67,8 @@ fn outsider_calls(jm_rpc: &str, tm_rpc: &str, certs: Option<&ClusterCertificates
         match channel(tm_rpc, certs).await {
             Err(e) => results.push(("TaskExecutor.RequestSlot", Err(connection_refused(e)))),
             Ok(ch) => {
-                let request = RequestSlotRequest { leader_token: "guess".into(), slot_index: 0, allocation_id: "a".into(), job_id: "j".into() };
+                let request =
+                    RequestSlotRequest { leader_token: "guess".into(), slot_index: 0, allocation_id: "a".into(), job_id: "j".into() };
                 results.push(("TaskExecutor.RequestSlot", TaskExecutorClient::new(ch).request_slot(request).await.map(drop)));
             }
         }
@@ -341,8 +342,10 @@ fn allowed_paths_refuse_jobs_and_savepoints_outside_them() {
 
     // Savepoint targets outside: a 400 naming the path.
     let id = submit_detached(&m, &examples_dir().join("page-views.yaml"));
-    let (status, answer) =
-        post_status_json(&format!("{}/jobs/{id}/savepoints", spec.rest_url()), &serde_json::json!({ "target-directory": "/tmp/elsewhere" }));
+    let (status, answer) = post_status_json(
+        &format!("{}/jobs/{id}/savepoints", spec.rest_url()),
+        &serde_json::json!({ "target-directory": "/tmp/elsewhere" }),
+    );
     assert_eq!(status, 400, "{answer}");
     assert!(answer["errors"][0].as_str().unwrap().contains("/tmp/elsewhere"));
 }
@@ -407,7 +410,8 @@ fn hostile_inputs_get_clear_errors_and_abort_no_process() {
     let (status, answer) = post_status_json(&format!("{rest}/jobs"), &json);
     assert_eq!(status, 202, "{answer}");
     let id = answer["jobid"].as_str().unwrap().to_string();
-    let job = wait_for(Duration::from_secs(20), "the job to fail", || get_json(&format!("{rest}/jobs/{id}")).filter(|j| j["state"] == "FAILED"));
+    let job =
+        wait_for(Duration::from_secs(20), "the job to fail", || get_json(&format!("{rest}/jobs/{id}")).filter(|j| j["state"] == "FAILED"));
     let exceptions = get_json(&format!("{rest}/jobs/{id}/exceptions")).unwrap();
     let cause = exceptions["root-exception"].as_str().unwrap_or_default();
     assert!(cause.contains("levels") || cause.contains("tokens"), "{job} {exceptions}");

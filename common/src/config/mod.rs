@@ -210,7 +210,12 @@ impl Configuration {
             origin: Origin::Default,
             reason: "no value set and no default".into(),
         })?;
-        parse(value).map_err(|reason| ConfigError::InvalidValue { key: option.key.to_string(), value: shown_value(option.key, value), origin, reason })
+        parse(value).map_err(|reason| ConfigError::InvalidValue {
+            key: option.key.to_string(),
+            value: shown_value(option.key, value),
+            origin,
+            reason,
+        })
     }
 
     /// Where the option's effective value comes from.

@@ -297,7 +297,13 @@ option!(
     Some("false"),
     "Mutual TLS on every gRPC connection between JobManagers and TaskManagers (control plane and data exchange)."
 );
-option!(SSL_INTERNAL_CERT, "security.ssl.internal.cert", String, None, "PEM certificate (chain) this process presents on internal connections.");
+option!(
+    SSL_INTERNAL_CERT,
+    "security.ssl.internal.cert",
+    String,
+    None,
+    "PEM certificate (chain) this process presents on internal connections."
+);
 option!(SSL_INTERNAL_KEY, "security.ssl.internal.key", String, None, "PEM private key of security.ssl.internal.cert.");
 option!(
     SSL_INTERNAL_TRUST_CERT,
@@ -323,8 +329,20 @@ option!(
     Some("false"),
     "REST requires a client certificate signed by security.ssl.rest.trust-cert (mutual TLS)."
 );
-option!(SSL_REST_CLIENT_CERT, "security.ssl.rest.client-cert", String, None, "CLI: PEM client certificate presented to a REST endpoint that requires one (defaults to security.ssl.rest.cert).");
-option!(SSL_REST_CLIENT_KEY, "security.ssl.rest.client-key", String, None, "CLI: PEM private key of security.ssl.rest.client-cert (defaults to security.ssl.rest.key).");
+option!(
+    SSL_REST_CLIENT_CERT,
+    "security.ssl.rest.client-cert",
+    String,
+    None,
+    "CLI: PEM client certificate presented to a REST endpoint that requires one (defaults to security.ssl.rest.cert)."
+);
+option!(
+    SSL_REST_CLIENT_KEY,
+    "security.ssl.rest.client-key",
+    String,
+    None,
+    "CLI: PEM private key of security.ssl.rest.client-cert (defaults to security.ssl.rest.key)."
+);
 option!(
     IO_ALLOWED_PATHS,
     "rask.io.allowed-paths",

@@ -154,12 +154,9 @@ impl Expr {
                 Expr::Column { .. } | Expr::Literal(_) => 0,
                 Expr::Binary { left, right, .. } => left.depth().max(right.depth()),
                 Expr::Not(e) | Expr::Negate(e) | Expr::IsNull { expr: e, .. } | Expr::Cast { expr: e, .. } => e.depth(),
-                Expr::Case { whens, otherwise, .. } => whens
-                    .iter()
-                    .map(|(c, r)| c.depth().max(r.depth()))
-                    .chain(otherwise.iter().map(|o| o.depth()))
-                    .max()
-                    .unwrap_or(0),
+                Expr::Case { whens, otherwise, .. } => {
+                    whens.iter().map(|(c, r)| c.depth().max(r.depth())).chain(otherwise.iter().map(|o| o.depth())).max().unwrap_or(0)
+                }
                 Expr::Call { args, .. } => args.iter().map(Expr::depth).max().unwrap_or(0),
             }
         })

@@ -192,8 +192,7 @@ impl Planner {
         self.check_acyclic()?;
         let file = self.file.clone();
         let graph = self.chain(spec.name.value.clone(), max_p);
-        super::validate::validate_job_graph(&graph)
-            .map_err(|e| JobFileError { file, line: 0, field: String::new(), message: e.0 })?;
+        super::validate::validate_job_graph(&graph).map_err(|e| JobFileError { file, line: 0, field: String::new(), message: e.0 })?;
         Ok(graph)
     }
 

@@ -48,7 +48,11 @@ fn is_id(s: &str) -> bool {
 /// Checks `graph` against the structure the program step guarantees and the limits.
 pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
     if graph.version != super::graph::JOB_GRAPH_VERSION {
-        return invalid(format!("version {} is not supported (this build reads version {})", graph.version, super::graph::JOB_GRAPH_VERSION));
+        return invalid(format!(
+            "version {} is not supported (this build reads version {})",
+            graph.version,
+            super::graph::JOB_GRAPH_VERSION
+        ));
     }
     if !is_id(&graph.job_id) {
         return invalid("the job id is not 32 lowercase hex characters");
@@ -98,10 +102,18 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
         list("an edge's schema", e.schema.0.len())?;
         match &e.partitioning {
             Partitioning::Forward if from.parallelism != to.parallelism => {
-                return invalid(format!("forward edge {} -> {} joins parallelism {} and {}", e.source, e.target, from.parallelism, to.parallelism))
+                return invalid(format!(
+                    "forward edge {} -> {} joins parallelism {} and {}",
+                    e.source, e.target, from.parallelism, to.parallelism
+                ))
             }
             Partitioning::Hash { keys } if keys.len() > MAX_LIST_LEN || keys.iter().any(|&k| k >= e.schema.0.len()) => {
-                return invalid(format!("hash edge {} -> {} names a key column outside its {} columns", e.source, e.target, e.schema.0.len()))
+                return invalid(format!(
+                    "hash edge {} -> {} names a key column outside its {} columns",
+                    e.source,
+                    e.target,
+                    e.schema.0.len()
+                ))
             }
             _ => {}
         }
@@ -177,10 +189,16 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize) -> Result<(), Invali
             list(&format!("{what}'s aggregates"), w.aggregates.len())?;
             w.keys.iter().chain(w.time_column.iter()).try_for_each(|&k| column(k))?;
             if w.size_ms <= 0 || w.size_ms > MAX_WINDOW_MS || w.slide_ms <= 0 || w.slide_ms > w.size_ms {
-                return invalid(format!("{what}: window size {} ms and slide {} ms (0 < slide <= size <= {MAX_WINDOW_MS})", w.size_ms, w.slide_ms));
+                return invalid(format!(
+                    "{what}: window size {} ms and slide {} ms (0 < slide <= size <= {MAX_WINDOW_MS})",
+                    w.size_ms, w.slide_ms
+                ));
             }
             if w.size_ms / w.slide_ms > MAX_WINDOWS_PER_ELEMENT {
-                return invalid(format!("{what}: size / slide puts each row in {} windows; at most {MAX_WINDOWS_PER_ELEMENT}", w.size_ms / w.slide_ms));
+                return invalid(format!(
+                    "{what}: size / slide puts each row in {} windows; at most {MAX_WINDOWS_PER_ELEMENT}",
+                    w.size_ms / w.slide_ms
+                ));
             }
             for a in &w.aggregates {
                 expression(&format!("an aggregate of {what}"), a.argument.as_deref().unwrap_or(""))?;

@@ -96,7 +96,8 @@ impl InternalTls {
 /// is set (the peer's certificate must name `host`).
 pub fn endpoint(address: &str, tls: Option<&InternalTls>) -> Result<Endpoint, TlsError> {
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let endpoint = Endpoint::from_shared(format!("{scheme}://{address}")).map_err(|e| TlsError::Setup(format!("address {address}: {e}")))?;
+    let endpoint =
+        Endpoint::from_shared(format!("{scheme}://{address}")).map_err(|e| TlsError::Setup(format!("address {address}: {e}")))?;
     match tls {
         None => Ok(endpoint),
         Some(tls) => endpoint.tls_config(tls.client_config()).map_err(|e| TlsError::Setup(format!("address {address}: {e}"))),
@@ -214,8 +215,9 @@ impl RestTls {
             }
             _ => builder.with_no_client_auth(),
         };
-        let mut config =
-            builder.with_single_cert(certificates(cert)?, private_key(key)?).map_err(|e| TlsError::Setup(format!("security.ssl.rest.cert/key: {e}")))?;
+        let mut config = builder
+            .with_single_cert(certificates(cert)?, private_key(key)?)
+            .map_err(|e| TlsError::Setup(format!("security.ssl.rest.cert/key: {e}")))?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         Ok(config)
     }

@@ -42,16 +42,7 @@ impl ProcessProvider {
         let (secret, plain): (Vec<_>, Vec<_>) = settings.into_iter().partition(|(k, _)| rask_common::config::is_sensitive(k));
         let args = plain.into_iter().flat_map(|(k, v)| ["-D".to_string(), format!("{k}={v}")]).collect();
         let env = secret.into_iter().map(|(k, v)| (rask_common::config::options::env_var_name(&k), v)).collect();
-        Self {
-            binary,
-            args,
-            env,
-            log_dir,
-            cluster_id,
-            next: Default::default(),
-            running: Arc::default(),
-            exits: broadcast::channel(64).0,
-        }
+        Self { binary, args, env, log_dir, cluster_id, next: Default::default(), running: Arc::default(), exits: broadcast::channel(64).0 }
     }
 
     /// `rask-taskmanager` next to the running JobManager binary.
