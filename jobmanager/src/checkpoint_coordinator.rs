@@ -124,6 +124,9 @@ pub struct CheckpointCoordinator {
     pending: Option<Pending>,
     /// Completed checkpoints kept on storage, oldest first.
     retained: VecDeque<CheckpointMetadata>,
+    /// A checkpoint completed (here or under an earlier leader): from now on the job
+    /// never starts from empty state.
+    completed_any: bool,
     last_end: Instant,
     operations: SavepointOperations,
     /// Where checkpoint ids and completed checkpoints are recorded for the next leader.
@@ -139,7 +142,7 @@ impl CheckpointCoordinator {
         store: Arc<dyn JobStore>,
     ) -> Self {
         let last_end = Instant::now();
-        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), last_end, operations, store }
+        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), completed_any: false, last_end, operations, store }
     }
 
     /// Takes over from an earlier leader: ids continue after the highest it used, and
@@ -165,7 +168,10 @@ impl CheckpointCoordinator {
                 Err(e) => Err(e.to_string()),
             };
             match metadata {
-                Ok(m) => self.retained.push_back(m),
+                    Ok(m) => {
+                    self.retained.push_back(m);
+                    self.completed_any = true;
+                }
                 Err(e) => {
                     tracing::warn!("job {}: checkpoint {id} recorded in the HA store cannot be read ({e}); skipped", self.job_id);
                     problems.push(format!("checkpoint {id}: {e}"));
@@ -327,6 +333,7 @@ impl CheckpointCoordinator {
                     record.duration_ms()
                 );
                 self.retained.push_back(metadata.clone());
+                self.completed_any = true;
                 while self.retained.len() > self.settings.retained {
                     let old = self.retained.pop_front().expect("non-empty").checkpoint_id;
                     if let Err(e) = self.settings.storage.discard(&self.job_id, old).await {
@@ -415,21 +422,29 @@ impl CheckpointCoordinator {
 
     /// The newest retained checkpoint whose files are all present and readable, to
     /// restore from; a missing or corrupt one is skipped (and dropped) with a warning.
-    pub async fn restore_point(&mut self) -> Option<CheckpointMetadata> {
+    /// `Ok(None)` when no checkpoint ever completed; an error when some did but none
+    /// is readable any more: starting from empty state would silently lose it.
+    pub async fn restore_point(&mut self) -> Result<Option<CheckpointMetadata>, String> {
+        let mut problems = Vec::new();
         while let Some(candidate) = self.retained.back().cloned() {
             match self.verify(&candidate).await {
-                Ok(()) => return Some(candidate),
+                Ok(()) => return Ok(Some(candidate)),
                 Err(problem) => {
                     tracing::warn!(
                         "Checkpoint {} of job {} cannot be restored ({problem}); falling back to the one before.",
                         candidate.checkpoint_id,
                         self.job_id
                     );
+                    problems.push(format!("checkpoint {}: {problem}", candidate.checkpoint_id));
                     self.retained.pop_back();
                 }
             }
         }
-        None
+        if self.completed_any {
+            let detail = if problems.is_empty() { "they were lost".to_string() } else { problems.join("; ") };
+            return Err(format!("no completed checkpoint of job {} can be restored ({detail}); refusing to start from empty state", self.job_id));
+        }
+        Ok(None)
     }
 
     async fn verify(&self, metadata: &CheckpointMetadata) -> Result<(), String> {

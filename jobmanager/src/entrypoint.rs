@@ -90,7 +90,7 @@ impl JobManager {
         let rpc_server = tokio::spawn(async move {
             let result = rpc_builder
                 .add_service(ResourceManagerServer::new(service))
-                .add_service(JobMasterGatewayServer::new(gateway))
+                .add_service(JobMasterGatewayServer::new(gateway).max_decoding_message_size(64 << 20))
                 .serve_with_incoming_shutdown(rask_common::net::incoming(rpc_listener), async move {
                     let _ = rpc_stop.wait_for(|stop| *stop).await;
                 })

@@ -183,6 +183,9 @@ impl ExecutionJobVertex {
 }
 
 /// A job's execution as the REST API shows it.
+/// Failures kept per job (Flink's `web.exception-history-size` default).
+pub const EXCEPTION_HISTORY_SIZE: usize = 16;
+
 #[derive(Debug, Clone)]
 pub struct ExecutionGraph {
     pub job_id: String,
@@ -191,7 +194,12 @@ pub struct ExecutionGraph {
     pub status: JobStatus,
     pub timestamps: BTreeMap<JobStatus, i64>,
     pub vertices: Vec<ExecutionJobVertex>,
+    /// The latest failure (time, cause): the root exception.
     pub failure: Option<(i64, String)>,
+    /// Every failure so far, newest last, at most [`EXCEPTION_HISTORY_SIZE`] kept.
+    pub failure_history: std::collections::VecDeque<(i64, String)>,
+    /// How many failures the job has had (restarts, and the final one).
+    pub failure_count: u64,
     pub start_time: i64,
     pub end_time: i64,
     pub checkpoints: crate::checkpoint_coordinator::CheckpointStats,
@@ -220,6 +228,8 @@ impl ExecutionGraph {
             timestamps,
             vertices,
             failure: None,
+            failure_history: Default::default(),
+            failure_count: 0,
             start_time: now,
             end_time: -1,
             checkpoints: Default::default(),
@@ -256,6 +266,17 @@ impl ExecutionGraph {
             e.end_time = now;
         }
         true
+    }
+
+    /// Records a failure of the job (a restart's cause, or the final one).
+    pub fn record_failure(&mut self, cause: String) {
+        let at = now_ms();
+        self.failure = Some((at, cause.clone()));
+        self.failure_count += 1;
+        self.failure_history.push_back((at, cause));
+        while self.failure_history.len() > EXCEPTION_HISTORY_SIZE {
+            self.failure_history.pop_front();
+        }
     }
 
     /// Every execution back to CREATED, for the next attempt after a restart.

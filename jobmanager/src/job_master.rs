@@ -159,6 +159,7 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices, recovery: Option<Reco
         coordinator,
         lost: None,
         savepoints: savepoints.clone(),
+        unrecoverable: false,
         savepoint: None,
     };
     let task = tokio::spawn(async move {
@@ -192,9 +193,20 @@ struct JobMaster {
     /// Loss notifications, subscribed before slots are taken so that none is missed.
     lost: Option<tokio::sync::broadcast::Receiver<String>>,
     savepoints: SavepointOperations,
+    /// Set when no restart can help (its completed checkpoints are unreadable).
+    unrecoverable: bool,
     /// The savepoint the job started from, once checked: restored whenever no
     /// checkpoint has completed since.
     savepoint: Option<rask_common::checkpoint::CheckpointMetadata>,
+}
+
+/// The cause of a job failure when a task was canceled without the JobMaster asking
+/// (its TaskManager lost this JobManager, or was told so by another leader).
+fn unexpected_cancel(update: &rask_common::proto::TaskExecutionState) -> String {
+    format!(
+        "subtask {} of vertex {} was canceled on TaskManager {} without the JobMaster asking",
+        update.subtask_index, update.vertex_id, update.resource_id
+    )
 }
 
 enum Outcome {
@@ -237,7 +249,7 @@ impl JobMaster {
                 // Not recorded as ended: a leader that can read the checkpoints runs it.
                 let cause = format!("cannot recover job {} from the HA store: {cause}", self.graph.job_id);
                 tracing::error!("{cause}");
-                self.execution.write().failure = Some((now_ms(), cause));
+                self.execution.write().record_failure(cause);
                 self.transition(JobStatus::Failing);
                 self.transition(JobStatus::Failed);
                 return;
@@ -252,7 +264,7 @@ impl JobMaster {
             let Outcome::Failed(cause) = &outcome else { break outcome };
             // Restart only a job that ran (not one that never got its slots).
             let ran = self.execution.read().status == JobStatus::Running;
-            let Some(delay) = self.services.restart_strategy.next_delay(restarts).filter(|_| ran) else { break outcome };
+            let Some(delay) = self.services.restart_strategy.next_delay(restarts).filter(|_| ran && !self.unrecoverable) else { break outcome };
             restarts += 1;
             tracing::warn!(
                 "Job {} ({}) failed: {cause}; restart {restarts} in {} ms.",
@@ -260,7 +272,7 @@ impl JobMaster {
                 self.graph.job_id,
                 delay.as_millis()
             );
-            self.execution.write().failure = Some((now_ms(), cause.clone()));
+            self.execution.write().record_failure(cause.clone());
             self.transition(JobStatus::Restarting);
             self.cancel_tasks().await;
             self.free_slots().await;
@@ -283,7 +295,7 @@ impl JobMaster {
             }
             Outcome::Failed(cause) => {
                 tracing::warn!("Job {} ({}) failed: {cause}", self.graph.name, self.graph.job_id);
-                self.execution.write().failure = Some((now_ms(), cause));
+                self.execution.write().record_failure(cause);
                 self.transition(JobStatus::Failing);
                 self.cancel_tasks().await;
                 self.transition(JobStatus::Failed);
@@ -389,7 +401,14 @@ impl JobMaster {
         let mut deployments = Vec::new();
         let graph = self.graph.clone();
         let restore = match self.coordinator.as_mut() {
-            Some(c) => c.restore_point().await,
+            Some(c) => match c.restore_point().await {
+                Ok(point) => point,
+                Err(cause) => {
+                    // No restart can help: fail the job for good, naming the cause.
+                    self.unrecoverable = true;
+                    return Err(Outcome::Failed(cause));
+                }
+            },
             None => None,
         };
         let restore = restore.or_else(|| self.savepoint.clone());
@@ -493,6 +512,9 @@ impl JobMaster {
                             if state == ExecutionState::Failed {
                                 return Err(Outcome::Failed(update.error));
                             }
+                            if state == ExecutionState::Canceled {
+                                return Err(Outcome::Failed(unexpected_cancel(&update)));
+                            }
                         }
                     }
                     Some(other) => self.refuse_savepoint(&other, "the job is still being deployed"),
@@ -537,6 +559,11 @@ impl JobMaster {
                         eg.set_task_state(&update.vertex_id, update.subtask_index, state);
                         if state == ExecutionState::Failed {
                             break Outcome::Failed(update.error);
+                        }
+                        // Nobody asked for it: a job is never left RUNNING over
+                        // canceled tasks; it restarts or fails.
+                        if state == ExecutionState::Canceled {
+                            break Outcome::Failed(unexpected_cancel(&update));
                         }
                         if eg.all_tasks(|s| s == ExecutionState::Finished) {
                             break Outcome::Finished;

@@ -36,6 +36,43 @@ pub struct ConnectionContext {
     pub fence: Arc<LeaderFence>,
     pub slots: Arc<Mutex<SlotTable>>,
     pub tasks: Arc<TaskServices>,
+    /// Registrations accepted so far: tells whether a JobManager came back.
+    pub registrations: Arc<std::sync::atomic::AtomicU64>,
+    /// heartbeat.timeout of the last registration, in ms.
+    pub heartbeat_timeout_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// After a lost session: unless a JobManager accepts this TaskManager again within
+/// heartbeat.timeout, the lost JobManager's tasks are orphans (it has declared this
+/// TaskManager lost and restarts their jobs elsewhere). Cancel them and free their
+/// slots, as Flink does, so that nothing keeps running and writing unsupervised.
+fn guard_orphans(ctx: &ConnectionContext) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let seen = ctx.registrations.load(SeqCst);
+    let timeout = Duration::from_millis(ctx.heartbeat_timeout_ms.load(SeqCst).max(1));
+    let (registrations, fence, slots, tasks) = (ctx.registrations.clone(), ctx.fence.clone(), ctx.slots.clone(), ctx.tasks.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(timeout).await;
+        let Some(token) = fence.current() else { return };
+        // Under the fence's write lock: no command of any leader passes meanwhile.
+        fence.switch_leader(&token, || {
+            if registrations.load(SeqCst) != seen {
+                return;
+            }
+            let cancelled = tasks.cancel_all();
+            let freed = slots.lock().free_all();
+            for allocation in &freed {
+                tasks.release_slot(allocation);
+            }
+            if cancelled > 0 || !freed.is_empty() {
+                tracing::warn!(
+                    "no JobManager for {} ms (heartbeat.timeout): cancelled its {cancelled} tasks and freed {} slots",
+                    timeout.as_millis(),
+                    freed.len()
+                );
+            }
+        });
+    });
 }
 
 /// Why the connection loop ended for good.
@@ -67,6 +104,7 @@ pub async fn run(ctx: ConnectionContext, mut shutdown: watch::Receiver<bool>) ->
             SessionEnd::Shutdown => return Ok(()),
             SessionEnd::Lost { registered } => {
                 if registered {
+                    guard_orphans(&ctx);
                     backoff = ctx.initial_backoff;
                     failures = 0;
                 } else {
@@ -182,6 +220,9 @@ async fn session(
         tracing::warn!("the JobManager at {address} is not the leader etcd names (its token differs); reconnecting");
         return Ok(lost);
     }
+    // Counted before the fence moves, so that a pending orphan guard sees it.
+    ctx.heartbeat_timeout_ms.store(accepted.heartbeat_timeout_ms, std::sync::atomic::Ordering::SeqCst);
+    ctx.registrations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     if ctx.fence.current().is_some_and(|previous| previous != accepted.leader_token) {
         // Tasks and slots of an earlier leader are orphans: its jobs restart under the
         // new leader from their checkpoints. Release them while no command of either

@@ -104,6 +104,8 @@ impl TaskManager {
             fence,
             slots,
             tasks,
+            registrations: Arc::default(),
+            heartbeat_timeout_ms: Arc::default(),
         };
         let connection = tokio::spawn(resource_manager_connection::run(ctx, shutdown_rx));
         tracing::info!(

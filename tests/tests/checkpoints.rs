@@ -193,6 +193,25 @@ fn exactly_once_output_with_internal_tls_while_a_taskmanager_is_killed() {
 }
 
 #[test]
+fn a_restart_that_finds_no_readable_checkpoint_fails_the_job_with_that_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = [("restart-strategy.fixed-delay.attempts", "3"), ("restart-strategy.fixed-delay.delay", "2000")];
+    let mut job = start_counting_job(dir.path(), &settings, 3, 100, 50_000_000);
+    let url = job.url.clone();
+    job.wait_checkpoints(2);
+    wait_for(Duration::from_secs(30), "every task RUNNING", || get_json(&url).filter(|j| j["status-counts"]["RUNNING"] == 4));
+    let victim = get_json(&url).unwrap()["vertices"][1]["subtasks"][0]["taskmanager-id"].as_str().unwrap().to_string();
+    process_of(&mut job.tms, &victim).expect("the victim's process").kill9();
+    wait_for(Duration::from_secs(10), "RESTARTING", || get_json(&url).filter(|j| j["state"] == "RESTARTING"));
+    // Every checkpoint of the job is lost while it waits to restart.
+    std::fs::remove_dir_all(dir.path().join("checkpoints").join(&job.id)).unwrap();
+    let done = wait_for(Duration::from_secs(30), "the job to end", || get_json(&url).filter(|j| j["state"] == "FAILED" || j["state"] == "FINISHED"));
+    assert_eq!(done["state"], "FAILED", "never silently restarted from empty state: {done}");
+    let cause = get_json(&format!("{url}/exceptions")).unwrap()["root-exception"].as_str().unwrap_or_default().to_string();
+    assert!(cause.contains("no completed checkpoint") && cause.contains("empty state"), "{cause}");
+}
+
+#[test]
 fn cancel_during_checkpoints_leaves_no_uncommitted_files_visible() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ClusterSpec::new()

@@ -50,8 +50,18 @@ struct Output {
     root_exception: Option<String>,
     #[serde(default)]
     dropped: usize,
+    /// Failures so far, the newest last; `failure_count` counts those no longer kept.
+    #[serde(rename = "failure-count", default)]
+    failure_count: u64,
+    #[serde(default)]
+    failures: Vec<Failure>,
     state: String,
     terminal: bool,
+}
+
+#[derive(Deserialize)]
+struct Failure {
+    cause: String,
 }
 
 /// Submits a planned job to the cluster at `client`; returns the job id.
@@ -64,14 +74,26 @@ pub async fn submit(client: &RestClient, graph: &JobGraph) -> anyhow::Result<Str
 pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow::Result<()> {
     let started = Instant::now();
     let mut from = 0usize;
+    let mut lost = 0usize;
+    let mut failures_seen = 0u64;
     loop {
         let out: Output = client.get(&format!("/jobs/{job_id}/output?from={from}")).await?;
         if out.dropped > 0 {
+            lost += out.dropped;
             eprintln!(
                 "rask: {} printed rows were dropped before this client read them (the JobManager keeps the latest 100,000 lines)",
                 out.dropped
             );
         }
+        // Each failure as it happens: a restart's cause (the last one, if the job
+        // failed for good, is reported below with its end).
+        let new = out.failure_count.saturating_sub(failures_seen) as usize;
+        let restarts = if out.terminal && out.state != "FINISHED" { new.saturating_sub(1) } else { new };
+        let shown = out.failures.len().saturating_sub(new);
+        for (i, f) in out.failures.iter().skip(shown).take(restarts).enumerate() {
+            eprintln!("rask: job {job_id} restarting (restart {}) after: {}", failures_seen + i as u64 + 1, f.cause);
+        }
+        failures_seen += restarts as u64;
         let mut stdout = std::io::stdout().lock();
         for line in &out.lines {
             if let Err(e) = writeln!(stdout, "{line}") {
@@ -88,6 +110,9 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
             if out.state == "FINISHED" {
                 say(&format!("Job with JobID {job_id} has finished."));
                 say(&format!("Job Runtime: {} ms", started.elapsed().as_millis()));
+                if lost > 0 {
+                    anyhow::bail!("job {job_id} finished, but {lost} printed rows were lost before this client read them");
+                }
                 return Ok(());
             }
             let cause = out.root_exception.unwrap_or_default();

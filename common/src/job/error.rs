@@ -23,7 +23,12 @@ impl fmt::Display for JobFileError {
         if !self.field.is_empty() {
             write!(f, ": {}", self.field)?;
         }
-        write!(f, ": {}", self.message)
+        // A message quotes the user's text; a hostile one is cut, not echoed whole.
+        const MAX_MESSAGE_CHARS: usize = 1_000;
+        match self.message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            Some((cut, _)) => write!(f, ": {}… ({} bytes in all)", &self.message[..cut], self.message.len()),
+            None => write!(f, ": {}", self.message),
+        }
     }
 }
 

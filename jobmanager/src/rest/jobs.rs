@@ -193,8 +193,9 @@ pub async fn exceptions(State(state): State<RestState>, Path(id): Path<String>) 
     let job = state.dispatcher.job(&id)?;
     let eg = job.execution.read();
     let entries: Vec<Value> = eg
-        .failure
+        .failure_history
         .iter()
+        .rev()
         .map(|(t, cause)| json!({ "exceptionName": "TaskFailure", "stacktrace": cause, "timestamp": t, "taskName": Value::Null, "location": Value::Null, "concurrentExceptions": [] }))
         .collect();
     Ok(Json(json!({
@@ -202,7 +203,7 @@ pub async fn exceptions(State(state): State<RestState>, Path(id): Path<String>) 
         "timestamp": eg.failure.as_ref().map(|(t, _)| *t),
         "all-exceptions": [],
         "truncated": false,
-        "exceptionHistory": { "entries": entries, "truncated": false },
+        "exceptionHistory": { "entries": entries, "truncated": eg.failure_count > eg.failure_history.len() as u64 },
     })))
 }
 
@@ -221,6 +222,13 @@ pub async fn output(
     let status = job.status();
     let (lines, next, dropped) = job.output.lock().read(from);
     let mut answer = json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": status.is_terminal() });
+    {
+        // Failures so far (each restart's cause), for the attached client to report.
+        let eg = job.execution.read();
+        let kept: Vec<Value> = eg.failure_history.iter().map(|(t, cause)| json!({ "timestamp": t, "cause": cause })).collect();
+        answer["failure-count"] = json!(eg.failure_count);
+        answer["failures"] = json!(kept);
+    }
     if status.is_terminal() {
         if let Some((_, cause)) = job.execution.read().failure.clone().filter(|_| status != JobStatus::Finished) {
             answer["root-exception"] = json!(cause);

@@ -7,6 +7,7 @@ pub mod error;
 pub mod memory;
 pub mod network;
 pub mod operators;
+pub mod printed;
 pub mod sources;
 pub mod task;
 

@@ -21,6 +21,7 @@ use super::network::registry::{PartitionRegistry, SubpartitionKey};
 use super::network::writer::{subtask_for_hash, RecordWriter};
 use super::network::{remote, QUEUE_CAPACITY};
 use super::operators::{self, now_ms, OperatorChain, OperatorContext};
+use super::printed::PrintedRows;
 use super::sources::Source;
 use super::{StreamElement, TaskError};
 
@@ -165,14 +166,14 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
     services.running.lock().entry(tdd.job_id.clone()).or_default().push((task_id, token.clone()));
     let name = format!("{} ({}/{})", vertex.name, tdd.subtask_index + 1, vertex.parallelism);
     tokio::spawn(async move {
-        let (printed_tx, printed_rx) = mpsc::unbounded_channel();
-        let forwarder = tokio::spawn(forward_output(services.clone(), tdd.clone(), printed_rx));
+        let printed = PrintedRows::new(services.memory(&tdd.allocation_id, tdd.memory_budget_bytes));
+        let forwarder = tokio::spawn(forward_output(services.clone(), tdd.clone(), name.clone(), printed.clone()));
         report(&services, &tdd, "INITIALIZING", "").await;
         // The task body runs as its own tokio task, so that a panic in an operator
         // fails this task (and is reported) instead of silently vanishing.
         let body = {
-            let (services, tdd, token) = (services.clone(), tdd.clone(), token.clone());
-            tokio::spawn(async move { run(&services, &tdd, &graph, printed_tx, &token, task_id).await })
+            let (services, tdd, token, printed) = (services.clone(), tdd.clone(), token.clone(), printed.clone());
+            tokio::spawn(async move { run(&services, &tdd, &graph, printed, &token, task_id).await })
         };
         let abort = body.abort_handle();
         let result = tokio::select! {
@@ -206,8 +207,16 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
         };
         // A task whose inputs broke because the job is being cancelled was cancelled.
         let result = if token.is_cancelled() { Err(TaskError::Cancelled) } else { result };
-        // Every printed row reaches the JobMaster before the final state does.
-        let _ = forwarder.await;
+        // Every printed row reaches the JobMaster before the final state does; a task
+        // whose rows could not all be delivered does not report success.
+        printed.close();
+        let undelivered = forwarder.await.unwrap_or(0);
+        let result = match result {
+            Ok(()) if undelivered > 0 => {
+                Err(TaskError::Internal(format!("{undelivered} printed lines could not be delivered to the JobMaster")))
+            }
+            other => other,
+        };
         match result {
             Ok(()) => {
                 tracing::info!("{name} finished");
@@ -240,7 +249,7 @@ async fn run(
     services: &Arc<TaskServices>,
     tdd: &TaskDeploymentDescriptor,
     graph: &JobGraph,
-    printed: mpsc::UnboundedSender<Vec<String>>,
+    printed: Arc<PrintedRows>,
     cancel: &CancellationToken,
     task_id: u64,
 ) -> Result<(), TaskError> {
@@ -251,7 +260,7 @@ async fn run(
         subtask,
         parallelism: vertex.parallelism,
         slot_memory: services.memory(&tdd.allocation_id, tdd.memory_budget_bytes),
-        printed,
+        printed: printed.clone(),
         attempt: tdd.attempt,
         transactional: tdd.exactly_once,
     };
@@ -385,6 +394,11 @@ async fn run(
     let mut out: Vec<StreamElement> = Vec::new();
     let far = Instant::now() + Duration::from_secs(86_400);
     loop {
+        // Back-pressure from the print sink's buffer.
+        tokio::select! {
+            _ = printed.wait_for_space() => {}
+            _ = cancel.cancelled() => return Err(TaskError::Cancelled),
+        }
         if let Some(wait) = chain.pause() {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -539,19 +553,15 @@ async fn next_input(source: &mut Option<Source>, gate: &mut Option<InputGate>) -
     }
 }
 
-/// Sends printed lines to the JobMaster, in order, a few batches at a time.
-async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor, mut rx: mpsc::UnboundedReceiver<Vec<String>>) {
-    let address = tdd.jobmaster_address.clone();
-    while let Some(mut lines) = rx.recv().await {
-        while let Ok(more) = rx.try_recv() {
-            lines.extend(more);
-            if lines.len() > 10_000 {
-                break;
-            }
-        }
-        let Ok(mut client) = services.jobmaster(&address) else {
-            return;
-        };
+/// Sends printed lines to the JobMaster in order, in chunks under the gRPC message
+/// limit, each retried briefly; logs a summary at most every 10 s. Returns how many
+/// lines could not be delivered.
+async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor, name: String, printed: Arc<PrintedRows>) -> u64 {
+    let mut undelivered = 0u64;
+    let mut sent = 0u64;
+    let mut last_summary = Instant::now();
+    while let Some((lines, total)) = printed.next_chunk().await {
+        let count = lines.len() as u64;
         let output = TaskOutput {
             job_id: tdd.job_id.clone(),
             lines,
@@ -559,10 +569,35 @@ async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescript
             subtask_index: tdd.subtask_index,
             execution_attempt_id: tdd.execution_attempt_id.clone(),
         };
-        if let Err(e) = client.publish_output(output).await {
-            tracing::debug!("could not forward printed rows to the JobMaster: {}", e.message());
+        let mut delivered = false;
+        for attempt in 0..5u32 {
+            let Ok(mut client) = services.jobmaster(&tdd.jobmaster_address) else { break };
+            match client.publish_output(output.clone()).await {
+                Ok(_) => {
+                    delivered = true;
+                    break;
+                }
+                Err(e) if matches!(e.code(), tonic::Code::NotFound | tonic::Code::PermissionDenied) => break,
+                Err(e) => {
+                    tracing::debug!("forwarding printed rows failed (attempt {attempt}): {}", e.message());
+                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                }
+            }
+        }
+        if delivered {
+            sent += count;
+        } else {
+            undelivered += count;
+        }
+        if last_summary.elapsed() >= Duration::from_secs(10) {
+            tracing::info!("{name}: {sent} of {total} printed lines forwarded to the JobMaster");
+            last_summary = Instant::now();
         }
     }
+    if undelivered > 0 {
+        tracing::warn!("{name}: {undelivered} printed lines could not be delivered to the JobMaster");
+    }
+    undelivered
 }
 
 /// Reports a state change; retried briefly, since the JobMaster relies on it.
@@ -583,7 +618,7 @@ async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: 
         };
         match client.update_task_execution_state(update.clone()).await {
             Ok(_) => return,
-            Err(e) if e.code() == tonic::Code::NotFound => return,
+            Err(e) if matches!(e.code(), tonic::Code::NotFound | tonic::Code::PermissionDenied) => return,
             Err(e) => {
                 tracing::debug!("reporting {state} failed (attempt {attempt}): {}", e.message());
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;

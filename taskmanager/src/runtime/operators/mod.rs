@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use rask_common::job::graph::{OperatorDescriptor, OperatorKind};
-use tokio::sync::mpsc;
 
 use super::memory::SlotMemory;
 use super::{StreamElement, TaskError};
@@ -28,7 +27,7 @@ pub struct OperatorContext {
     pub parallelism: u32,
     pub slot_memory: Arc<SlotMemory>,
     /// Lines printed by print sinks, forwarded to the JobMaster for the client.
-    pub printed: mpsc::UnboundedSender<Vec<String>>,
+    pub printed: std::sync::Arc<crate::runtime::printed::PrintedRows>,
     /// The deployment attempt (restarts count up).
     pub attempt: u32,
     /// Checkpointing is on: sinks commit with checkpoints (exactly once).
@@ -221,13 +220,13 @@ fn push_through(operators: &mut [Box<dyn StreamOperator>], element: StreamElemen
 /// A context for operator unit tests: one subtask, a 1 GiB slot.
 #[cfg(test)]
 pub fn test_context() -> OperatorContext {
-    let (printed, _) = mpsc::unbounded_channel();
+    let slot_memory = SlotMemory::new(1 << 30);
     OperatorContext {
         job_id: "test".into(),
         subtask: 0,
         parallelism: 1,
-        slot_memory: SlotMemory::new(1 << 30),
-        printed,
+        printed: crate::runtime::printed::PrintedRows::new(slot_memory.clone()),
+        slot_memory,
         attempt: 0,
         transactional: false,
     }

@@ -1,14 +1,17 @@
-//! Sinks: print (rows as a table to the job's output and the TaskManager log; at
-//! least once) and blackhole. The file sink has its own module.
+//! Sinks: print (rows as a table to the job's output, through the task's bounded
+//! printed-rows buffer; at least once) and blackhole. The file sink has its own module.
+
+use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
-use tokio::sync::mpsc;
+
+use crate::runtime::printed::PrintedRows;
 
 use super::{OperatorContext, StreamOperator};
 use crate::runtime::{StreamElement, TaskError};
 
 pub struct Print {
-    printed: mpsc::UnboundedSender<Vec<String>>,
+    printed: Arc<PrintedRows>,
 }
 
 impl Print {
@@ -22,10 +25,9 @@ impl StreamOperator for Print {
         let table = arrow::util::pretty::pretty_format_batches(&[batch])?.to_string();
         let lines: Vec<String> = table.lines().map(str::to_string).collect();
         for line in &lines {
-            tracing::info!(target: "rask::print", "{line}");
+            tracing::debug!(target: "rask::print", "{line}");
         }
-        let _ = self.printed.send(lines);
-        Ok(())
+        self.printed.push(lines)
     }
 }
 
