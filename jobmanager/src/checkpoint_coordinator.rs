@@ -142,7 +142,18 @@ impl CheckpointCoordinator {
         store: Arc<dyn JobStore>,
     ) -> Self {
         let last_end = Instant::now();
-        Self { settings, job_id, tasks, next_id: 1, pending: None, retained: VecDeque::new(), completed_any: false, last_end, operations, store }
+        Self {
+            settings,
+            job_id,
+            tasks,
+            next_id: 1,
+            pending: None,
+            retained: VecDeque::new(),
+            completed_any: false,
+            last_end,
+            operations,
+            store,
+        }
     }
 
     /// Takes over from an earlier leader: ids continue after the highest it used, and
@@ -168,7 +179,7 @@ impl CheckpointCoordinator {
                 Err(e) => Err(e.to_string()),
             };
             match metadata {
-                    Ok(m) => {
+                Ok(m) => {
                     self.retained.push_back(m);
                     self.completed_any = true;
                 }
@@ -442,7 +453,10 @@ impl CheckpointCoordinator {
         }
         if self.completed_any {
             let detail = if problems.is_empty() { "they were lost".to_string() } else { problems.join("; ") };
-            return Err(format!("no completed checkpoint of job {} can be restored ({detail}); refusing to start from empty state", self.job_id));
+            return Err(format!(
+                "no completed checkpoint of job {} can be restored ({detail}); refusing to start from empty state",
+                self.job_id
+            ));
         }
         Ok(None)
     }

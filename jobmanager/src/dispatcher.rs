@@ -177,8 +177,13 @@ impl Dispatcher {
 
     /// Routes a checkpoint acknowledgement to its JobMaster.
     pub fn acknowledge_checkpoint(&self, ack: CheckpointAck) -> Result<(), DispatcherError> {
-        let job =
-            self.job_of_deployed_attempt(&ack.job_id, &ack.vertex_id, ack.subtask_index, &ack.execution_attempt_id, "a checkpoint acknowledgement")?;
+        let job = self.job_of_deployed_attempt(
+            &ack.job_id,
+            &ack.vertex_id,
+            ack.subtask_index,
+            &ack.execution_attempt_id,
+            "a checkpoint acknowledgement",
+        )?;
         job.send(JobMasterMessage::CheckpointAck(ack));
         Ok(())
     }
@@ -198,8 +203,13 @@ impl Dispatcher {
 
     /// Keeps a print sink's rows for the client's attached mode.
     pub fn append_output(&self, output: TaskOutput) -> Result<(), DispatcherError> {
-        let job =
-            self.job_of_deployed_attempt(&output.job_id, &output.vertex_id, output.subtask_index, &output.execution_attempt_id, "printed rows")?;
+        let job = self.job_of_deployed_attempt(
+            &output.job_id,
+            &output.vertex_id,
+            output.subtask_index,
+            &output.execution_attempt_id,
+            "printed rows",
+        )?;
         job.output.lock().append(output.lines);
         Ok(())
     }

@@ -264,7 +264,9 @@ impl JobMaster {
             let Outcome::Failed(cause) = &outcome else { break outcome };
             // Restart only a job that ran (not one that never got its slots).
             let ran = self.execution.read().status == JobStatus::Running;
-            let Some(delay) = self.services.restart_strategy.next_delay(restarts).filter(|_| ran && !self.unrecoverable) else { break outcome };
+            let Some(delay) = self.services.restart_strategy.next_delay(restarts).filter(|_| ran && !self.unrecoverable) else {
+                break outcome;
+            };
             restarts += 1;
             tracing::warn!(
                 "Job {} ({}) failed: {cause}; restart {restarts} in {} ms.",

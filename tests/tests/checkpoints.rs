@@ -205,7 +205,9 @@ fn a_restart_that_finds_no_readable_checkpoint_fails_the_job_with_that_cause() {
     wait_for(Duration::from_secs(10), "RESTARTING", || get_json(&url).filter(|j| j["state"] == "RESTARTING"));
     // Every checkpoint of the job is lost while it waits to restart.
     std::fs::remove_dir_all(dir.path().join("checkpoints").join(&job.id)).unwrap();
-    let done = wait_for(Duration::from_secs(30), "the job to end", || get_json(&url).filter(|j| j["state"] == "FAILED" || j["state"] == "FINISHED"));
+    let done = wait_for(Duration::from_secs(30), "the job to end", || {
+        get_json(&url).filter(|j| j["state"] == "FAILED" || j["state"] == "FINISHED")
+    });
     assert_eq!(done["state"], "FAILED", "never silently restarted from empty state: {done}");
     let cause = get_json(&format!("{url}/exceptions")).unwrap()["root-exception"].as_str().unwrap_or_default().to_string();
     assert!(cause.contains("no completed checkpoint") && cause.contains("empty state"), "{cause}");

@@ -184,7 +184,7 @@ fn a_yaml_alias_bomb_is_refused() {
     let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
     for i in 1..12 {
         let prev = format!("*a{}", i - 1);
-        text.push_str(&format!("a{i}: &a{i} [{}]\n", vec![prev.as_str(); 10].join(", ")));
+        text.push_str(&format!("a{i}: &a{i} [{}]\n", [prev.as_str(); 10].join(", ")));
     }
     text.push_str("name: bomb\nsources: *a11\n");
     let started = std::time::Instant::now();
@@ -348,7 +348,9 @@ fn ten_thousand_hostile_rest_requests_and_grpc_messages_abort_no_process() {
             }
             // Jobs that a mutated graph started are cancelled at once.
             if status == 202 && path == "/jobs" {
-                if let Some(job) = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|j| j["jobid"].as_str().map(str::to_string)) {
+                if let Some(job) =
+                    serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|j| j["jobid"].as_str().map(str::to_string))
+                {
                     let _ = http.patch(format!("{rest}/jobs/{job}?mode=cancel")).send();
                 }
             }
@@ -415,7 +417,10 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                         })
                         .await
                         .map(drop),
-                    1 => gateway.publish_output(TaskOutput { job_id: a, lines: list, vertex_id: b, subtask_index: n32, execution_attempt_id: c }).await.map(drop),
+                    1 => gateway
+                        .publish_output(TaskOutput { job_id: a, lines: list, vertex_id: b, subtask_index: n32, execution_attempt_id: c })
+                        .await
+                        .map(drop),
                     2 => gateway
                         .acknowledge_checkpoint(CheckpointAck {
                             job_id: a,
@@ -430,7 +435,14 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                         .await
                         .map(drop),
                     3 => gateway
-                        .decline_checkpoint(CheckpointDecline { job_id: a, vertex_id: b, subtask_index: n32, checkpoint_id: n64, reason: c, execution_attempt_id: d })
+                        .decline_checkpoint(CheckpointDecline {
+                            job_id: a,
+                            vertex_id: b,
+                            subtask_index: n32,
+                            checkpoint_id: n64,
+                            reason: c,
+                            execution_attempt_id: d,
+                        })
                         .await
                         .map(drop),
                     4 => {
@@ -448,11 +460,16 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                         };
                         let mut rm = ResourceManagerClient::new(jm_ch.clone());
                         match rm.session(tokio_stream::iter(vec![register])).await {
-                            Ok(mut s) => tokio::time::timeout(Duration::from_millis(20), s.get_mut().message()).await.unwrap_or(Ok(None)).map(drop),
+                            Ok(mut s) => {
+                                tokio::time::timeout(Duration::from_millis(20), s.get_mut().message()).await.unwrap_or(Ok(None)).map(drop)
+                            }
                             Err(e) => Err(e),
                         }
                     }
-                    5 => executor.request_slot(RequestSlotRequest { leader_token: a, slot_index: n32, allocation_id: b, job_id: c }).await.map(drop),
+                    5 => executor
+                        .request_slot(RequestSlotRequest { leader_token: a, slot_index: n32, allocation_id: b, job_id: c })
+                        .await
+                        .map(drop),
                     6 => executor.free_slot(FreeSlotRequest { leader_token: a, allocation_id: b }).await.map(drop),
                     7 => executor
                         .submit_task(TaskDeploymentDescriptor {
@@ -479,7 +496,13 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                     8 => executor.cancel_job_tasks(CancelJobTasksRequest { leader_token: a, job_id: b }).await.map(drop),
                     9 => match tokio::time::timeout(
                         Duration::from_millis(20),
-                        executor.read_partition(PartitionRequest { job_id: a, producer_vertex_id: b, producer_subtask: n32, consumer_subtask: n32, attempt: n32 }),
+                        executor.read_partition(PartitionRequest {
+                            job_id: a,
+                            producer_vertex_id: b,
+                            producer_subtask: n32,
+                            consumer_subtask: n32,
+                            attempt: n32,
+                        }),
                     )
                     .await
                     {
@@ -487,12 +510,24 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                         Err(_) => Ok(()),
                     },
                     10 => executor
-                        .trigger_checkpoint(TriggerCheckpointRequest { leader_token: a, job_id: b, checkpoint_id: n64, timestamp: i64v, stop: flag, drain: flag })
+                        .trigger_checkpoint(TriggerCheckpointRequest {
+                            leader_token: a,
+                            job_id: b,
+                            checkpoint_id: n64,
+                            timestamp: i64v,
+                            stop: flag,
+                            drain: flag,
+                        })
                         .await
                         .map(drop),
-                    11 => executor.notify_checkpoint_complete(NotifyCheckpointCompleteRequest { leader_token: a, job_id: b, checkpoint_id: n64 }).await.map(drop),
+                    11 => executor
+                        .notify_checkpoint_complete(NotifyCheckpointCompleteRequest { leader_token: a, job_id: b, checkpoint_id: n64 })
+                        .await
+                        .map(drop),
                     _ => {
-                        let bye = TaskExecutorMessage { kind: Some(task_executor_message::Kind::Disconnect(DisconnectTaskExecutor { reason: a })) };
+                        let bye = TaskExecutorMessage {
+                            kind: Some(task_executor_message::Kind::Disconnect(DisconnectTaskExecutor { reason: a })),
+                        };
                         let mut rm = ResourceManagerClient::new(jm_ch.clone());
                         rm.session(tokio_stream::iter(vec![bye])).await.map(drop)
                     }

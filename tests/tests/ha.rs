@@ -104,6 +104,21 @@ fn killing_the_leader_fails_over_to_the_standby_with_exact_output() {
 }
 
 #[test]
+fn killing_the_leader_with_internal_tls_keeps_the_output_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let certs = ClusterCertificates::make(&dir.path().join("certs"));
+    let tls = certs.internal();
+    let settings: Vec<(&str, &str)> = tls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut job = start_ha_job(dir.path(), &etcd, &settings, 300_000, 50_000);
+    job.wait_checkpoints(0, 3);
+    job.jms[0].daemon.kill9();
+    job.wait_running_at(1, Duration::from_secs(20));
+    job.wait_finished_at(1);
+    job.assert_exact_output(dir.path());
+}
+
+#[test]
 fn a_paused_leader_is_replaced_then_fenced_and_steps_down() {
     let dir = tempfile::tempdir().unwrap();
     let etcd = Etcd::start(dir.path());
