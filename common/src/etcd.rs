@@ -36,7 +36,7 @@ pub enum EtcdError {
 }
 
 /// How to reach etcd, and the cluster's key prefix.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EtcdSettings {
     pub endpoints: Vec<String>,
     pub cluster_id: String,
@@ -44,6 +44,20 @@ pub struct EtcdSettings {
     pub user: Option<(String, String)>,
     pub ca_cert: Option<String>,
     pub client_cert: Option<(String, String)>,
+}
+
+/// The password never appears in a debug print (or a log line made from one).
+impl std::fmt::Debug for EtcdSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdSettings")
+            .field("endpoints", &self.endpoints)
+            .field("cluster_id", &self.cluster_id)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("user", &self.user.as_ref().map(|(u, _)| (u.as_str(), crate::config::REDACTED)))
+            .field("ca_cert", &self.ca_cert)
+            .field("client_cert", &self.client_cert)
+            .finish()
+    }
 }
 
 impl EtcdSettings {

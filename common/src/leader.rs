@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 /// Where the leading JobManager can be reached.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaderAddress {
     /// host:port of the ResourceManager gRPC endpoint (jobmanager.rpc.*).
@@ -19,6 +19,13 @@ pub struct LeaderAddress {
     /// TaskManager registers only with a JobManager that presents it. Empty without HA.
     #[serde(default)]
     pub session: String,
+}
+
+/// The leader's token (`session`) never appears in a debug print.
+impl std::fmt::Debug for LeaderAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeaderAddress").field("rpc_address", &self.rpc_address).field("rest_url", &self.rest_url).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

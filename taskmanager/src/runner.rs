@@ -80,7 +80,13 @@ impl TaskManager {
         }
         let server = tokio::spawn(async move {
             let result = builder
-                .add_service(TaskExecutorServer::new(service).max_decoding_message_size(256 << 20).max_encoding_message_size(256 << 20))
+                .add_service(
+                    // A descriptor carries the JobGraph (at most MAX_JOB_GRAPH_BYTES);
+                    // data frames travel in the other direction.
+                    TaskExecutorServer::new(service)
+                        .max_decoding_message_size(rask_common::job::limits::MAX_JOB_GRAPH_BYTES + (1 << 20))
+                        .max_encoding_message_size(256 << 20),
+                )
                 .serve_with_incoming_shutdown(rask_common::net::incoming(listener), async move {
                     let _ = server_shutdown.wait_for(|stop| *stop).await;
                 })

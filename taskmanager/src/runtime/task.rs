@@ -145,6 +145,13 @@ impl TaskServices {
 
 /// Validates a deployment and starts the task. Errors here are the deployment's.
 pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Result<(), TaskError> {
+    if tdd.job_graph_json.len() > rask_common::job::limits::MAX_JOB_GRAPH_BYTES {
+        return Err(TaskError::Deployment(format!(
+            "the JobGraph is {} bytes; at most {} are accepted",
+            tdd.job_graph_json.len(),
+            rask_common::job::limits::MAX_JOB_GRAPH_BYTES
+        )));
+    }
     let graph: JobGraph =
         serde_json::from_slice(&tdd.job_graph_json).map_err(|e| TaskError::Deployment(format!("unreadable JobGraph: {e}")))?;
     // The same validation as the client's and the JobManager's, and this

@@ -1,6 +1,8 @@
 //! The file source: a file or every file of a directory (sorted), split between
 //! subtasks by file, read as text lines, CSV or JSON lines. Reading and parsing run on
-//! the blocking pool.
+//! the blocking pool and stream: a few batches are buffered ahead, never a whole file,
+//! and a text line longer than [`MAX_LINE_BYTES`] fails the task instead of growing
+//! without bound.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +16,10 @@ use super::WatermarkGenerator;
 use crate::runtime::{StreamElement, TaskError};
 
 const BATCH_ROWS: usize = 8192;
+/// Batches read ahead of the task.
+const READ_AHEAD: usize = 4;
+/// The longest text line read.
+pub const MAX_LINE_BYTES: u64 = 16 << 20;
 
 pub struct FileSource {
     path: PathBuf,
@@ -22,7 +28,7 @@ pub struct FileSource {
     schema: SchemaRef,
     subtask: u32,
     parallelism: u32,
-    batches: Option<std::vec::IntoIter<RecordBatch>>,
+    batches: Option<tokio::sync::mpsc::Receiver<Result<RecordBatch, TaskError>>>,
     emitted: u64,
     skip: u64,
     watermarks: Option<WatermarkGenerator>,
@@ -71,17 +77,27 @@ impl FileSource {
         if self.batches.is_none() {
             let (path, format, header, schema, subtask, parallelism) =
                 (self.path.clone(), self.format, self.header, self.schema.clone(), self.subtask, self.parallelism);
-            let batches = tokio::task::spawn_blocking(move || read_all(&path, format, header, schema, subtask, parallelism))
-                .await
-                .map_err(|e| TaskError::Io(std::io::Error::other(e.to_string())))??;
-            let mut batches = batches.into_iter();
-            for _ in 0..self.skip {
-                batches.next();
-            }
-            self.emitted = self.skip;
-            self.batches = Some(batches);
+            let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+            tokio::task::spawn_blocking(move || {
+                let emit = |batch: RecordBatch| tx.blocking_send(Ok(batch)).is_ok();
+                if let Err(e) = read_files(&path, format, header, schema, subtask, parallelism, emit) {
+                    let _ = tx.blocking_send(Err(e));
+                }
+            });
+            self.batches = Some(rx);
         }
-        match self.batches.as_mut().and_then(|b| b.next()) {
+        let batches = self.batches.as_mut().expect("opened above");
+        // After a restore: the batches already emitted are read again and skipped.
+        while self.emitted < self.skip {
+            match batches.recv().await {
+                Some(b) => {
+                    b?;
+                    self.emitted += 1;
+                }
+                None => break,
+            }
+        }
+        match batches.recv().await.transpose()? {
             Some(batch) => {
                 self.emitted += 1;
                 let wm = match &mut self.watermarks {
@@ -105,48 +121,113 @@ impl FileSource {
     }
 }
 
-fn read_all(
+/// Reads this subtask's files in order, handing each batch to `emit`; stops early
+/// when `emit` returns false (the task is gone).
+fn read_files(
     path: &std::path::Path,
     format: FileFormat,
     header: bool,
     schema: SchemaRef,
     subtask: u32,
     parallelism: u32,
-) -> Result<Vec<RecordBatch>, TaskError> {
+    mut emit: impl FnMut(RecordBatch) -> bool,
+) -> Result<(), TaskError> {
     let mut files: Vec<PathBuf> = if path.is_dir() {
         std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect()
     } else {
         vec![path.to_path_buf()]
     };
     files.sort();
-    let mut out = Vec::new();
     for (i, file) in files.iter().enumerate() {
         if i as u32 % parallelism != subtask {
             continue;
         }
-        let f = std::fs::File::open(file)?;
+        let f = std::io::BufReader::new(std::fs::File::open(file)?);
+        let parse_error = |e: arrow::error::ArrowError| TaskError::operator("file source", format!("{}: {e}", file.display()));
         match format {
             FileFormat::Text => {
-                let text = std::io::read_to_string(f)?;
-                let lines: Vec<&str> = text.lines().collect();
-                for chunk in lines.chunks(BATCH_ROWS) {
-                    out.push(RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(chunk.to_vec()))])?);
+                use std::io::{BufRead, Read};
+                let mut reader = f;
+                let mut lines: Vec<String> = Vec::with_capacity(BATCH_ROWS);
+                loop {
+                    let mut line = String::new();
+                    let n = reader.by_ref().take(MAX_LINE_BYTES + 1).read_line(&mut line)?;
+                    if n == 0 {
+                        break;
+                    }
+                    if n as u64 > MAX_LINE_BYTES {
+                        return Err(TaskError::operator(
+                            "file source",
+                            format!("{}: a line is longer than {MAX_LINE_BYTES} bytes", file.display()),
+                        ));
+                    }
+                    if line.ends_with('\n') {
+                        line.pop();
+                        if line.ends_with('\r') {
+                            line.pop();
+                        }
+                    }
+                    lines.push(line);
+                    if lines.len() == BATCH_ROWS {
+                        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(std::mem::take(&mut lines)))])?;
+                        if !emit(batch) {
+                            return Ok(());
+                        }
+                    }
+                }
+                if !lines.is_empty() && !emit(RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(lines))])?) {
+                    return Ok(());
                 }
             }
             FileFormat::Csv => {
                 let reader = arrow::csv::ReaderBuilder::new(schema.clone()).with_header(header).with_batch_size(BATCH_ROWS).build(f)?;
                 for b in reader {
-                    out.push(b.map_err(|e| TaskError::operator("file source", format!("{}: {e}", file.display())))?);
+                    if !emit(b.map_err(parse_error)?) {
+                        return Ok(());
+                    }
                 }
             }
             FileFormat::Json => {
-                let reader =
-                    arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(BATCH_ROWS).build(std::io::BufReader::new(f))?;
+                let reader = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(BATCH_ROWS).build(f)?;
                 for b in reader {
-                    out.push(b.map_err(|e| TaskError::operator("file source", format!("{}: {e}", file.display())))?);
+                    if !emit(b.map_err(parse_error)?) {
+                        return Ok(());
+                    }
                 }
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    fn lines_schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]))
+    }
+
+    #[test]
+    fn text_streams_in_batches_and_refuses_an_endless_line() {
+        let dir = std::env::temp_dir().join(format!("rask-file-source-{}", rask_common::ids::random_hex_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = dir.join("ok.txt");
+        let text: String = (0..20_000).map(|i| format!("line {i}\r\n")).collect();
+        std::fs::write(&ok, text).unwrap();
+        let mut rows = Vec::new();
+        read_files(&ok, FileFormat::Text, false, lines_schema(), 0, 1, |b| {
+            rows.push(b.num_rows());
+            true
+        })
+        .unwrap();
+        assert_eq!(rows, vec![8192, 8192, 3616], "batches of BATCH_ROWS lines, CRLF stripped");
+
+        let endless = dir.join("endless.txt");
+        std::fs::write(&endless, vec![b'a'; (MAX_LINE_BYTES + 10) as usize]).unwrap();
+        let err = read_files(&endless, FileFormat::Text, false, lines_schema(), 0, 1, |_| true).unwrap_err().to_string();
+        assert!(err.contains("longer than"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use arrow::array::StringArray;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use futures::StreamExt;
+use tokio_util::codec::{FramedRead, LinesCodec};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
@@ -39,7 +40,8 @@ impl SocketSource {
             .map_err(|e| TaskError::operator("socket source", format!("cannot connect to {}:{}: {e}", self.host, self.port)))?;
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
+            // A line longer than MAX_LINE_BYTES fails the task instead of growing.
+            let mut lines = FramedRead::new(stream, LinesCodec::new_with_max_length(super::file::MAX_LINE_BYTES as usize));
             loop {
                 let mut batch: Vec<String> = Vec::new();
                 let deadline = tokio::time::sleep(Duration::from_millis(100));
@@ -47,13 +49,13 @@ impl SocketSource {
                 let mut ended = false;
                 while batch.len() < BATCH_LINES {
                     tokio::select! {
-                        line = lines.next_line() => match line {
-                            Ok(Some(l)) => batch.push(l),
-                            Ok(None) => {
+                        line = lines.next() => match line {
+                            Some(Ok(l)) => batch.push(l),
+                            None => {
                                 ended = true;
                                 break;
                             }
-                            Err(e) => {
+                            Some(Err(e)) => {
                                 let _ = tx.send(Err(e.to_string())).await;
                                 return;
                             }
