@@ -41,7 +41,7 @@ done
 # Wait for the REST endpoint the JobManager logs, then for every TaskManager.
 rest=""
 for _ in $(seq 1 100); do
-    rest=$(grep -o 'REST at http://[^ ]*' "$RASK_LOG_DIR/rask-jobmanager.log" 2>/dev/null | head -1 | sed 's#REST at http://##' || true)
+    rest=$(grep -o 'REST at https\{0,1\}://[^ ]*' "$RASK_LOG_DIR/rask-jobmanager.log" 2>/dev/null | head -1 | sed 's#REST at ##' || true)
     [[ -n "$rest" ]] && break
     if ! kill -0 "$(cat "$RASK_PID_DIR/jobmanager.pid")" 2>/dev/null; then
         echo "start-cluster.sh: the JobManager exited; see $RASK_LOG_DIR/rask-jobmanager.log:" >&2
@@ -50,6 +50,12 @@ for _ in $(seq 1 100); do
     fi
     sleep 0.1
 done
+if [[ "$rest" == https://* ]]; then
+    # HTTPS (security.ssl.rest.*): this script speaks plain HTTP only.
+    echo "Cluster started. REST endpoint: $rest (HTTPS: check it with 'rask list -m ${rest#https://}' and the CLI's security.ssl.rest.* settings)"
+    exit 0
+fi
+rest="${rest#http://}"
 overview() {
     local host="${rest%:*}" port="${rest##*:}"
     host="${host#[}"

@@ -104,13 +104,15 @@ impl JobManager {
         let rest_server = serve_rest(rest_listener, app, conf.rest_tls.as_deref(), shutdown_rx.clone())?;
         warn_if_unauthenticated(&conf);
         let standalone = conf.ha.is_none();
+        let https = conf.rest_tls.is_some();
         let cluster_id = conf.cluster_id.clone();
         let leadership =
             tokio::spawn(leadership::run(Arc::new(conf), election, provider.clone(), gate.clone(), gateway_address, shutdown_rx));
         if standalone && gate.wait_for_term(Duration::from_secs(10)).await.is_none() {
             return Err(JobManagerError::Ha(HaError::Unavailable("the standalone JobManager did not start leading".into())));
         }
-        tracing::info!("JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at http://{rest_address}");
+        let scheme = if https { "https" } else { "http" };
+        tracing::info!("JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at {scheme}://{rest_address}");
         Ok(Self { rpc_address, rest_address, gate, provider, shutdown, leadership, rpc_server, rest_server })
     }
 
