@@ -83,18 +83,22 @@ impl JobManager {
         let service = ResourceManagerService::new(gate.clone());
         let gateway = JobMasterGatewayService { gate: gate.clone() };
         let mut rpc_stop = shutdown_rx.clone();
-        let mut rpc_builder = tonic::transport::Server::builder().tcp_nodelay(true);
-        if let Some(tls) = &conf.internal_tls {
-            rpc_builder = rpc_builder.tls_config(tls.server_config()).map_err(|e| JobManagerError::Tls(e.to_string()))?;
-        }
+        let tls = match &conf.internal_tls {
+            Some(tls) => Some(tls.server_config().map_err(|e| JobManagerError::Tls(e.to_string()))?),
+            None => None,
+        };
         let rpc_server = tokio::spawn(async move {
-            let result = rpc_builder
+            let router = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
                 .add_service(ResourceManagerServer::new(service))
-                .add_service(JobMasterGatewayServer::new(gateway).max_decoding_message_size(64 << 20))
-                .serve_with_incoming_shutdown(rask_common::net::incoming(rpc_listener), async move {
-                    let _ = rpc_stop.wait_for(|stop| *stop).await;
-                })
-                .await;
+                .add_service(JobMasterGatewayServer::new(gateway).max_decoding_message_size(64 << 20));
+            let stop = async move {
+                let _ = rpc_stop.wait_for(|stop| *stop).await;
+            };
+            let result = match tls {
+                Some(config) => router.serve_with_incoming_shutdown(rask_common::security::tls::incoming(rpc_listener, config), stop).await,
+                None => router.serve_with_incoming_shutdown(rask_common::net::incoming(rpc_listener), stop).await,
+            };
             if let Err(e) = result {
                 tracing::error!("ResourceManager endpoint failed: {e}");
             }

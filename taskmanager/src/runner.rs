@@ -70,27 +70,30 @@ impl TaskManager {
         let tasks = Arc::new(TaskServices::new(resource_id.clone(), own_address, conf.internal_tls.clone(), conf.allowed_paths.clone()));
         let service = TaskExecutorService { fence: fence.clone(), slots: slots.clone(), tasks: tasks.clone() };
         let mut server_shutdown = shutdown_rx.clone();
-        let mut builder = tonic::transport::Server::builder();
-        if let Some(tls) = &conf.internal_tls {
-            builder = builder.tls_config(tls.server_config()).map_err(|e| TaskManagerError::Tls(e.to_string()))?;
-        } else {
-            tracing::warn!(
-                "security.ssl.internal.enabled is false: this TaskManager's endpoint at {local} is unauthenticated; any process that reaches it can read its data (docs/security.md)"
-            );
-        }
+        let tls = match &conf.internal_tls {
+            Some(tls) => Some(tls.server_config().map_err(|e| TaskManagerError::Tls(e.to_string()))?),
+            None => {
+                tracing::warn!(
+                    "security.ssl.internal.enabled is false: this TaskManager's endpoint at {local} is unauthenticated; any process that reaches it can read its data (docs/security.md)"
+                );
+                None
+            }
+        };
         let server = tokio::spawn(async move {
-            let result = builder
-                .add_service(
-                    // A descriptor carries the JobGraph (at most MAX_JOB_GRAPH_BYTES);
-                    // data frames travel in the other direction.
-                    TaskExecutorServer::new(service)
-                        .max_decoding_message_size(rask_common::job::limits::MAX_JOB_GRAPH_BYTES + (1 << 20))
-                        .max_encoding_message_size(256 << 20),
-                )
-                .serve_with_incoming_shutdown(rask_common::net::incoming(listener), async move {
-                    let _ = server_shutdown.wait_for(|stop| *stop).await;
-                })
-                .await;
+            let router = tonic::transport::Server::builder().add_service(
+                // A descriptor carries the JobGraph (at most MAX_JOB_GRAPH_BYTES);
+                // data frames travel in the other direction.
+                TaskExecutorServer::new(service)
+                    .max_decoding_message_size(rask_common::job::limits::MAX_JOB_GRAPH_BYTES + (1 << 20))
+                    .max_encoding_message_size(256 << 20),
+            );
+            let stop = async move {
+                let _ = server_shutdown.wait_for(|stop| *stop).await;
+            };
+            let result = match tls {
+                Some(config) => router.serve_with_incoming_shutdown(rask_common::security::tls::incoming(listener, config), stop).await,
+                None => router.serve_with_incoming_shutdown(rask_common::net::incoming(listener), stop).await,
+            };
             if let Err(e) = result {
                 tracing::error!("TaskExecutor endpoint failed: {e}");
             }

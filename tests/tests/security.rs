@@ -104,12 +104,24 @@ fn internal_tls_runs_a_job_across_taskmanagers_and_refuses_outsiders() {
     for (call, result) in outsider_calls(&jm_rpc, &tm_rpc, None).into_iter().chain(outsider_calls(&jm_rpc, &tm_rpc, Some(&foreign))) {
         assert!(result.is_err(), "{call} without the cluster's certificate must be refused");
     }
+    // Broken and abandoned handshakes stop neither server.
+    let mut idle = Vec::new();
+    for address in [&jm_rpc, &tm_rpc] {
+        use std::io::Write;
+        let mut garbage = std::net::TcpStream::connect(address.as_str()).unwrap();
+        let _ = garbage.write_all(b"\x16\x03\x01\x00\x05hello, not TLS\r\n\r\n");
+        drop(garbage);
+        idle.push(std::net::TcpStream::connect(address.as_str()).unwrap());
+    }
     // With the cluster's certificate the same calls reach the services, which answer
     // them on their merits (the slot request's guessed token is refused by fencing).
     let member = outsider_calls(&jm_rpc, &tm_rpc, Some(&certs));
     let slot = &member.iter().find(|(c, _)| *c == "TaskExecutor.RequestSlot").unwrap().1;
     assert_eq!(slot.as_ref().unwrap_err().code(), tonic::Code::FailedPrecondition, "{slot:?}");
     assert!(spec.overview().is_some_and(|o| o["taskmanagers"] == 2), "no TaskManager was disturbed");
+    let again = rask(&["run", "-m", &m, examples_dir().join("word-count.yaml").to_str().unwrap()], &[]);
+    assert!(again.status.success(), "the cluster still runs jobs: {}", String::from_utf8_lossy(&again.stderr));
+    drop(idle);
     let log = jm.log();
     let warning = log.lines().find(|l| l.contains("this cluster is unauthenticated")).unwrap_or_else(|| panic!("one WARN line:\n{log}"));
     assert!(warning.contains("REST at") && !warning.contains("gRPC at"), "only REST is reported unauthenticated: {warning}");

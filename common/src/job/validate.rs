@@ -162,7 +162,12 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize) -> Result<(), Invali
                 }
             }
         }
-        OperatorKind::FileSource { path, .. } | OperatorKind::FileSink { path, .. } => string(&format!("{what}'s path"), path)?,
+        OperatorKind::FileSource { path, .. } | OperatorKind::FileSink { path, .. } => {
+            string(&format!("{what}'s path"), path)?;
+            if !path.starts_with('/') {
+                return invalid(format!("{what}'s path '{path}' is not an absolute file path"));
+            }
+        }
         OperatorKind::SocketSource { host, .. } => string(&format!("{what}'s host"), host)?,
         OperatorKind::Filter { predicate } => expression(&format!("{what}'s predicate"), predicate)?,
         OperatorKind::Map { expressions } => {
@@ -235,8 +240,8 @@ pub fn check_paths(graph: &JobGraph, allowed: &AllowedPaths, checkpoint_dir: Opt
     for v in &graph.vertices {
         for op in &v.operators {
             match &op.kind {
-                OperatorKind::FileSource { path, .. } => allowed.check(&format!("the path of file source '{}'", op.name), path)?,
-                OperatorKind::FileSink { path, .. } => allowed.check(&format!("the path of file sink '{}'", op.name), path)?,
+                OperatorKind::FileSource { path, .. } => allowed.check_file(&format!("the path of file source '{}'", op.name), path)?,
+                OperatorKind::FileSink { path, .. } => allowed.check_file(&format!("the path of file sink '{}'", op.name), path)?,
                 _ => {}
             }
         }

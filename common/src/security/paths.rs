@@ -38,43 +38,34 @@ fn local(path: &str) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Resolves `path` without requiring it to exist: the longest existing ancestor is
-/// canonicalized (symlinks followed), the rest is normalized lexically. `None` when
-/// the path is relative or climbs above the root.
+/// Resolves `path` as the kernel would open it, without requiring it to exist: each
+/// existing component is canonicalized in turn (so a symlink is followed before a
+/// `..` after it climbs), the part that does not exist yet is taken lexically.
+/// `None` when the path is relative.
 pub fn resolve(path: &Path) -> Option<PathBuf> {
     if !path.is_absolute() {
         return None;
     }
-    let mut normal = PathBuf::new();
+    let mut out = PathBuf::from("/");
+    let mut exists = true;
     for c in path.components() {
         match c {
-            Component::RootDir | Component::Prefix(_) => normal.push(c.as_os_str()),
-            Component::CurDir => {}
+            Component::RootDir | Component::Prefix(_) | Component::CurDir => {}
             Component::ParentDir => {
-                if !normal.pop() || normal.as_os_str().is_empty() {
-                    return None;
+                out.pop();
+            }
+            Component::Normal(name) => {
+                out.push(name);
+                if exists {
+                    match out.canonicalize() {
+                        Ok(real) => out = real,
+                        Err(_) => exists = false,
+                    }
                 }
             }
-            Component::Normal(n) => normal.push(n),
         }
     }
-    // Follow symlinks of the part that exists.
-    let mut existing = normal.clone();
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(real) = existing.canonicalize() {
-            let mut out = real;
-            out.extend(rest.iter().rev());
-            return Some(out);
-        }
-        match (existing.file_name().map(|n| n.to_os_string()), existing.parent().map(Path::to_path_buf)) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                existing = parent;
-            }
-            _ => return Some(normal),
-        }
-    }
+    Some(out)
 }
 
 impl AllowedPaths {
@@ -112,6 +103,18 @@ impl AllowedPaths {
     /// Whether any restriction is configured.
     pub fn is_restricted(&self) -> bool {
         !self.dirs.is_empty() || !self.urls.is_empty()
+    }
+
+    /// Ok when the local file `path`, taken literally (as a file source or sink opens
+    /// it: no URL forms), lies inside an allowed directory, or when nothing is
+    /// configured.
+    pub fn check_file(&self, what: &str, path: &str) -> Result<(), PathNotAllowed> {
+        if !self.is_restricted() {
+            return Ok(());
+        }
+        let refuse = || PathNotAllowed { what: what.to_string(), path: path.to_string(), allowed: self.shown.clone() };
+        let resolved = resolve(Path::new(path)).ok_or_else(refuse)?;
+        self.dirs.iter().any(|d| resolved.starts_with(d)).then_some(()).ok_or_else(refuse)
     }
 
     /// Ok when `path` (a plain path or URL) lies inside an allowed prefix, or when
@@ -159,6 +162,13 @@ mod tests {
         assert!(ok(&format!("file://{}", data.join("new/dir/out").display())).is_ok());
         assert!(ok(&data.join("../outside/x").display().to_string()).is_err(), "'..' leads outside");
         assert!(ok(&data.join("link/x").display().to_string()).is_err(), "a symlink leads outside");
+        let secret = outside.parent().unwrap().join("secret");
+        std::fs::write(&secret, "s").unwrap();
+        assert!(ok(&data.join("link/../secret").display().to_string()).is_err(), "'..' after a symlink climbs from its target");
+        assert!(ok(&data.join("sub/../in.csv").display().to_string()).is_ok(), "'..' inside stays inside");
+        let file = |p: &str| allowed.check_file("file sink path", p);
+        assert!(file(&format!("file:{}", data.join("out").display())).is_err(), "a file source or sink takes no URL");
+        assert!(file(&data.join("out").display().to_string()).is_ok());
         assert!(ok("/etc/passwd").is_err());
         assert!(ok("relative/path").is_err());
         assert!(ok("s3://bucket/jobs/a/b").is_ok());

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity, ServerTlsConfig};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 use crate::config::{options as o, ConfigOption, Configuration};
 
@@ -77,13 +77,20 @@ impl InternalTls {
         })))
     }
 
-    /// The server side: our certificate, and client certificates required (signed by
-    /// the trusted CA).
-    pub fn server_config(&self) -> ServerTlsConfig {
-        ServerTlsConfig::new()
-            .identity(Identity::from_pem(&self.cert.0, &self.key.0))
-            .client_ca_root(Certificate::from_pem(&self.trust.0))
-            .client_auth_optional(false)
+    /// The server side: our certificate, client certificates required (signed by the
+    /// trusted CA), HTTP/2 by ALPN. Served through [`incoming`], our own accept loop.
+    pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots(&self.trust, o::SSL_INTERNAL_TRUST_CERT.key)?), provider())
+            .build()
+            .map_err(|e| TlsError::Setup(format!("{}: {e}", o::SSL_INTERNAL_TRUST_CERT.key)))?;
+        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Setup(e.to_string()))?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(certificates(&self.cert)?, private_key(&self.key)?)
+            .map_err(|e| TlsError::Setup(format!("security.ssl.internal.cert/key: {e}")))?;
+        config.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Arc::new(config))
     }
 
     /// The client side: trust only the cluster's CA, present our certificate.
@@ -188,6 +195,63 @@ fn private_key(pem: &Pem) -> Result<rustls::pki_types::PrivateKeyDer<'static>, T
     rustls::pki_types::PrivateKeyDer::from_pem_slice(&pem.0).map_err(|e| TlsError::Setup(format!("private key PEM: {e}")))
 }
 
+fn roots(pem: &Pem, key: &'static str) -> Result<rustls::RootCertStore, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certificates(pem)? {
+        roots.add(c).map_err(|e| TlsError::Setup(format!("{key}: {e}")))?;
+    }
+    Ok(roots)
+}
+
+/// How long a peer may take to finish its TLS handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Handshakes in progress at once; further connections wait in the listen queue.
+const CONCURRENT_HANDSHAKES: usize = 256;
+
+/// The connections of `listener` that completed a TLS handshake under `config`, for
+/// tonic's `serve_with_incoming`. A failed, slow or abandoned handshake is dropped
+/// (logged at DEBUG) and never ends the stream, so no peer can stop the server;
+/// handshakes are bounded in time and number.
+pub fn incoming(
+    listener: tokio::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+) -> impl tokio_stream::Stream<Item = Result<tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::io::Error>> {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_HANDSHAKES));
+    tokio::spawn(async move {
+        loop {
+            let Ok(permit) = handshakes.clone().acquire_owned().await else { return };
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = tx.closed() => return,
+            };
+            let (tcp, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, never give up.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = tcp.set_nodelay(true);
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(stream)) => {
+                        let _ = tx.send(Ok(stream)).await;
+                    }
+                    Ok(Err(e)) => tracing::debug!("TLS handshake from {peer} failed: {e}"),
+                    Err(_) => tracing::debug!("TLS handshake from {peer} timed out"),
+                }
+                drop(permit);
+            });
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -204,11 +268,10 @@ impl RestTls {
             .map_err(|e| TlsError::Setup(e.to_string()))?;
         let builder = match (&self.trust, self.authentication_enabled) {
             (Some(trust), true) => {
-                let mut roots = rustls::RootCertStore::empty();
-                for c in certificates(trust)? {
-                    roots.add(c).map_err(|e| TlsError::Setup(format!("security.ssl.rest.trust-cert: {e}")))?;
-                }
-                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    Arc::new(roots(trust, o::SSL_REST_TRUST_CERT.key)?),
+                    provider(),
+                )
                     .build()
                     .map_err(|e| TlsError::Setup(e.to_string()))?;
                 builder.with_client_cert_verifier(verifier)

@@ -271,7 +271,7 @@ async fn run(
         attempt: tdd.attempt,
         transactional: tdd.exactly_once,
     };
-    let mut source = Source::build(&vertex.operators[0], subtask, vertex.parallelism)?;
+    let mut source = Source::build(&vertex.operators[0], subtask, vertex.parallelism, &services.allowed_paths)?;
     let skip = usize::from(source.is_some());
     let ops = vertex.operators[skip..].iter().map(|d| operators::build(d, &ctx)).collect::<Result<Vec<_>, _>>()?;
     let uids = vertex.operators[skip..].iter().map(|d| d.uid.clone()).collect();

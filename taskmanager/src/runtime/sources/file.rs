@@ -33,6 +33,7 @@ pub struct FileSource {
     skip: u64,
     watermarks: Option<WatermarkGenerator>,
     done: bool,
+    allowed: rask_common::security::AllowedPaths,
 }
 
 impl FileSource {
@@ -44,6 +45,7 @@ impl FileSource {
         schema: SchemaRef,
         subtask: u32,
         parallelism: u32,
+        allowed: rask_common::security::AllowedPaths,
     ) -> Self {
         Self {
             path: PathBuf::from(path),
@@ -57,6 +59,7 @@ impl FileSource {
             skip: 0,
             watermarks: watermark.map(WatermarkGenerator::new),
             done: false,
+            allowed,
         }
     }
 
@@ -78,9 +81,11 @@ impl FileSource {
             let (path, format, header, schema, subtask, parallelism) =
                 (self.path.clone(), self.format, self.header, self.schema.clone(), self.subtask, self.parallelism);
             let (tx, rx) = tokio::sync::mpsc::channel(READ_AHEAD);
+            let allowed = self.allowed.clone();
             tokio::task::spawn_blocking(move || {
                 let emit = |batch: RecordBatch| tx.blocking_send(Ok(batch)).is_ok();
-                if let Err(e) = read_files(&path, format, header, schema, subtask, parallelism, emit) {
+                let files = Files { path: &path, allowed: &allowed, subtask, parallelism };
+                if let Err(e) = read_files(&files, format, header, schema, emit) {
                     let _ = tx.blocking_send(Err(e));
                 }
             });
@@ -121,27 +126,33 @@ impl FileSource {
     }
 }
 
-/// Reads this subtask's files in order, handing each batch to `emit`; stops early
-/// when `emit` returns false (the task is gone).
-fn read_files(
-    path: &std::path::Path,
-    format: FileFormat,
-    header: bool,
-    schema: SchemaRef,
+/// Which files a subtask reads.
+struct Files<'a> {
+    /// A file, or a directory whose files are read in name order.
+    path: &'a std::path::Path,
+    allowed: &'a rask_common::security::AllowedPaths,
     subtask: u32,
     parallelism: u32,
-    mut emit: impl FnMut(RecordBatch) -> bool,
-) -> Result<(), TaskError> {
-    let mut files: Vec<PathBuf> = if path.is_dir() {
+}
+
+/// Reads this subtask's files in order, handing each batch to `emit`; stops early
+/// when `emit` returns false (the task is gone).
+fn read_files(files: &Files, format: FileFormat, header: bool, schema: SchemaRef, mut emit: impl FnMut(RecordBatch) -> bool) -> Result<(), TaskError> {
+    let (path, subtask, parallelism) = (files.path, files.subtask, files.parallelism);
+    let mut paths: Vec<PathBuf> = if path.is_dir() {
         std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect()
     } else {
         vec![path.to_path_buf()]
     };
-    files.sort();
-    for (i, file) in files.iter().enumerate() {
+    paths.sort();
+    for (i, file) in paths.iter().enumerate() {
         if i as u32 % parallelism != subtask {
             continue;
         }
+        files
+            .allowed
+            .check_file("a file of the file source", &file.display().to_string())
+            .map_err(|e| TaskError::operator("file source", e.to_string()))?;
         let f = std::io::BufReader::new(std::fs::File::open(file)?);
         let parse_error = |e: arrow::error::ArrowError| TaskError::operator("file source", format!("{}: {e}", file.display()));
         match format {
@@ -217,7 +228,9 @@ mod tests {
         let text: String = (0..20_000).map(|i| format!("line {i}\r\n")).collect();
         std::fs::write(&ok, text).unwrap();
         let mut rows = Vec::new();
-        read_files(&ok, FileFormat::Text, false, lines_schema(), 0, 1, |b| {
+        let all = rask_common::security::AllowedPaths::default();
+        let files = |path| Files { path, allowed: &all, subtask: 0, parallelism: 1 };
+        read_files(&files(&ok), FileFormat::Text, false, lines_schema(), |b| {
             rows.push(b.num_rows());
             true
         })
@@ -226,8 +239,18 @@ mod tests {
 
         let endless = dir.join("endless.txt");
         std::fs::write(&endless, vec![b'a'; (MAX_LINE_BYTES + 10) as usize]).unwrap();
-        let err = read_files(&endless, FileFormat::Text, false, lines_schema(), 0, 1, |_| true).unwrap_err().to_string();
+        let err = read_files(&files(&endless), FileFormat::Text, false, lines_schema(), |_| true).unwrap_err().to_string();
         assert!(err.contains("longer than"), "{err}");
+
+        // A directory inside rask.io.allowed-paths whose entry links outside it.
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::write(data.join("a.txt"), "fine\n").unwrap();
+        std::os::unix::fs::symlink(&ok, data.join("b.txt")).unwrap();
+        let allowed = rask_common::security::AllowedPaths::new(&[data.display().to_string()]).unwrap();
+        let inside = Files { path: &data, allowed: &allowed, subtask: 0, parallelism: 1 };
+        let err = read_files(&inside, FileFormat::Text, false, lines_schema(), |_| true).unwrap_err().to_string();
+        assert!(err.contains("b.txt") && err.contains("rask.io.allowed-paths"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,12 +20,20 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn build(desc: &OperatorDescriptor, subtask: u32, parallelism: u32) -> Result<Option<Self>, TaskError> {
+    /// The source `desc` names, or `None` for an operator that is not one. A file
+    /// source reads only files inside `allowed` (rask.io.allowed-paths), each checked
+    /// as it is opened (a directory's entries may be symlinks).
+    pub fn build(
+        desc: &OperatorDescriptor,
+        subtask: u32,
+        parallelism: u32,
+        allowed: &rask_common::security::AllowedPaths,
+    ) -> Result<Option<Self>, TaskError> {
         let schema = desc.output.to_schema();
         Ok(Some(match &desc.kind {
             OperatorKind::DatagenSource(spec) => Source::Datagen(datagen::Datagen::new(spec.clone(), schema, subtask, parallelism)),
             OperatorKind::FileSource { path, format, header, watermark } => {
-                Source::File(file::FileSource::new(path, *format, *header, watermark.clone(), schema, subtask, parallelism))
+                Source::File(file::FileSource::new(path, *format, *header, watermark.clone(), schema, subtask, parallelism, allowed.clone()))
             }
             OperatorKind::SocketSource { host, port, .. } => {
                 Source::Socket(socket::SocketSource::new(host.clone(), *port, schema, subtask))
