@@ -65,7 +65,16 @@ pub async fn start(
         cmd.env("RASK_CONF_DIR", absolute(Path::new(&conf_dir))?);
     }
     for d in &opts.dynamic {
-        cmd.arg("-D").arg(d);
+        // A secret goes through the environment (readable by this user only), not the
+        // command line (readable by every user of the host).
+        match d.split_once('=') {
+            Some((key, value)) if rask_common::config::is_sensitive(key) => {
+                cmd.env(rask_common::config::options::env_var_name(key.trim()), value);
+            }
+            _ => {
+                cmd.arg("-D").arg(d);
+            }
+        }
     }
     for (key, value) in [
         ("high-availability.cluster-id", cluster_id.to_string()),

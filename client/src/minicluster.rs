@@ -34,7 +34,8 @@ impl MiniCluster {
             conf.set(o::TASKMANAGER_MEMORY_PROCESS_SIZE.key, format!("{}m", 512 * slots.max(1)))?;
         }
         let jobmanager = JobManager::start(JobManagerConfiguration::from_configuration(&conf)?).await?;
-        let rest_url = format!("http://{}", jobmanager.rest_address);
+        let scheme = if conf.get_bool(&o::SSL_REST_ENABLED)? { "https" } else { "http" };
+        let rest_url = format!("{scheme}://{}", jobmanager.rest_address);
         let mut tm_conf = TaskManagerConfiguration::from_configuration(&conf)?;
         tm_conf.jobmanager_rpc_address = jobmanager.rpc_address.to_string();
         tm_conf.jobmanager_rest_url = rest_url.clone();

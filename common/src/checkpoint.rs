@@ -127,6 +127,12 @@ pub fn savepoint_dir(path: &str) -> String {
     }
 }
 
+/// Whether `name` is a plain file name inside a savepoint's directory (no separator,
+/// not `.`, `..` or `_metadata`): the form of every task file a savepoint lists.
+pub fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "_metadata" && name != "." && name != ".." && !name.contains('/') && !name.contains('\\')
+}
+
 /// The largest `_metadata` read when disposing of a savepoint.
 const MAX_METADATA_BYTES: u64 = 64 << 20;
 
@@ -153,8 +159,7 @@ pub fn dispose_savepoint(path: &str) -> Result<(), CheckpointError> {
     if metadata.version != METADATA_VERSION {
         return Err(err(format!("savepoint format version {}, this build reads {METADATA_VERSION}; nothing deleted", metadata.version)));
     }
-    let plain = |p: &str| !p.is_empty() && p != "_metadata" && p != "." && p != ".." && !p.contains('/') && !p.contains('\\');
-    if let Some(t) = metadata.tasks.iter().find(|t| !plain(&t.path)) {
+    if let Some(t) = metadata.tasks.iter().find(|t| !is_plain_file_name(&t.path)) {
         return Err(err(format!(
             "not a savepoint: _metadata names the file '{}' outside its directory (a checkpoint?); nothing deleted",
             t.path

@@ -55,7 +55,7 @@ impl std::fmt::Debug for EtcdSettings {
             .field("lease_ttl", &self.lease_ttl)
             .field("user", &self.user.as_ref().map(|(u, _)| (u.as_str(), crate::config::REDACTED)))
             .field("ca_cert", &self.ca_cert)
-            .field("client_cert", &self.client_cert)
+            .field("client_cert", &self.client_cert.as_ref().map(|(cert, _)| (cert.as_str(), crate::config::REDACTED)))
             .finish()
     }
 }

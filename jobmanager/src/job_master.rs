@@ -27,6 +27,10 @@ const DEPLOY_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Lines of printed output a job keeps for clients (older lines are dropped).
 const OUTPUT_LINES_KEPT: usize = 100_000;
+/// The printed bytes a JobManager keeps per job.
+const OUTPUT_BYTES_KEPT: usize = 64 << 20;
+/// The most bytes of printed rows one `/jobs/:id/output` answer carries.
+const OUTPUT_PAGE_BYTES: usize = 4 << 20;
 
 pub enum JobMasterMessage {
     TaskState(TaskExecutionState),
@@ -42,28 +46,49 @@ pub enum JobMasterMessage {
     Cancel,
 }
 
-/// Printed rows of a job, numbered from 0, the oldest dropped past a bound.
+/// Printed rows of a job, numbered from 0, the oldest dropped past a bound of lines
+/// and of bytes.
 #[derive(Default)]
 pub struct JobOutput {
     first: usize,
     lines: VecDeque<String>,
+    bytes: usize,
 }
 
 impl JobOutput {
     pub fn append(&mut self, lines: Vec<String>) {
-        self.lines.extend(lines);
-        while self.lines.len() > OUTPUT_LINES_KEPT {
-            self.lines.pop_front();
+        for line in lines {
+            self.bytes += line.len();
+            self.lines.push_back(line);
+        }
+        while self.lines.len() > OUTPUT_LINES_KEPT || (self.bytes > OUTPUT_BYTES_KEPT && self.lines.len() > 1) {
+            let dropped = self.lines.pop_front().expect("non-empty");
+            self.bytes -= dropped.len();
             self.first += 1;
         }
     }
 
-    /// Lines from number `from` on, the number after the last, and how many lines
-    /// from `from` on were already dropped.
+    /// The number after the last line kept.
+    pub fn end(&self) -> usize {
+        self.first + self.lines.len()
+    }
+
+    /// Lines from number `from` on (at most OUTPUT_PAGE_BYTES of them, at least one),
+    /// the number after the last one returned, and how many lines from `from` on were
+    /// already dropped.
     pub fn read(&self, from: usize) -> (Vec<String>, usize, usize) {
         let start = from.max(self.first) - self.first;
-        let lines: Vec<String> = self.lines.iter().skip(start).cloned().collect();
-        (lines, self.first + self.lines.len(), self.first.saturating_sub(from))
+        let mut lines: Vec<String> = Vec::new();
+        let mut bytes = 0;
+        for line in self.lines.iter().skip(start) {
+            if !lines.is_empty() && bytes + line.len() > OUTPUT_PAGE_BYTES {
+                break;
+            }
+            bytes += line.len();
+            lines.push(line.clone());
+        }
+        let next = self.first + start + lines.len();
+        (lines, next, self.first.saturating_sub(from))
     }
 }
 
@@ -199,6 +224,9 @@ struct JobMaster {
     /// checkpoint has completed since.
     savepoint: Option<rask_common::checkpoint::CheckpointMetadata>,
 }
+
+/// The largest savepoint `_metadata` read.
+const MAX_METADATA_BYTES: u64 = 64 << 20;
 
 /// The cause of a job failure when a task was canceled without the JobMaster asking
 /// (its TaskManager lost this JobManager, or was told so by another leader).
@@ -666,10 +694,20 @@ impl JobMaster {
     async fn savepoint_restore(&self, path: &str, allow_non_restored: bool) -> Result<rask_common::checkpoint::CheckpointMetadata, String> {
         let dir = path.strip_prefix("file:").map(|p| p.trim_start_matches("//")).unwrap_or(path);
         let dir = if dir.starts_with('/') { dir.to_string() } else { format!("/{dir}") };
-        let bytes = std::fs::read(std::path::Path::new(&dir).join("_metadata"))
-            .map_err(|e| format!("savepoint {path}: cannot read its _metadata ({e})"))?;
+        let file = std::path::Path::new(&dir).join("_metadata");
+        // Bounded and off the runtime's threads: a huge file or a FIFO named _metadata
+        // fails this job, nothing else.
+        let len = tokio::fs::metadata(&file).await.map_err(|e| format!("savepoint {path}: cannot read its _metadata ({e})"))?;
+        if !len.is_file() || len.len() > MAX_METADATA_BYTES {
+            return Err(format!("savepoint {path}: _metadata is not a Rask savepoint's (not a file, or over {MAX_METADATA_BYTES} bytes)"));
+        }
+        let bytes = tokio::fs::read(&file).await.map_err(|e| format!("savepoint {path}: cannot read its _metadata ({e})"))?;
         let mut metadata: rask_common::checkpoint::CheckpointMetadata =
             serde_json::from_slice(&bytes).map_err(|e| format!("savepoint {path}: corrupt _metadata ({e})"))?;
+        // A savepoint's task files are plain names inside its directory.
+        if let Some(t) = metadata.tasks.iter().find(|t| !rask_common::checkpoint::is_plain_file_name(&t.path)) {
+            return Err(format!("savepoint {path}: _metadata names the file '{}' outside its directory; refused", t.path));
+        }
         let mut unknown: Vec<String> = Vec::new();
         metadata.tasks.retain(|t| match self.graph.vertex(&t.vertex_id) {
             Some(_) => true,

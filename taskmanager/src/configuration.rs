@@ -41,7 +41,11 @@ impl TaskManagerConfiguration {
             resource_id: conf.get_string(&o::TASKMANAGER_RESOURCE_ID),
             cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
             jobmanager_rpc_address: host_port(&jm_host, jm_port),
-            jobmanager_rest_url: format!("http://{}", host_port(&rest_host, rest_port)),
+            jobmanager_rest_url: format!(
+                "{}://{}",
+                if conf.get_bool(&o::SSL_REST_ENABLED)? { "https" } else { "http" },
+                host_port(&rest_host, rest_port)
+            ),
             registration_initial_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_INITIAL_TIMEOUT)?,
             registration_max_backoff: conf.get_duration(&o::CLUSTER_REGISTRATION_MAX_TIMEOUT)?,
             ha: rask_common::etcd::EtcdSettings::from_configuration(conf)?,

@@ -81,14 +81,14 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
         if out.dropped > 0 {
             lost += out.dropped;
             eprintln!(
-                "rask: {} printed rows were dropped before this client read them (the JobManager keeps the latest 100,000 lines)",
+                "rask: {} printed rows were dropped before this client read them (the JobManager keeps the latest 100,000 lines, 64 MiB at most)",
                 out.dropped
             );
         }
         // Each failure as it happens: a restart's cause (the last one, if the job
         // failed for good, is reported below with its end).
         let new = out.failure_count.saturating_sub(failures_seen) as usize;
-        let restarts = if out.terminal && out.state != "FINISHED" { new.saturating_sub(1) } else { new };
+        let restarts = if out.state == "FAILED" { new.saturating_sub(1) } else { new };
         let shown = out.failures.len().saturating_sub(new);
         for (i, f) in out.failures.iter().skip(shown).take(restarts).enumerate() {
             eprintln!("rask: job {job_id} restarting (restart {}) after: {}", failures_seen + i as u64 + 1, f.cause);

@@ -63,11 +63,20 @@ pub enum ConfigError {
     UnknownKey { key: String, origin: Origin },
     #[error("invalid value '{value}' for configuration key '{key}' in {origin}: {reason}")]
     InvalidValue { key: String, value: String, origin: Origin, reason: String },
+    /// The argument as it may be shown (see [`ConfigError::malformed`]).
     #[error("malformed -D argument '{0}': expected key=value")]
     MalformedDynamicProperty(String),
     /// A TLS setting that names an unreadable or wrong file (the message names the key).
     #[error("{0}")]
     Security(String),
+}
+
+impl ConfigError {
+    /// A malformed `-D` argument, shown without a secret it may hold.
+    pub fn malformed(argument: &str) -> Self {
+        let shown = if is_sensitive(argument) { format!("{}…", argument.chars().take_while(|c| *c != ':' && *c != ' ').collect::<String>()) } else { argument.to_string() };
+        ConfigError::MalformedDynamicProperty(shown)
+    }
 }
 
 impl From<crate::security::TlsError> for ConfigError {
@@ -86,9 +95,16 @@ struct Entry {
 }
 
 /// A loaded, validated configuration: canonical key -> value (with origin).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Configuration {
     entries: BTreeMap<&'static str, Entry>,
+}
+
+/// Sensitive values show as `******` in a debug print too.
+impl fmt::Debug for Configuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.entries.iter().map(|(k, e)| (*k, shown_value(k, &e.value)))).finish()
+    }
 }
 
 impl Configuration {
@@ -132,7 +148,7 @@ impl Configuration {
             }
         }
         for arg in dynamic {
-            let (key, value) = arg.split_once('=').ok_or_else(|| ConfigError::MalformedDynamicProperty(arg.clone()))?;
+            let (key, value) = arg.split_once('=').ok_or_else(|| ConfigError::malformed(arg))?;
             conf.set_checked(key.trim(), value.trim(), Origin::DynamicProperty)?;
         }
         Ok(conf)

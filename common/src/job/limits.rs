@@ -4,6 +4,8 @@
 
 /// Flink's upper bound for parallelism and max-parallelism (`2^15`).
 pub const MAX_PARALLELISM: u32 = 32_768;
+/// Subtasks of one job (every vertex's parallelism, summed).
+pub const MAX_SUBTASKS: u64 = 100_000;
 /// Vertices (operator chains) and edges of one JobGraph.
 pub const MAX_VERTICES: usize = 10_000;
 /// Operators chained into one vertex.

@@ -67,6 +67,10 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
     if let Some(sp) = &graph.savepoint {
         string("the savepoint path", &sp.path)?;
     }
+    let subtasks: u64 = graph.vertices.iter().map(|v| u64::from(v.parallelism)).sum();
+    if subtasks > MAX_SUBTASKS {
+        return invalid(format!("the job has {subtasks} subtasks; at most {MAX_SUBTASKS} are allowed"));
+    }
     let mut ids = HashSet::new();
     for v in &graph.vertices {
         if !is_id(&v.id) {
@@ -92,7 +96,7 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
                 string(&format!("a column name of {what}"), &c.name)?;
                 string(&format!("a column type of {what}"), &c.ty)?;
             }
-            operator(&what, &op.kind, op.input.0.len())?;
+            operator(&what, &op.kind, op.input.0.len(), op.output.0.len())?;
         }
     }
     for e in &graph.edges {
@@ -141,14 +145,30 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
     Ok(())
 }
 
-/// The bounds of one operator's settings; `inputs` is its input's column count.
-fn operator(what: &str, kind: &OperatorKind, inputs: usize) -> Result<(), InvalidJobGraph> {
+/// The bounds of one operator's settings; `inputs` and `outputs` are its input's and
+/// output's column counts.
+fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> Result<(), InvalidJobGraph> {
     let column = |i: usize| if i < inputs { Ok(()) } else { invalid(format!("{what} names input column {i} of {inputs}")) };
+    let watermark = |w: &Option<super::graph::WatermarkStrategy>| match w {
+        Some(w) if w.column >= outputs || w.max_out_of_orderness_ms < 0 => {
+            invalid(format!("{what}'s watermark names column {} of {outputs}, or a negative out-of-orderness", w.column))
+        }
+        _ => Ok(()),
+    };
     match kind {
         OperatorKind::DatagenSource(d) => {
             list(&format!("{what}'s fields"), d.fields.len())?;
+            if d.fields.len() != outputs {
+                return invalid(format!("{what} generates {} fields for {outputs} columns", d.fields.len()));
+            }
+            watermark(&d.watermark)?;
             for f in &d.fields {
                 match f {
+                    DatagenField::RandomInt { min, max } if min > max => return invalid(format!("{what}: a random range with min {min} > max {max}")),
+                    DatagenField::RandomDouble { min, max } if !(min.is_finite() && max.is_finite() && min <= max) => {
+                        return invalid(format!("{what}: a random range with min {min}, max {max}"))
+                    }
+                    DatagenField::Choice { values } if values.is_empty() => return invalid(format!("{what}: a choice among no values")),
                     DatagenField::RandomString { length } if *length > MAX_DATAGEN_STRING_LENGTH => {
                         return invalid(format!("{what}: a generated string of length {length}; at most {MAX_DATAGEN_STRING_LENGTH}"))
                     }
@@ -162,6 +182,7 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize) -> Result<(), Invali
                 }
             }
         }
+        OperatorKind::FileSource { watermark: w, .. } | OperatorKind::SocketSource { watermark: w, .. } if watermark(w).is_err() => watermark(w)?,
         OperatorKind::FileSource { path, .. } | OperatorKind::FileSink { path, .. } => {
             string(&format!("{what}'s path"), path)?;
             if !path.starts_with('/') {

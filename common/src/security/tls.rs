@@ -40,7 +40,9 @@ impl std::fmt::Debug for Pem {
 
 fn read_pem(conf: &Configuration, option: &'static ConfigOption, enabled: &'static str, what: &'static str) -> Result<Pem, TlsError> {
     let path = PathBuf::from(conf.get_string(option).ok_or(TlsError::Missing { key: option.key, enabled })?);
-    let read = |reason: String| TlsError::Read { key: option.key, path: path.clone(), reason };
+    // The path of a sensitive key (`….key`) is shown as `******`, like its value.
+    let shown = PathBuf::from(crate::config::shown_value(option.key, &path.display().to_string()));
+    let read = |reason: String| TlsError::Read { key: option.key, path: shown.clone(), reason };
     let len = std::fs::metadata(&path).map_err(|e| read(e.to_string()))?.len();
     if len > MAX_PEM_BYTES {
         return Err(read(format!("{len} bytes; a PEM file is at most {MAX_PEM_BYTES}")));
@@ -48,7 +50,7 @@ fn read_pem(conf: &Configuration, option: &'static ConfigOption, enabled: &'stat
     let bytes = std::fs::read(&path).map_err(|e| read(e.to_string()))?;
     let marker = if what == "private key" { "PRIVATE KEY-----" } else { "-----BEGIN CERTIFICATE-----" };
     if !String::from_utf8_lossy(&bytes).contains(marker) {
-        return Err(TlsError::NotPem { key: option.key, path, what });
+        return Err(TlsError::NotPem { key: option.key, path: shown, what });
     }
     Ok(Pem(bytes))
 }

@@ -32,6 +32,13 @@ impl From<DispatcherError> for RestError {
 
 /// `POST /jobs` with a JobGraph (JSON) as the body.
 pub async fn submit(State(state): State<RestState>, body: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
+    let limit = rask_common::job::limits::MAX_JOB_GRAPH_BYTES;
+    if body.len() > limit {
+        return Err(RestError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            message: format!("The JobGraph is {} bytes; at most {limit} are accepted.", body.len()),
+        });
+    }
     let graph: JobGraph =
         serde_json::from_slice(&body).map_err(|e| RestError::bad_request(format!("Request body is not a JobGraph: {e}")))?;
     let id = state.dispatcher.submit(graph).await?;
@@ -220,8 +227,14 @@ pub async fn output(
     };
     // Read the state first: once terminal, every printed line is already in.
     let status = job.status();
-    let (lines, next, dropped) = job.output.lock().read(from);
-    let mut answer = json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": status.is_terminal() });
+    let (lines, next, dropped, end) = {
+        let output = job.output.lock();
+        let (lines, next, dropped) = output.read(from);
+        (lines, next, dropped, output.end())
+    };
+    // Terminal only with the last page: a client reads on until it has every line.
+    let terminal = status.is_terminal() && next >= end;
+    let mut answer = json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": terminal });
     {
         // Failures so far (each restart's cause), for the attached client to report.
         let eg = job.execution.read();
@@ -229,7 +242,7 @@ pub async fn output(
         answer["failure-count"] = json!(eg.failure_count);
         answer["failures"] = json!(kept);
     }
-    if status.is_terminal() {
+    if terminal {
         if let Some((_, cause)) = job.execution.read().failure.clone().filter(|_| status != JobStatus::Finished) {
             answer["root-exception"] = json!(cause);
         }

@@ -22,11 +22,11 @@ fn body(bytes: &Bytes) -> Result<Value, RestError> {
     serde_json::from_slice(bytes).map_err(|e| RestError::bad_request(format!("Request body is not JSON: {e}")))
 }
 
-/// Whether `path` is absolute: `/dir`, `file:/dir` or `file:///dir`, or a URL.
+/// Whether `path` is absolute: `/dir`, `file:/dir` or `file:///dir`, or a URL of
+/// another scheme.
 fn is_absolute(path: &str) -> bool {
-    let local = path.strip_prefix("file:").map(|p| p.trim_start_matches("//")).map(|p| format!("/{p}"));
-    match local {
-        Some(_) => true,
+    match path.strip_prefix("file:") {
+        Some(rest) => rest.starts_with('/'),
         None => path.starts_with('/') || path.split_once("://").is_some_and(|(scheme, rest)| !scheme.is_empty() && !rest.is_empty()),
     }
 }

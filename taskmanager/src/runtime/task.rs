@@ -281,7 +281,7 @@ async fn run(
         dir => Some(CheckpointStorage::open(dir).map_err(|e| TaskError::Deployment(e.to_string()))?),
     };
     if !tdd.restore_state_path.is_empty() {
-        let bytes = read_state(&tdd.restore_state_path, storage.as_ref()).await?;
+        let bytes = read_state(&tdd.restore_state_path, storage.as_ref(), &services.allowed_paths, tdd.memory_budget_bytes).await?;
         let states = decode_task_state(&tdd.restore_state_path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))?;
         for (uid, state) in states {
             if uid == SOURCE_STATE {
@@ -303,7 +303,7 @@ async fn run(
         let keep = move |hash: u64| subtask_for_hash(hash, max_p, p) == me;
         let mut source_states = Vec::new();
         for path in &tdd.rescale_state_paths {
-            let bytes = read_state(path, storage.as_ref()).await?;
+            let bytes = read_state(path, storage.as_ref(), &services.allowed_paths, tdd.memory_budget_bytes).await?;
             for (uid, state) in decode_task_state(path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))? {
                 if uid == SOURCE_STATE {
                     source_states.push(state);
@@ -532,16 +532,28 @@ async fn checkpoint(
     }
 }
 
-/// Reads a state file: an absolute path points into a savepoint, a relative one into
-/// the checkpoint storage.
-async fn read_state(path: &str, storage: Option<&CheckpointStorage>) -> Result<bytes::Bytes, TaskError> {
+/// Reads a state file: an absolute path points into a savepoint (and must lie inside
+/// rask.io.allowed-paths), a relative one into the checkpoint storage (and may not
+/// climb out of it). A file larger than the slot's memory could never be restored
+/// and is refused before it is read.
+async fn read_state(
+    path: &str,
+    storage: Option<&CheckpointStorage>,
+    allowed: &rask_common::security::AllowedPaths,
+    max_bytes: u64,
+) -> Result<bytes::Bytes, TaskError> {
+    let refuse = |m: String| TaskError::Deployment(format!("state file {path}: {m}"));
     if path.starts_with('/') {
-        let p = std::path::Path::new(path);
-        let dir = p.parent().map(|d| d.display().to_string()).unwrap_or_default();
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let store = CheckpointStorage::open(&dir).map_err(|e| TaskError::Deployment(e.to_string()))?;
-        store.get(&name).await.map_err(|e| TaskError::Deployment(e.to_string()))
+        allowed.check_file("a savepoint's state file", path).map_err(|e| TaskError::Deployment(e.to_string()))?;
+        let meta = tokio::fs::metadata(path).await.map_err(|e| refuse(e.to_string()))?;
+        if !meta.is_file() || meta.len() > max_bytes {
+            return Err(refuse(format!("not a file, or larger than the slot's {max_bytes} bytes of memory")));
+        }
+        Ok(bytes::Bytes::from(tokio::fs::read(path).await.map_err(|e| refuse(e.to_string()))?))
     } else {
+        if path.split('/').any(|segment| segment == ".." || segment == ".") {
+            return Err(refuse("a checkpoint's state file may not leave the checkpoint directory".into()));
+        }
         let storage = storage.ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
         storage.get(path).await.map_err(|e| TaskError::Deployment(e.to_string()))
     }
