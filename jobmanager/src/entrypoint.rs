@@ -116,7 +116,9 @@ impl JobManager {
             return Err(JobManagerError::Ha(HaError::Unavailable("the standalone JobManager did not start leading".into())));
         }
         let scheme = if https { "https" } else { "http" };
-        tracing::info!("JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at {scheme}://{rest_address}");
+        tracing::info!(
+            "JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at {scheme}://{rest_address}"
+        );
         Ok(Self { rpc_address, rest_address, gate, provider, shutdown, leadership, rpc_server, rest_server })
     }
 

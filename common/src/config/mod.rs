@@ -74,7 +74,11 @@ pub enum ConfigError {
 impl ConfigError {
     /// A malformed `-D` argument, shown without a secret it may hold.
     pub fn malformed(argument: &str) -> Self {
-        let shown = if is_sensitive(argument) { format!("{}…", argument.chars().take_while(|c| *c != ':' && *c != ' ').collect::<String>()) } else { argument.to_string() };
+        let shown = if is_sensitive(argument) {
+            format!("{}…", argument.chars().take_while(|c| *c != ':' && *c != ' ').collect::<String>())
+        } else {
+            argument.to_string()
+        };
         ConfigError::MalformedDynamicProperty(shown)
     }
 }

@@ -164,7 +164,9 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> R
             watermark(&d.watermark)?;
             for f in &d.fields {
                 match f {
-                    DatagenField::RandomInt { min, max } if min > max => return invalid(format!("{what}: a random range with min {min} > max {max}")),
+                    DatagenField::RandomInt { min, max } if min > max => {
+                        return invalid(format!("{what}: a random range with min {min} > max {max}"))
+                    }
                     DatagenField::RandomDouble { min, max } if !(min.is_finite() && max.is_finite() && min <= max) => {
                         return invalid(format!("{what}: a random range with min {min}, max {max}"))
                     }
@@ -182,7 +184,9 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> R
                 }
             }
         }
-        OperatorKind::FileSource { watermark: w, .. } | OperatorKind::SocketSource { watermark: w, .. } if watermark(w).is_err() => watermark(w)?,
+        OperatorKind::FileSource { watermark: w, .. } | OperatorKind::SocketSource { watermark: w, .. } if watermark(w).is_err() => {
+            watermark(w)?
+        }
         OperatorKind::FileSource { path, .. } | OperatorKind::FileSink { path, .. } => {
             string(&format!("{what}'s path"), path)?;
             if !path.starts_with('/') {

@@ -82,9 +82,12 @@ impl InternalTls {
     /// The server side: our certificate, client certificates required (signed by the
     /// trusted CA), HTTP/2 by ALPN. Served through [`incoming`], our own accept loop.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots(&self.trust, o::SSL_INTERNAL_TRUST_CERT.key)?), provider())
-            .build()
-            .map_err(|e| TlsError::Setup(format!("{}: {e}", o::SSL_INTERNAL_TRUST_CERT.key)))?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots(&self.trust, o::SSL_INTERNAL_TRUST_CERT.key)?),
+            provider(),
+        )
+        .build()
+        .map_err(|e| TlsError::Setup(format!("{}: {e}", o::SSL_INTERNAL_TRUST_CERT.key)))?;
         let mut config = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Setup(e.to_string()))?
@@ -274,8 +277,8 @@ impl RestTls {
                     Arc::new(roots(trust, o::SSL_REST_TRUST_CERT.key)?),
                     provider(),
                 )
-                    .build()
-                    .map_err(|e| TlsError::Setup(e.to_string()))?;
+                .build()
+                .map_err(|e| TlsError::Setup(e.to_string()))?;
                 builder.with_client_cert_verifier(verifier)
             }
             _ => builder.with_no_client_auth(),

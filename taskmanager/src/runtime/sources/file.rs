@@ -18,6 +18,8 @@ use crate::runtime::{StreamElement, TaskError};
 const BATCH_ROWS: usize = 8192;
 /// Batches read ahead of the task.
 const READ_AHEAD: usize = 4;
+/// A text batch is cut at this many bytes even before BATCH_ROWS lines.
+const BATCH_BYTES: usize = 8 << 20;
 /// The longest text line read.
 pub const MAX_LINE_BYTES: u64 = 16 << 20;
 
@@ -137,7 +139,13 @@ struct Files<'a> {
 
 /// Reads this subtask's files in order, handing each batch to `emit`; stops early
 /// when `emit` returns false (the task is gone).
-fn read_files(files: &Files, format: FileFormat, header: bool, schema: SchemaRef, mut emit: impl FnMut(RecordBatch) -> bool) -> Result<(), TaskError> {
+fn read_files(
+    files: &Files,
+    format: FileFormat,
+    header: bool,
+    schema: SchemaRef,
+    mut emit: impl FnMut(RecordBatch) -> bool,
+) -> Result<(), TaskError> {
     let (path, subtask, parallelism) = (files.path, files.subtask, files.parallelism);
     let mut paths: Vec<PathBuf> = if path.is_dir() {
         std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect()
@@ -160,6 +168,7 @@ fn read_files(files: &Files, format: FileFormat, header: bool, schema: SchemaRef
                 use std::io::{BufRead, Read};
                 let mut reader = f;
                 let mut lines: Vec<String> = Vec::with_capacity(BATCH_ROWS);
+                let mut bytes = 0usize;
                 loop {
                     let mut line = String::new();
                     let n = reader.by_ref().take(MAX_LINE_BYTES + 1).read_line(&mut line)?;
@@ -178,8 +187,10 @@ fn read_files(files: &Files, format: FileFormat, header: bool, schema: SchemaRef
                             line.pop();
                         }
                     }
+                    bytes += line.len();
                     lines.push(line);
-                    if lines.len() == BATCH_ROWS {
+                    if lines.len() == BATCH_ROWS || bytes >= BATCH_BYTES {
+                        bytes = 0;
                         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(std::mem::take(&mut lines)))])?;
                         if !emit(batch) {
                             return Ok(());

@@ -10,9 +10,9 @@ use arrow::array::StringArray;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
-use tokio_util::codec::{FramedRead, LinesCodec};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, LinesCodec};
 
 use crate::runtime::{StreamElement, TaskError};
 
@@ -47,10 +47,15 @@ impl SocketSource {
                 let deadline = tokio::time::sleep(Duration::from_millis(100));
                 tokio::pin!(deadline);
                 let mut ended = false;
-                while batch.len() < BATCH_LINES {
+                let mut bytes = 0usize;
+                // Cut at BATCH_LINES lines or 8 MiB, whichever comes first.
+                while batch.len() < BATCH_LINES && bytes < (8 << 20) {
                     tokio::select! {
                         line = lines.next() => match line {
-                            Some(Ok(l)) => batch.push(l),
+                            Some(Ok(l)) => {
+                                bytes += l.len();
+                                batch.push(l);
+                            }
                             None => {
                                 ended = true;
                                 break;
