@@ -5,6 +5,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
     }
     println!("cargo:rerun-if-changed=../proto/rask.proto");
-    tonic_build::configure().compile_protos(&["../proto/rask.proto"], &["../proto"])?;
+    // The JobGraph in every task descriptor is one shared buffer, not a copy per subtask.
+    tonic_build::configure()
+        .bytes([".rask.v1.TaskDeploymentDescriptor.job_graph_json"])
+        .compile_protos(&["../proto/rask.proto"], &["../proto"])?;
     Ok(())
 }

@@ -427,7 +427,7 @@ impl JobMaster {
             self.slots.push((offer, allocation_id));
         }
         self.transition(JobStatus::Running);
-        let graph_json = serde_json::to_vec(self.graph.as_ref()).map_err(|e| Outcome::Failed(e.to_string()))?;
+        let graph_json = prost::bytes::Bytes::from(serde_json::to_vec(self.graph.as_ref()).map_err(|e| Outcome::Failed(e.to_string()))?);
         let mut deployments = Vec::new();
         let graph = self.graph.clone();
         let restore = match self.coordinator.as_mut() {

@@ -479,7 +479,7 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                             subtask_index: n32,
                             attempt: n32,
                             allocation_id: d,
-                            job_graph_json: if use_graph { graphs[g].clone() } else { raw },
+                            job_graph_json: if use_graph { graphs[g].clone().into() } else { raw.into() },
                             jobmaster_address: "127.0.0.1:1".into(),
                             inputs: vec![],
                             memory_budget_bytes: n64,

@@ -67,10 +67,6 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
     if let Some(sp) = &graph.savepoint {
         string("the savepoint path", &sp.path)?;
     }
-    let subtasks: u64 = graph.vertices.iter().map(|v| u64::from(v.parallelism)).sum();
-    if subtasks > MAX_SUBTASKS {
-        return invalid(format!("the job has {subtasks} subtasks; at most {MAX_SUBTASKS} are allowed"));
-    }
     let mut ids = HashSet::new();
     for v in &graph.vertices {
         if !is_id(&v.id) {
@@ -98,6 +94,10 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
             }
             operator(&what, &op.kind, op.input.0.len(), op.output.0.len())?;
         }
+    }
+    let subtasks: u64 = graph.vertices.iter().map(|v| u64::from(v.parallelism)).sum();
+    if subtasks > MAX_SUBTASKS {
+        return invalid(format!("the job has {subtasks} subtasks; at most {MAX_SUBTASKS} are allowed"));
     }
     for e in &graph.edges {
         let (Some(from), Some(to)) = (graph.vertex(&e.source), graph.vertex(&e.target)) else {

@@ -47,7 +47,6 @@ impl FileSource {
         schema: SchemaRef,
         subtask: u32,
         parallelism: u32,
-        allowed: rask_common::security::AllowedPaths,
     ) -> Self {
         Self {
             path: PathBuf::from(path),
@@ -61,8 +60,14 @@ impl FileSource {
             skip: 0,
             watermarks: watermark.map(WatermarkGenerator::new),
             done: false,
-            allowed,
+            allowed: Default::default(),
         }
+    }
+
+    /// Reads only files inside `allowed` (rask.io.allowed-paths).
+    pub fn with_allowed_paths(mut self, allowed: rask_common::security::AllowedPaths) -> Self {
+        self.allowed = allowed;
+        self
     }
 
     /// Continues after `batches` batches (restore): they are skipped when read.

@@ -32,16 +32,10 @@ impl Source {
         let schema = desc.output.to_schema();
         Ok(Some(match &desc.kind {
             OperatorKind::DatagenSource(spec) => Source::Datagen(datagen::Datagen::new(spec.clone(), schema, subtask, parallelism)),
-            OperatorKind::FileSource { path, format, header, watermark } => Source::File(file::FileSource::new(
-                path,
-                *format,
-                *header,
-                watermark.clone(),
-                schema,
-                subtask,
-                parallelism,
-                allowed.clone(),
-            )),
+            OperatorKind::FileSource { path, format, header, watermark } => Source::File(
+                file::FileSource::new(path, *format, *header, watermark.clone(), schema, subtask, parallelism)
+                    .with_allowed_paths(allowed.clone()),
+            ),
             OperatorKind::SocketSource { host, port, .. } => {
                 Source::Socket(socket::SocketSource::new(host.clone(), *port, schema, subtask))
             }
