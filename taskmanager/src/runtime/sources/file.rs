@@ -133,6 +133,30 @@ impl FileSource {
     }
 }
 
+/// Parses one chunk of CSV or JSON lines into batches for `emit`; false when `emit`
+/// wants no more.
+fn parse_chunk(
+    chunk: &[u8],
+    format: FileFormat,
+    header: bool,
+    schema: &SchemaRef,
+    emit: &mut impl FnMut(RecordBatch) -> bool,
+) -> Result<bool, arrow::error::ArrowError> {
+    let cursor = std::io::Cursor::new(chunk);
+    let batches: Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>> = match format {
+        FileFormat::Csv => {
+            Box::new(arrow::csv::ReaderBuilder::new(schema.clone()).with_header(header).with_batch_size(BATCH_ROWS).build(cursor)?)
+        }
+        _ => Box::new(arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(BATCH_ROWS).build(cursor)?),
+    };
+    for b in batches {
+        if !emit(b?) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// Which files a subtask reads.
 struct Files<'a> {
     /// A file, or a directory whose files are read in name order.
@@ -206,20 +230,48 @@ fn read_files(
                     return Ok(());
                 }
             }
-            FileFormat::Csv => {
-                let reader = arrow::csv::ReaderBuilder::new(schema.clone()).with_header(header).with_batch_size(BATCH_ROWS).build(f)?;
-                for b in reader {
-                    if !emit(b.map_err(parse_error)?) {
-                        return Ok(());
+            FileFormat::Csv | FileFormat::Json => {
+                // Records are gathered as raw lines (each bounded) into chunks of at
+                // most BATCH_ROWS lines or BATCH_BYTES, cut only where CSV quotes are
+                // balanced, and each chunk is parsed on its own: no record or batch
+                // grows without bound.
+                use std::io::{BufRead, Read};
+                let mut reader = f;
+                let mut chunk: Vec<u8> = Vec::new();
+                let (mut lines, mut quotes, mut first) = (0usize, 0usize, true);
+                loop {
+                    let start = chunk.len();
+                    let n = reader.by_ref().take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut chunk)?;
+                    if n == 0 {
+                        break;
+                    }
+                    if n as u64 > MAX_LINE_BYTES {
+                        return Err(TaskError::operator(
+                            "file source",
+                            format!("{}: a line is longer than {MAX_LINE_BYTES} bytes", file.display()),
+                        ));
+                    }
+                    if format == FileFormat::Csv {
+                        quotes += chunk[start..].iter().filter(|b| **b == b'"').count();
+                    }
+                    lines += 1;
+                    let balanced = quotes % 2 == 0;
+                    if !balanced && chunk.len() as u64 > 4 * MAX_LINE_BYTES {
+                        return Err(TaskError::operator(
+                            "file source",
+                            format!("{}: a quoted CSV field runs on for more than {} bytes", file.display(), 4 * MAX_LINE_BYTES),
+                        ));
+                    }
+                    if balanced && (lines >= BATCH_ROWS || chunk.len() >= BATCH_BYTES) {
+                        if !parse_chunk(&chunk, format, header && first, &schema, &mut emit).map_err(parse_error)? {
+                            return Ok(());
+                        }
+                        chunk.clear();
+                        (lines, first) = (0, false);
                     }
                 }
-            }
-            FileFormat::Json => {
-                let reader = arrow::json::ReaderBuilder::new(schema.clone()).with_batch_size(BATCH_ROWS).build(f)?;
-                for b in reader {
-                    if !emit(b.map_err(parse_error)?) {
-                        return Ok(());
-                    }
+                if !chunk.is_empty() && !parse_chunk(&chunk, format, header && first, &schema, &mut emit).map_err(parse_error)? {
+                    return Ok(());
                 }
             }
         }
@@ -234,6 +286,35 @@ mod tests {
 
     fn lines_schema() -> SchemaRef {
         Arc::new(Schema::new(vec![Field::new("line", DataType::Utf8, true)]))
+    }
+
+    #[test]
+    fn csv_chunks_keep_quoted_newlines_and_the_header_once() {
+        let dir = std::env::temp_dir().join(format!("rask-csv-source-{}", rask_common::ids::random_hex_id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("in.csv");
+        let mut text = String::from("id,note\n");
+        for i in 0..20_000 {
+            // Quoted fields with a newline inside, around the chunk boundaries.
+            if (8_185..8_200).contains(&i) || i % 5_000 == 0 {
+                text.push_str(&format!("{i},\"two\nlines, \"\"quoted\"\"\"\n"));
+            } else {
+                text.push_str(&format!("{i},plain\n"));
+            }
+        }
+        std::fs::write(&file, text).unwrap();
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("note", DataType::Utf8, true)]));
+        let all = rask_common::security::AllowedPaths::default();
+        let files = Files { path: &file, allowed: &all, subtask: 0, parallelism: 1 };
+        let mut ids = Vec::new();
+        read_files(&files, FileFormat::Csv, true, schema, |b| {
+            let col = b.column(0).as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+            ids.extend(col.values().iter().copied());
+            true
+        })
+        .unwrap();
+        assert_eq!(ids, (0..20_000).collect::<Vec<i64>>());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
