@@ -23,6 +23,15 @@ fn cpu_share(pid: u32, window: Duration) -> f64 {
     (cpu_seconds(pid) - before) / window.as_secs_f64()
 }
 
+/// SIGTERM stops the TaskManager cleanly within 5 s.
+fn assert_stops_on_sigterm(tm: &mut Daemon) {
+    let t0 = Instant::now();
+    tm.sigterm();
+    let status = tm.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}\n{}", tm.log());
+    assert!(t0.elapsed() < Duration::from_secs(5), "stopped in {:?}", t0.elapsed());
+}
+
 const BUSY_JOB: &str = "name: busy\nparallelism: 1\nsources:\n  - name: gen\n    connector: datagen\n    fields:\n      \
                         - {name: id, type: BIGINT, kind: sequence}\nsinks:\n  - {name: out, connector: blackhole}\n";
 
@@ -46,11 +55,7 @@ fn a_taskmanager_that_loses_its_jobmanager_cancels_its_tasks_and_stops_on_sigter
     tm.wait_log("cancelled its 1 tasks", Duration::from_secs(10));
     wait_for(Duration::from_secs(5), "the TaskManager idle", || (cpu_share(tm.pid(), Duration::from_millis(500)) < 0.1).then_some(()));
 
-    let t0 = Instant::now();
-    tm.sigterm();
-    let status = tm.wait_exit(Duration::from_secs(10));
-    assert!(status.success(), "{status:?}\n{}", tm.log());
-    assert!(t0.elapsed() < Duration::from_secs(5), "stopped in {:?}", t0.elapsed());
+    assert_stops_on_sigterm(&mut tm);
 }
 
 #[test]
@@ -59,11 +64,7 @@ fn a_taskmanager_that_never_reached_a_jobmanager_stops_on_sigterm() {
     let spec = ClusterSpec::new();
     let mut tm = spec.taskmanager("tm", dir.path(), &[]);
     tm.wait_log("not reachable", Duration::from_secs(10));
-    let t0 = Instant::now();
-    tm.sigterm();
-    let status = tm.wait_exit(Duration::from_secs(10));
-    assert!(status.success(), "{status:?}\n{}", tm.log());
-    assert!(t0.elapsed() < Duration::from_secs(5), "stopped in {:?}", t0.elapsed());
+    assert_stops_on_sigterm(&mut tm);
 }
 
 #[test]

@@ -133,6 +133,17 @@ impl FileSource {
     }
 }
 
+/// Appends one line (with its newline) of `reader` to `buf`; 0 at the end of the
+/// file. A line longer than MAX_LINE_BYTES fails the task.
+fn read_bounded_line(reader: &mut impl std::io::BufRead, buf: &mut Vec<u8>, file: &std::path::Path) -> Result<usize, TaskError> {
+    use std::io::{BufRead, Read};
+    let n = reader.by_ref().take(MAX_LINE_BYTES + 1).read_until(b'\n', buf)?;
+    if n as u64 > MAX_LINE_BYTES {
+        return Err(TaskError::operator("file source", format!("{}: a line is longer than {MAX_LINE_BYTES} bytes", file.display())));
+    }
+    Ok(n)
+}
+
 /// Parses one chunk of CSV or JSON lines into batches for `emit`; false when `emit`
 /// wants no more.
 fn parse_chunk(
@@ -194,22 +205,15 @@ fn read_files(
         let parse_error = |e: arrow::error::ArrowError| TaskError::operator("file source", format!("{}: {e}", file.display()));
         match format {
             FileFormat::Text => {
-                use std::io::{BufRead, Read};
                 let mut reader = f;
                 let mut lines: Vec<String> = Vec::with_capacity(BATCH_ROWS);
                 let mut bytes = 0usize;
                 loop {
-                    let mut line = String::new();
-                    let n = reader.by_ref().take(MAX_LINE_BYTES + 1).read_line(&mut line)?;
-                    if n == 0 {
+                    let mut raw = Vec::new();
+                    if read_bounded_line(&mut reader, &mut raw, file)? == 0 {
                         break;
                     }
-                    if n as u64 > MAX_LINE_BYTES {
-                        return Err(TaskError::operator(
-                            "file source",
-                            format!("{}: a line is longer than {MAX_LINE_BYTES} bytes", file.display()),
-                        ));
-                    }
+                    let mut line = String::from_utf8(raw).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
                     if line.ends_with('\n') {
                         line.pop();
                         if line.ends_with('\r') {
@@ -235,21 +239,13 @@ fn read_files(
                 // most BATCH_ROWS lines or BATCH_BYTES, cut only where CSV quotes are
                 // balanced, and each chunk is parsed on its own: no record or batch
                 // grows without bound.
-                use std::io::{BufRead, Read};
                 let mut reader = f;
                 let mut chunk: Vec<u8> = Vec::new();
                 let (mut lines, mut quotes, mut first) = (0usize, 0usize, true);
                 loop {
                     let start = chunk.len();
-                    let n = reader.by_ref().take(MAX_LINE_BYTES + 1).read_until(b'\n', &mut chunk)?;
-                    if n == 0 {
+                    if read_bounded_line(&mut reader, &mut chunk, file)? == 0 {
                         break;
-                    }
-                    if n as u64 > MAX_LINE_BYTES {
-                        return Err(TaskError::operator(
-                            "file source",
-                            format!("{}: a line is longer than {MAX_LINE_BYTES} bytes", file.display()),
-                        ));
                     }
                     if format == FileFormat::Csv {
                         quotes += chunk[start..].iter().filter(|b| **b == b'"').count();
