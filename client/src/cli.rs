@@ -163,7 +163,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 Target::Remote => {
                     let client = connect(&cluster).await?;
-                    commands::run::run_remote(&client, &graph, &options).await
+                    commands::run::run_remote(&client, &graph, &conf, &options).await
                 }
                 Target::PerJob => commands::run::run_per_job(&graph, &cluster, &conf, &options).await,
             }

@@ -3,13 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rask_common::checkpoint::CheckpointStorage;
 use rask_common::config::{options as o, ConfigError, Configuration};
 use rask_common::net::host_port;
 use rask_common::security::{AllowedPaths, InternalTls, RestTls};
 
-use crate::checkpoint_coordinator::CheckpointSettings;
-use crate::restart_strategy::RestartStrategy;
+use crate::job_settings::JobSettings;
 
 #[derive(Debug, Clone)]
 pub struct JobManagerConfiguration {
@@ -25,18 +23,19 @@ pub struct JobManagerConfiguration {
     pub heartbeat_timeout: Duration,
     pub cluster_id: String,
     pub slot_request_timeout: Duration,
-    pub buffer_timeout: Duration,
-    pub checkpointing: Option<CheckpointSettings>,
-    pub restart_strategy: RestartStrategy,
     pub jobstore_expiration: Duration,
-    /// state.savepoints.dir, the default target of savepoints.
-    pub savepoints_dir: Option<String>,
     /// jobmanager.resource-provider is `process`: start TaskManagers on demand.
     pub process_provider: bool,
     /// resourcemanager.taskmanager-timeout: idle workers of an active provider stop.
     pub taskmanager_timeout: Duration,
     /// taskmanager.numberOfTaskSlots of the TaskManagers an active provider starts.
     pub slots_per_worker: u32,
+    /// process.jobmanager.working-dir: the directory under which this JobManager
+    /// makes its working directory.
+    pub working_dir_base: std::path::PathBuf,
+    /// Where the tasks of jobs without state.checkpoints.dir write a savepoint's state
+    /// first: `checkpoints/` in the working directory (set by `JobManager::start`).
+    pub savepoint_staging: Option<rask_common::checkpoint::CheckpointStorage>,
     /// env.log.dir: where started processes log.
     pub log_dir: Option<std::path::PathBuf>,
     /// etcd HA settings; `None` with `high-availability.type: none`.
@@ -78,6 +77,9 @@ impl JobManagerConfiguration {
                 reason: format!("must be greater than heartbeat.interval ({} ms)", heartbeat_interval.as_millis()),
             });
         }
+        // The cluster's defaults for its jobs: a bad checkpointing or restart key stops
+        // the JobManager at start, naming it.
+        JobSettings::resolve(conf, &Default::default(), None)?;
         Ok(Self {
             rpc_bind: host_port(&rpc_host, rpc_port),
             rpc_host: rpc_host.clone(),
@@ -87,16 +89,14 @@ impl JobManagerConfiguration {
             heartbeat_timeout,
             cluster_id: conf.get_string(&o::CLUSTER_ID).unwrap_or_default(),
             slot_request_timeout: conf.get_duration(&o::SLOT_REQUEST_TIMEOUT)?,
-            buffer_timeout: conf.get_duration(&o::EXECUTION_BUFFER_TIMEOUT)?,
-            checkpointing: checkpointing(conf)?,
-            restart_strategy: RestartStrategy::from_configuration(conf, conf.contains(&o::CHECKPOINTING_INTERVAL))?,
             jobstore_expiration: conf.get_duration(&o::JOBSTORE_EXPIRATION_TIME)?,
-            savepoints_dir: conf.get_string(&o::SAVEPOINTS_DIR),
             ha: rask_common::etcd::EtcdSettings::from_configuration(conf)?,
             process_provider: conf.get_string(&o::RESOURCE_PROVIDER).is_some_and(|p| p.eq_ignore_ascii_case("process")),
             taskmanager_timeout: conf.get_duration(&o::RESOURCEMANAGER_TASKMANAGER_TIMEOUT)?,
             slots_per_worker: conf.get_positive_int(&o::TASKMANAGER_NUM_SLOTS)?,
             log_dir: conf.get_string(&o::ENV_LOG_DIR).map(std::path::PathBuf::from),
+            savepoint_staging: None,
+            working_dir_base: conf.get_string(&o::JOBMANAGER_WORKING_DIR).map(std::path::PathBuf::from).unwrap_or_else(std::env::temp_dir),
             internal_tls: InternalTls::from_configuration(conf)?,
             rest_tls: RestTls::server_from_configuration(conf)?,
             max_content_length: usize::try_from(conf.get_memory_size(&o::REST_SERVER_MAX_CONTENT_LENGTH)?).unwrap_or(usize::MAX),
@@ -104,31 +104,4 @@ impl JobManagerConfiguration {
             raw: Arc::new(conf.clone()),
         })
     }
-}
-
-/// Checkpoint settings, when `execution.checkpointing.interval` is set.
-fn checkpointing(conf: &Configuration) -> Result<Option<CheckpointSettings>, ConfigError> {
-    let interval = match conf.contains(&o::CHECKPOINTING_INTERVAL) {
-        true => Some(conf.get_duration(&o::CHECKPOINTING_INTERVAL)?.max(Duration::from_millis(10))),
-        // Without periodic checkpoints, a checkpoint directory still serves savepoints.
-        false if conf.contains(&o::CHECKPOINTS_DIR) => None,
-        false => return Ok(None),
-    };
-    let invalid = |key: &str, reason: String| ConfigError::InvalidValue {
-        key: key.to_string(),
-        value: conf.get_string(&o::CHECKPOINTS_DIR).unwrap_or_default(),
-        origin: conf.origin(&o::CHECKPOINTS_DIR),
-        reason,
-    };
-    let dir = conf
-        .get_string(&o::CHECKPOINTS_DIR)
-        .ok_or_else(|| invalid(o::CHECKPOINTS_DIR.key, "must be set when execution.checkpointing.interval is".into()))?;
-    let storage = CheckpointStorage::open(&dir).map_err(|e| invalid(o::CHECKPOINTS_DIR.key, e.to_string()))?;
-    Ok(Some(CheckpointSettings {
-        interval,
-        timeout: conf.get_duration(&o::CHECKPOINTING_TIMEOUT)?,
-        min_pause: conf.get_duration(&o::CHECKPOINTING_MIN_PAUSE)?,
-        retained: conf.get_positive_int(&o::CHECKPOINTS_NUM_RETAINED)? as usize,
-        storage,
-    }))
 }

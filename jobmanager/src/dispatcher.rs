@@ -3,6 +3,7 @@
 //! only through their handles.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use rask_common::job::graph::JobGraph;
@@ -11,6 +12,7 @@ use rask_common::proto::{CheckpointAck, CheckpointDecline, TaskExecutionState, T
 use crate::execution_graph::JobStatus;
 use crate::ha::RecoveredJob;
 use crate::job_master::{self, JobMasterHandle, JobMasterMessage, JobMasterServices};
+use crate::job_settings::JobSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DispatcherError {
@@ -55,9 +57,9 @@ impl Dispatcher {
     /// returns the job id.
     pub async fn submit(&self, graph: JobGraph) -> Result<String, DispatcherError> {
         rask_common::job::validate_job_graph(&graph).map_err(|e| DispatcherError::Invalid(e.to_string()))?;
-        let checkpoint_dir = self.services.checkpointing.as_ref().map(|c| c.storage.dir().to_string());
-        rask_common::job::validate::check_paths(&graph, &self.services.allowed_paths, checkpoint_dir.as_deref())
+        rask_common::job::validate::check_paths(&graph, &self.services.allowed_paths)
             .map_err(|e| DispatcherError::Invalid(e.to_string()))?;
+        let settings = self.settings_of(&graph).map_err(|e| DispatcherError::Invalid(e.to_string()))?;
         self.expire();
         if self.jobs.read().contains_key(&graph.job_id) {
             return Err(DispatcherError::Duplicate(graph.job_id));
@@ -72,15 +74,27 @@ impl Dispatcher {
         }
         let id = graph.job_id.clone();
         tracing::info!("Submitting job '{}' ({id}).", graph.name);
-        jobs.insert(id.clone(), job_master::spawn(graph, self.services.clone(), None));
+        jobs.insert(id.clone(), job_master::spawn(graph, self.services.clone(), settings, None));
         Ok(id)
+    }
+
+    /// What a job runs with: the cluster's configuration under the job's own keys.
+    fn settings_of(&self, graph: &JobGraph) -> Result<Arc<JobSettings>, rask_common::config::ConfigError> {
+        let services = &self.services;
+        JobSettings::resolve(&services.cluster_configuration, &graph.configuration, services.savepoint_staging.as_ref()).map(Arc::new)
     }
 
     /// Takes over a job an earlier leader ran: it restarts from its latest checkpoint.
     pub fn recover(&self, job: RecoveredJob) {
         let id = job.graph.job_id.clone();
         let recovery = job_master::Recovery { checkpoint_counter: job.checkpoint_counter, checkpoints: job.checkpoints };
-        let handle = job_master::spawn(job.graph, self.services.clone(), Some(recovery));
+        // Accepted once, the job's keys hold; the cluster's may have changed since.
+        let settings = self.settings_of(&job.graph).unwrap_or_else(|e| {
+            tracing::error!("job {id}: its configuration no longer applies ({e}); it runs with the cluster's");
+            let staging = self.services.savepoint_staging.as_ref();
+            Arc::new(JobSettings::resolve(&self.services.cluster_configuration, &Default::default(), staging).expect("checked at start"))
+        });
+        let handle = job_master::spawn(job.graph, self.services.clone(), settings, Some(recovery));
         self.jobs.write().insert(id, handle);
     }
 

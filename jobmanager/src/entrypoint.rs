@@ -32,6 +32,8 @@ pub enum JobManagerError {
     Ha(#[from] HaError),
     #[error("REST TLS: {0}")]
     Tls(String),
+    #[error("cannot create the JobManager's working directory under {base} (process.jobmanager.working-dir): {reason}")]
+    WorkingDir { base: String, reason: String },
 }
 
 /// A running JobManager: both endpoints bound, leading or standing by.
@@ -44,6 +46,8 @@ pub struct JobManager {
     leadership: JoinHandle<()>,
     rpc_server: JoinHandle<()>,
     rest_server: JoinHandle<()>,
+    /// jm_<id> under process.jobmanager.working-dir, removed at shutdown.
+    working_dir: std::path::PathBuf,
 }
 
 async fn bind(endpoint: &'static str, address: &str) -> Result<(TcpListener, SocketAddr), JobManagerError> {
@@ -56,7 +60,11 @@ async fn bind(endpoint: &'static str, address: &str) -> Result<(TcpListener, Soc
 impl JobManager {
     /// Starts a JobManager. Without HA it leads before this returns; with etcd HA it
     /// campaigns in the background and serves as a standby until it wins.
-    pub async fn start(conf: JobManagerConfiguration) -> Result<Self, JobManagerError> {
+    pub async fn start(mut conf: JobManagerConfiguration) -> Result<Self, JobManagerError> {
+        let working_dir = conf.working_dir_base.join(format!("jm_{}", &rask_common::ids::random_hex_id()[..12]));
+        let staging = rask_common::checkpoint::CheckpointStorage::open(&working_dir.join("checkpoints").display().to_string())
+            .map_err(|e| JobManagerError::WorkingDir { base: conf.working_dir_base.display().to_string(), reason: e.to_string() })?;
+        conf.savepoint_staging = Some(staging);
         let (rpc_listener, rpc_address) = bind("ResourceManager gRPC", &conf.rpc_bind).await?;
         let (rest_listener, rest_address) = bind("REST", &conf.rest_bind).await?;
         let gateway_address = rask_common::net::host_port(&conf.rpc_host, rpc_address.port());
@@ -119,7 +127,7 @@ impl JobManager {
         tracing::info!(
             "JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at {scheme}://{rest_address}"
         );
-        Ok(Self { rpc_address, rest_address, gate, provider, shutdown, leadership, rpc_server, rest_server })
+        Ok(Self { rpc_address, rest_address, gate, provider, shutdown, leadership, rpc_server, rest_server, working_dir })
     }
 
     /// The current leadership term, when this JobManager leads.
@@ -146,6 +154,9 @@ impl JobManager {
         }
         if tokio::time::timeout(grace, self.rest_server).await.is_err() {
             tracing::warn!("REST endpoint did not stop within {grace:?}");
+        }
+        if let Err(e) = tokio::fs::remove_dir_all(&self.working_dir).await {
+            tracing::warn!("could not remove the working directory {}: {e}", self.working_dir.display());
         }
         tracing::info!("JobManager stopped");
     }

@@ -17,9 +17,10 @@ use rask_common::proto::{CheckpointAck, CheckpointDecline, NotifyCheckpointCompl
 use tokio::sync::{mpsc, watch};
 use tonic::transport::Channel;
 
-use crate::checkpoint_coordinator::{CheckpointCoordinator, CheckpointSettings, SavepointOperation, SavepointOperations, SavepointRequest};
+use crate::checkpoint_coordinator::{CheckpointCoordinator, SavepointOperation, SavepointOperations, SavepointRequest};
 use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
 use crate::ha::{CheckpointPointer, JobResult, JobStore};
+use crate::job_settings::JobSettings;
 use crate::resource_manager::{ResourceManager, SlotOffer};
 
 /// How long deploying every task of a job may take.
@@ -96,6 +97,8 @@ impl JobOutput {
 #[derive(Clone)]
 pub struct JobMasterHandle {
     pub graph: Arc<JobGraph>,
+    /// What the job runs with (`/jobs/:id/config`, its default savepoint directory).
+    pub settings: Arc<JobSettings>,
     pub execution: Arc<RwLock<ExecutionGraph>>,
     pub output: Arc<Mutex<JobOutput>>,
     pub terminal: watch::Receiver<bool>,
@@ -136,9 +139,10 @@ pub struct JobMasterServices {
     /// host:port of the JobMasterGateway (the JobManager's gRPC endpoint).
     pub gateway_address: String,
     pub slot_request_timeout: Duration,
-    pub buffer_timeout: Duration,
-    pub checkpointing: Option<CheckpointSettings>,
-    pub restart_strategy: crate::restart_strategy::RestartStrategy,
+    /// The cluster's configuration, under each job's own keys (see `JobSettings`).
+    pub cluster_configuration: Arc<rask_common::config::Configuration>,
+    /// Where jobs without state.checkpoints.dir stage their savepoints.
+    pub savepoint_staging: Option<rask_common::checkpoint::CheckpointStorage>,
     /// What survives this leader (job graphs, checkpoint pointers, job results).
     pub store: Arc<dyn JobStore>,
     /// The leadership term (0 without HA).
@@ -156,14 +160,14 @@ pub struct Recovery {
 }
 
 /// Starts a JobMaster for `graph`; with `recovery`, it takes over from an earlier leader.
-pub fn spawn(graph: JobGraph, services: JobMasterServices, recovery: Option<Recovery>) -> JobMasterHandle {
+pub fn spawn(graph: JobGraph, services: JobMasterServices, settings: Arc<JobSettings>, recovery: Option<Recovery>) -> JobMasterHandle {
     let graph = Arc::new(graph);
     let execution = Arc::new(RwLock::new(ExecutionGraph::new(&graph)));
     let (tx, rx) = mpsc::unbounded_channel();
     let (terminal_tx, terminal) = watch::channel(false);
     let savepoints = SavepointOperations::default();
     let tasks: usize = graph.vertices.iter().map(|v| v.parallelism as usize).sum();
-    let coordinator = services
+    let coordinator = settings
         .checkpointing
         .clone()
         .map(|s| CheckpointCoordinator::new(s, graph.job_id.clone(), tasks, savepoints.clone(), services.store.clone()));
@@ -177,6 +181,7 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices, recovery: Option<Reco
         graph: graph.clone(),
         execution: execution.clone(),
         services,
+        settings: settings.clone(),
         messages: rx,
         slots: Vec::new(),
         clients: Default::default(),
@@ -193,6 +198,7 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices, recovery: Option<Reco
     });
     JobMasterHandle {
         graph,
+        settings,
         execution,
         output: Arc::default(),
         terminal,
@@ -208,6 +214,7 @@ struct JobMaster {
     graph: Arc<JobGraph>,
     execution: Arc<RwLock<ExecutionGraph>>,
     services: JobMasterServices,
+    settings: Arc<JobSettings>,
     messages: mpsc::UnboundedReceiver<JobMasterMessage>,
     /// Slot i hosts subtask i of every vertex (slot sharing).
     slots: Vec<(SlotOffer, String)>,
@@ -292,7 +299,7 @@ impl JobMaster {
             let Outcome::Failed(cause) = &outcome else { break outcome };
             // Restart only a job that ran (not one that never got its slots).
             let ran = self.execution.read().status == JobStatus::Running;
-            let Some(delay) = self.services.restart_strategy.next_delay(restarts).filter(|_| ran && !self.unrecoverable) else {
+            let Some(delay) = self.settings.restart_strategy.next_delay(restarts).filter(|_| ran && !self.unrecoverable) else {
                 break outcome;
             };
             restarts += 1;
@@ -441,9 +448,13 @@ impl JobMaster {
             },
             None => None,
         };
+        let from_checkpoint = restore.is_some();
         let restore = restore.or_else(|| self.savepoint.clone());
         if let Some(m) = &restore {
-            tracing::info!("Restoring job {} from checkpoint {}.", self.graph.job_id, m.checkpoint_id);
+            match (from_checkpoint, &self.graph.savepoint) {
+                (false, Some(sp)) => tracing::info!("Restoring job {} from savepoint {}.", self.graph.job_id, sp.path),
+                _ => tracing::info!("Restoring job {} from checkpoint {}.", self.graph.job_id, m.checkpoint_id),
+            }
             let mut eg = self.execution.write();
             eg.checkpoints.restored += 1;
             eg.checkpoints.latest_restored = Some((m.checkpoint_id, now_ms()));
@@ -479,9 +490,9 @@ impl JobMaster {
                     jobmaster_address: self.services.gateway_address.clone(),
                     inputs,
                     memory_budget_bytes: slot.memory_budget_bytes,
-                    buffer_timeout_ms: self.services.buffer_timeout.as_millis() as u64,
-                    checkpoint_dir: self.services.checkpointing.as_ref().map(|c| c.storage.dir().to_string()).unwrap_or_default(),
-                    exactly_once: self.services.checkpointing.as_ref().is_some_and(|c| c.interval.is_some()),
+                    buffer_timeout_ms: self.settings.buffer_timeout.as_millis() as u64,
+                    checkpoint_dir: self.settings.checkpointing.as_ref().map(|c| c.storage.dir().to_string()).unwrap_or_default(),
+                    exactly_once: self.settings.checkpointing.as_ref().is_some_and(|c| c.interval.is_some()),
                     allow_non_restored_state: self.graph.savepoint.as_ref().is_some_and(|s| s.allow_non_restored_state),
                     restore_state_path: restore
                         .as_ref()
@@ -612,7 +623,7 @@ impl JobMaster {
                     }
                     Some(JobMasterMessage::TriggerSavepoint { trigger_id, target_dir, stop, drain }) => {
                         let Some(c) = coordinator.as_mut() else {
-                            let cause = "savepoints need state.checkpoints.dir: the tasks write their state there first".to_string();
+                            let cause = "savepoints need a checkpoint directory, where the tasks write their state first: set state.checkpoints.dir for the job (rask run -D state.checkpoints.dir=DIR) or in the cluster's configuration (a restart applies it)".to_string();
                             self.savepoints.lock().insert(trigger_id, SavepointOperation::Failed { cause });
                             continue;
                         };
@@ -652,7 +663,7 @@ impl JobMaster {
                     let c = coordinator.as_mut().expect("guarded");
                     let mut stats = self.execution.read().checkpoints.clone();
                     if c.has_pending() {
-                        let timeout = self.services.checkpointing.as_ref().map(|s| s.timeout).unwrap_or_default();
+                        let timeout = self.settings.checkpointing.as_ref().map(|s| s.timeout).unwrap_or_default();
                         c.abort(&format!("not complete within execution.checkpointing.timeout ({} ms)", timeout.as_millis()), &mut stats).await;
                     } else if self.execution.read().all_tasks(|s| s == ExecutionState::Running) {
                         let (id, timestamp) = c.start(&mut stats);
@@ -737,7 +748,7 @@ impl JobMaster {
         for t in metadata.tasks.iter_mut() {
             t.path = format!("{}/{}", dir.trim_end_matches('/'), t.path);
         }
-        tracing::info!("Restoring job {} from savepoint {path}.", self.graph.job_id);
+        tracing::info!("Job {}: savepoint {path} checked; it matches the job's operators.", self.graph.job_id);
         Ok(metadata)
     }
 

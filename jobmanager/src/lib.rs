@@ -11,6 +11,7 @@ pub mod execution_graph;
 pub mod gateway;
 pub mod ha;
 pub mod job_master;
+pub mod job_settings;
 pub mod leadership;
 pub mod resource_manager;
 pub mod resource_provider;

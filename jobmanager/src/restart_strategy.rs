@@ -42,6 +42,21 @@ impl RestartStrategy {
         })
     }
 
+    /// How Flink's `/jobs/:id/config` describes the strategy.
+    pub fn describe(&self) -> String {
+        match self {
+            RestartStrategy::None => "No restart.".to_string(),
+            RestartStrategy::FixedDelay { attempts, delay } => {
+                format!("Restart with fixed delay ({} ms). #{attempts} restart attempts.", delay.as_millis())
+            }
+            RestartStrategy::ExponentialDelay { initial, max, multiplier, attempts } => format!(
+                "Restart with exponential delay: initial backoff {} ms, max backoff {} ms, multiplier {multiplier}, #{attempts} restart attempts.",
+                initial.as_millis(),
+                max.as_millis()
+            ),
+        }
+    }
+
     /// The wait before restart number `restarts + 1`, or `None` when restarts are
     /// exhausted.
     pub fn next_delay(&self, restarts: u32) -> Option<Duration> {

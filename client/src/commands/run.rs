@@ -34,7 +34,20 @@ pub fn plan(job_file: &Path, parallelism: Option<u32>, conf: &Configuration) -> 
             .transpose()?,
         default_parallelism: Some(conf.get_positive_int(&o::PARALLELISM_DEFAULT)?),
     };
-    Ok(plan_job_file(job_file, &options)?)
+    let mut graph = plan_job_file(job_file, &options)?;
+    // Flink's job configuration: the keys that apply per job travel with the JobGraph.
+    graph.configuration = conf.job_configuration();
+    Ok(graph)
+}
+
+/// Warns about `-D` keys a running cluster cannot take from a job (they would
+/// otherwise be ignored without a word).
+pub fn warn_cluster_keys(conf: &Configuration, cluster: &str) {
+    for key in conf.dynamic_keys(rask_common::config::scope::Scope::Cluster) {
+        eprintln!(
+            "rask: warning: -D {key} is a cluster setting: the running cluster at {cluster} keeps its own value, so it does not apply to this job (set it in that cluster's configuration and restart it, or use --target per-job for a cluster of this job's own)"
+        );
+    }
 }
 
 #[derive(Deserialize)]
@@ -125,7 +138,8 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
     }
 }
 
-pub async fn run_remote(client: &RestClient, graph: &JobGraph, options: &RunOptions) -> anyhow::Result<()> {
+pub async fn run_remote(client: &RestClient, graph: &JobGraph, conf: &Configuration, options: &RunOptions) -> anyhow::Result<()> {
+    warn_cluster_keys(conf, &client.base());
     let job_id = submit(client, graph).await?;
     say(&format!("Job has been submitted with JobID {job_id}"));
     if options.detached {

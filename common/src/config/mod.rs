@@ -5,6 +5,7 @@
 //! bad configuration refuses to start with a message naming the key and its source.
 
 pub mod options;
+pub mod scope;
 pub mod values;
 
 use std::collections::BTreeMap;
@@ -35,6 +36,8 @@ pub enum Origin {
     Env(String),
     DynamicProperty,
     Programmatic,
+    /// The job's own configuration (`-D` or `--config` of `rask run`), carried by its JobGraph.
+    Job,
 }
 
 impl fmt::Display for Origin {
@@ -47,6 +50,7 @@ impl fmt::Display for Origin {
             Origin::Env(name) => write!(f, "environment variable {name}"),
             Origin::DynamicProperty => write!(f, "a -D argument"),
             Origin::Programmatic => write!(f, "the program"),
+            Origin::Job => write!(f, "the job's configuration (-D of rask run)"),
         }
     }
 }
@@ -69,6 +73,9 @@ pub enum ConfigError {
     /// A TLS setting that names an unreadable or wrong file (the message names the key).
     #[error("{0}")]
     Security(String),
+    /// A job's configuration names a key only a cluster process can honour.
+    #[error("configuration key '{key}' cannot be set per job: only the cluster honours it (set it in the cluster's configuration; a restart applies it)")]
+    NotPerJob { key: String },
 }
 
 impl ConfigError {
@@ -282,6 +289,40 @@ impl Configuration {
     /// Whether the key was set explicitly (not left at its default).
     pub fn contains(&self, option: &ConfigOption) -> bool {
         self.entries.contains_key(option.key)
+    }
+
+    /// The explicitly set keys that apply per job ([`scope::Scope::Job`]): what travels
+    /// with a JobGraph planned under this configuration.
+    pub fn job_configuration(&self) -> BTreeMap<String, String> {
+        self.entries
+            .iter()
+            .filter(|(k, _)| options::lookup(k).is_some_and(|o| scope::scope(o) == scope::Scope::Job))
+            .map(|(k, e)| (k.to_string(), e.value.clone()))
+            .collect()
+    }
+
+    /// This (a cluster's) configuration with a job's own keys over it; a key that is
+    /// unknown, badly valued or not settable per job is refused, naming it.
+    pub fn with_job_configuration(&self, job: &BTreeMap<String, String>) -> Result<Configuration, ConfigError> {
+        let mut conf = self.clone();
+        for (key, value) in job {
+            let option = options::lookup(key).ok_or_else(|| ConfigError::UnknownKey { key: key.clone(), origin: Origin::Job })?;
+            if scope::scope(option) != scope::Scope::Job {
+                return Err(ConfigError::NotPerJob { key: option.key.to_string() });
+            }
+            conf.set_checked(option.key, value, Origin::Job)?;
+        }
+        Ok(conf)
+    }
+
+    /// Keys set with `-D` whose scope is `scope` (the CLI warns about cluster keys it
+    /// cannot pass to a running cluster).
+    pub fn dynamic_keys(&self, wanted: scope::Scope) -> Vec<&'static str> {
+        self.entries
+            .iter()
+            .filter(|(k, e)| e.origin == Origin::DynamicProperty && options::lookup(k).is_some_and(|o| scope::scope(o) == wanted))
+            .map(|(k, _)| *k)
+            .collect()
     }
 
     /// Every explicitly set key with its value, sorted by key (for `/jobmanager/config`).

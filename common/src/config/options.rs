@@ -281,6 +281,14 @@ option!(
     None,
     "Directory for the logs of processes Rask starts (TaskManagers of the process provider, clusters of rask run --target per-job); unset: they log to the starter's stderr."
 );
+option!(
+    JOBMANAGER_WORKING_DIR,
+    "process.jobmanager.working-dir",
+    String,
+    None,
+    "Directory under which a JobManager keeps its working directory (jm_<id>), removed when it stops: savepoints of jobs without state.checkpoints.dir are staged there. Unset: the system's temporary directory.",
+    aliases = ["process.working-dir"]
+);
 option!(LOG_LEVEL, "log.level", OneOf(&["trace", "debug", "info", "warn", "error"]), Some("info"), "Log level when RUST_LOG is not set.");
 
 option!(
@@ -410,6 +418,7 @@ pub const ALL: &[&ConfigOption] = &[
     &RESOURCE_PROVIDER,
     &RESOURCEMANAGER_TASKMANAGER_TIMEOUT,
     &ENV_LOG_DIR,
+    &JOBMANAGER_WORKING_DIR,
     &LOG_LEVEL,
 ];
 

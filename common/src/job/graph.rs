@@ -21,6 +21,11 @@ pub struct JobGraph {
     /// Start from a savepoint (`rask run --fromSavepoint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub savepoint: Option<SavepointRestore>,
+    /// The job's own configuration (Flink's job configuration): keys that apply per
+    /// job (checkpointing, restart strategy, savepoint directory, …), set on `rask run`
+    /// and applied over the cluster's.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub configuration: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1193,6 +1193,7 @@ impl Planner {
             vertices: job_vertices,
             edges,
             savepoint: None,
+            configuration: Default::default(),
         }
     }
 }

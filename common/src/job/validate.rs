@@ -67,6 +67,15 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
     if let Some(sp) = &graph.savepoint {
         string("the savepoint path", &sp.path)?;
     }
+    // The job's configuration: known keys a job may set, with values of their type.
+    if graph.configuration.len() > crate::config::options::ALL.len() {
+        return invalid("the job configuration has more keys than there are configuration keys");
+    }
+    for (key, value) in &graph.configuration {
+        string("a job configuration key", key)?;
+        string("a job configuration value", value)?;
+    }
+    crate::config::Configuration::new().with_job_configuration(&graph.configuration).map_err(|e| InvalidJobGraph(e.to_string()))?;
     let mut ids = HashSet::new();
     for v in &graph.vertices {
         if !is_id(&v.id) {
@@ -258,10 +267,10 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> R
     Ok(())
 }
 
-/// Checks every path a job reads or writes against `allowed`: file sources and
-/// sinks, the savepoint it starts from, and `checkpoint_dir` (the directory its
-/// checkpoints go to, when it takes any).
-pub fn check_paths(graph: &JobGraph, allowed: &AllowedPaths, checkpoint_dir: Option<&str>) -> Result<(), PathNotAllowed> {
+/// Checks every path a job names against `allowed`: file sources and sinks, the
+/// savepoint it starts from, and the checkpoint and savepoint directories of its own
+/// configuration. (Directories the cluster's configuration names are the operator's.)
+pub fn check_paths(graph: &JobGraph, allowed: &AllowedPaths) -> Result<(), PathNotAllowed> {
     for v in &graph.vertices {
         for op in &v.operators {
             match &op.kind {
@@ -274,8 +283,10 @@ pub fn check_paths(graph: &JobGraph, allowed: &AllowedPaths, checkpoint_dir: Opt
     if let Some(sp) = &graph.savepoint {
         allowed.check("the savepoint to start from", &sp.path)?;
     }
-    if let Some(dir) = checkpoint_dir {
-        allowed.check("state.checkpoints.dir", dir)?;
+    for key in ["state.checkpoints.dir", "state.savepoints.dir"] {
+        if let Some(dir) = graph.configuration.get(key) {
+            allowed.check(key, dir)?;
+        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! Flink's REST API can drive Rask. Every error is JSON: `{"errors": ["..."]}`.
 
 mod handlers;
+mod job_config;
 mod jobs;
 mod savepoints;
 
@@ -45,6 +46,8 @@ pub fn router(state: RestState) -> Router {
         .route("/jobs/overview", get(jobs::overview))
         .route("/jobs/:id", get(jobs::detail).patch(jobs::cancel))
         .route("/jobs/:id/exceptions", get(jobs::exceptions))
+        .route("/jobs/:id/config", get(job_config::config))
+        .route("/jobs/:id/jobmanager/config", get(job_config::jobmanager_config))
         .route("/jobs/:id/checkpoints", get(jobs::checkpoints))
         .route("/jobs/:id/savepoints", axum::routing::post(savepoints::trigger))
         .route("/jobs/:id/savepoints/:trigger", get(savepoints::status))

@@ -31,17 +31,18 @@ fn is_absolute(path: &str) -> bool {
     }
 }
 
-/// The target directory: the request's, else state.savepoints.dir. It must be
-/// absolute and inside rask.io.allowed-paths.
-fn target(state: &RestState, given: Option<&str>) -> Result<String, RestError> {
+/// The target directory: the request's, else the job's state.savepoints.dir (its own
+/// or the cluster's). It must be absolute and inside rask.io.allowed-paths.
+fn target(state: &RestState, job_id: &str, given: Option<&str>) -> Result<String, RestError> {
     if let Some(dir) = given.filter(|d| !is_absolute(d)) {
         return Err(RestError::bad_request(format!("The savepoint target '{dir}' is relative: give an absolute path or a file:// URL.")));
     }
+    let job = state.dispatcher.job(job_id)?;
     let dir = given
         .map(str::to_string)
-        .or_else(|| state.configuration.savepoints_dir.clone())
+        .or_else(|| job.settings.savepoints_dir.clone())
         .map(|d| rask_common::checkpoint::savepoint_dir(&d))
-        .ok_or_else(|| RestError::bad_request("No savepoint directory: give one (`rask savepoint JOBID DIR`, `rask stop --savepointPath DIR`; target-directory in REST) or set state.savepoints.dir."))?;
+        .ok_or_else(|| RestError::bad_request(format!("No savepoint directory for job {job_id}: give one (`rask savepoint {job_id} DIR`, `rask stop --savepointPath DIR {job_id}`; target-directory in REST), or set state.savepoints.dir for the job (`rask run -D state.savepoints.dir=DIR`, when it is submitted) or in the cluster's configuration (a restart applies it).")))?;
     state.configuration.allowed_paths.check("the savepoint target", &dir).map_err(|e| RestError::bad_request(e.to_string()))?;
     Ok(dir)
 }
@@ -52,14 +53,14 @@ fn accepted(trigger_id: String) -> (StatusCode, Json<Value>) {
 
 pub async fn trigger(State(state): State<RestState>, Path(id): Path<String>, bytes: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
     let request = body(&bytes)?;
-    let dir = target(&state, request["target-directory"].as_str())?;
+    let dir = target(&state, &id, request["target-directory"].as_str())?;
     let stop = request["cancel-job"].as_bool().unwrap_or(false);
     Ok(accepted(state.dispatcher.trigger_savepoint(&id, dir, stop, false)?))
 }
 
 pub async fn stop(State(state): State<RestState>, Path(id): Path<String>, bytes: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
     let request = body(&bytes)?;
-    let dir = target(&state, request["targetDirectory"].as_str())?;
+    let dir = target(&state, &id, request["targetDirectory"].as_str())?;
     let drain = request["drain"].as_bool().unwrap_or(false);
     Ok(accepted(state.dispatcher.trigger_savepoint(&id, dir, true, drain)?))
 }
@@ -125,16 +126,12 @@ pub async fn dispose(State(state): State<RestState>, bytes: Bytes) -> Result<(St
 /// The running job whose checkpoint directory (`<state.checkpoints.dir>/<job id>`)
 /// holds `dir`, if any.
 fn live_checkpoints_of(state: &RestState, dir: &str) -> Option<String> {
-    let storage = state.configuration.checkpointing.as_ref()?;
     let resolved = rask_common::security::paths::resolve(std::path::Path::new(dir))?;
-    let root = rask_common::security::paths::resolve(std::path::Path::new(storage.storage.dir()))?;
-    state
-        .dispatcher
-        .jobs()
-        .iter()
-        .filter(|j| !j.status().is_terminal())
-        .map(|j| j.graph.job_id.clone())
-        .find(|id| resolved.starts_with(root.join(id)) || root.join(id).starts_with(&resolved))
+    state.dispatcher.jobs().iter().filter(|j| !j.status().is_terminal()).find_map(|j| {
+        let storage = j.settings.checkpointing.as_ref()?;
+        let own = rask_common::security::paths::resolve(std::path::Path::new(storage.storage.dir()))?.join(&j.graph.job_id);
+        (resolved.starts_with(&own) || own.starts_with(&resolved)).then(|| j.graph.job_id.clone())
+    })
 }
 
 pub async fn disposal_status(Path(trigger): Path<String>) -> Result<Json<Value>, RestError> {
