@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::address::{connect, ClusterOptions};
 use crate::commands;
+use crate::hints::{explain, Situation};
 
 #[derive(Parser, Debug)]
 #[command(name = "rask", version, about = "Run and manage Rask jobs (Flink's CLI, in Rust)")]
@@ -149,7 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = from_savepoint {
                 let dir = rask_common::checkpoint::savepoint_dir(&path);
                 if !std::path::Path::new(&dir).join("_metadata").is_file() {
-                    anyhow::bail!("savepoint path {path} does not exist or holds no _metadata");
+                    anyhow::bail!("savepoint path {path} does not exist or holds no _metadata: give the path `rask savepoint` or `rask stop` printed (\"Savepoint completed. Path: …\"), a directory holding _metadata");
                 }
                 graph.savepoint = Some(rask_common::job::graph::SavepointRestore { path: dir, allow_non_restored_state });
             }
@@ -157,14 +158,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             match target.unwrap_or_else(|| default_target(&cluster, &conf)) {
                 Target::Local => {
                     if detached {
-                        anyhow::bail!("--detached needs a cluster that outlives this command: use --target remote (and -m host:port)");
+                        anyhow::bail!("--detached needs a cluster that outlives this command: use --target per-job (a cluster of this job's own, started now) or --target remote -m HOST:PORT (a running session cluster)");
                     }
                     commands::run::run_local(&graph, &conf).await
                 }
-                Target::Remote => {
+                Target::Remote => async {
                     let client = connect(&cluster).await?;
                     commands::run::run_remote(&client, &graph, &conf, &options).await
                 }
+                .await
+                .map_err(|e| explain(e, Situation::RunRemote)),
                 Target::PerJob => commands::run::run_per_job(&graph, &cluster, &conf, &options).await,
             }
         }
@@ -183,33 +186,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             commands::run::run_application(&app_file, &cluster, &conf).await
         }
         Command::Savepoint { dispose, cluster, job_id, target_directory } => {
-            let client = connect(&cluster).await?;
-            match (dispose, job_id) {
-                (Some(path), _) => commands::savepoint::dispose(&client, &path).await,
-                (None, Some(job)) => commands::savepoint::trigger(&client, &job, target_directory.as_deref()).await,
-                (None, None) => anyhow::bail!("rask savepoint needs a JobID (or --dispose PATH)"),
+            let situation = if dispose.is_some() { Situation::Cluster } else { Situation::JobVerb };
+            async {
+                let client = connect(&cluster).await?;
+                match (dispose, job_id) {
+                    (Some(path), _) => commands::savepoint::dispose(&client, &path).await,
+                    (None, Some(job)) => commands::savepoint::trigger(&client, &job, target_directory.as_deref()).await,
+                    (None, None) => anyhow::bail!("rask savepoint needs a JobID (or --dispose PATH); `rask list` shows the running jobs"),
+                }
             }
+            .await
+            .map_err(|e| explain(e, situation))
         }
-        Command::Stop { savepoint_path, drain, cluster, job_id } => {
+        Command::Stop { savepoint_path, drain, cluster, job_id } => async {
             let client = connect(&cluster).await?;
             commands::savepoint::stop(&client, &job_id, savepoint_path.as_deref(), drain).await
         }
-        Command::Cancel { cluster, job_id } => {
+        .await
+        .map_err(|e| explain(e, Situation::JobVerb)),
+        Command::Cancel { cluster, job_id } => async {
             let client = connect(&cluster).await?;
             commands::cancel::run(&client, &job_id).await
         }
+        .await
+        .map_err(|e| explain(e, Situation::JobVerb)),
         Command::Info { parallelism, cluster, job_file } => {
             let conf = configuration(&cluster)?;
             let graph = commands::run::plan(&job_file, parallelism, &conf)?;
             let _ = std::io::Write::write_all(&mut std::io::stdout(), commands::info::render(&graph).as_bytes());
             Ok(())
         }
-        Command::List { running, scheduled, all, cluster } => {
+        Command::List { running, scheduled, all, cluster } => async {
             let client = connect(&cluster).await?;
             let filter = commands::list::Filter::from_flags(running, scheduled, all);
             let out = commands::list::run(&client, filter).await?;
             let _ = std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes());
             Ok(())
         }
+        .await
+        .map_err(|e| explain(e, Situation::Cluster)),
     }
 }

@@ -27,10 +27,28 @@ pub struct StartedCluster {
     pub process: Child,
 }
 
-/// `rask-jobmanager` next to this `rask` binary.
-fn jobmanager_binary() -> PathBuf {
+/// `name` (a Rask binary) next to this `rask` binary.
+fn sibling_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    exe.parent().map(|d| d.join("rask-jobmanager")).unwrap_or_else(|| PathBuf::from("rask-jobmanager"))
+    exe.parent().map(|d| d.join(name)).unwrap_or_else(|| PathBuf::from(name))
+}
+
+fn jobmanager_binary() -> PathBuf {
+    sibling_binary("rask-jobmanager")
+}
+
+/// A dedicated cluster runs `rask-jobmanager`, which starts `rask-taskmanager`s: both
+/// must be next to `rask`.
+fn check_binaries() -> anyhow::Result<()> {
+    let missing: Vec<PathBuf> = ["rask-jobmanager", "rask-taskmanager"].into_iter().map(sibling_binary).filter(|p| !p.is_file()).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+    anyhow::bail!(
+        "a dedicated cluster needs {} next to rask: build all three with `cargo build --release` (or install all three, as README's systemd section does); --target local needs neither",
+        names.join(" and ")
+    )
 }
 
 /// A fresh directory for a cluster's files under the system's temporary directory.
@@ -49,6 +67,9 @@ pub async fn start(
     conf: &Configuration,
     mode_args: &[String],
 ) -> anyhow::Result<StartedCluster> {
+    check_binaries().inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(dir);
+    })?;
     let log_dir = conf.get_string(&rask_common::config::options::ENV_LOG_DIR).map(PathBuf::from).unwrap_or_else(|| dir.join("log"));
     std::fs::create_dir_all(&log_dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log_dir.display()))?;
     let ready = dir.join("rest-url");

@@ -5,6 +5,7 @@ pub mod address;
 pub mod cli;
 pub mod commands;
 pub mod deployment;
+pub mod hints;
 pub mod minicluster;
 pub mod rest_client;
 

@@ -57,7 +57,7 @@ impl fmt::Display for Origin {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {reason}")]
+    #[error("cannot read configuration file {path}: {reason} (--config and RASK_CONF_DIR name a rask.yaml or the directory holding it; deploy/conf/rask.yaml documents every key)")]
     File { path: PathBuf, reason: String },
     #[error("cannot parse {origin}: {reason}")]
     Parse { origin: Origin, reason: String },

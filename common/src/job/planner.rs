@@ -33,7 +33,13 @@ pub fn plan_job_file(path: &Path, options: &PlanOptions) -> Result<JobGraph, Job
         file: path.to_path_buf(),
         line: 0,
         field: String::new(),
-        message: format!("cannot read the job file: {e}"),
+        message: match (e.kind(), path.is_relative()) {
+            (std::io::ErrorKind::NotFound, true) => format!(
+                "cannot read the job file: {e} (relative to {}; the examples are in examples/ of the repository)",
+                std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default()
+            ),
+            _ => format!("cannot read the job file: {e}"),
+        },
     })?;
     plan_job_text(&text, path, options)
 }
