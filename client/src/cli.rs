@@ -54,6 +54,10 @@ pub enum Command {
         /// With --fromSavepoint: skip state of operators the job does not run.
         #[arg(short = 'n', long = "allowNonRestoredState")]
         allow_non_restored_state: bool,
+        /// --target per-job: keep the cluster's directory (logs, JobGraph) after it
+        /// stops; by default it is removed unless the job failed.
+        #[arg(long)]
+        keep: bool,
         #[command(flatten)]
         cluster: ClusterOptions,
         /// The job file (YAML).
@@ -66,6 +70,14 @@ pub enum Command {
         /// application (a new cluster). A session cluster cannot run applications.
         #[arg(short = 't', long, value_enum, default_value = "application")]
         target: ApplicationTarget,
+        /// Wait for the application: print each job's rows as it runs and exit with
+        /// the application's result.
+        #[arg(short = 'a', long, visible_alias = "wait")]
+        attached: bool,
+        /// Keep the cluster's directory (logs, shipped files) after it stops; by
+        /// default only the printed rows (*.out) stay, and everything when a job failed.
+        #[arg(long)]
+        keep: bool,
         #[command(flatten)]
         cluster: ClusterOptions,
         /// The application file (YAML): `name` and `jobs` with execute / execute_async.
@@ -144,7 +156,7 @@ fn default_target(cluster: &ClusterOptions, conf: &rask_common::config::Configur
 /// Runs the parsed command; the error is the one line the user sees.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { detached, parallelism, target, from_savepoint, allow_non_restored_state, cluster, job_file } => {
+        Command::Run { detached, parallelism, target, from_savepoint, allow_non_restored_state, keep, cluster, job_file } => {
             let conf = configuration(&cluster)?;
             let mut graph = commands::run::plan(&job_file, parallelism, &conf)?;
             if let Some(path) = from_savepoint {
@@ -154,8 +166,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 graph.savepoint = Some(rask_common::job::graph::SavepointRestore { path: dir, allow_non_restored_state });
             }
-            let options = commands::run::RunOptions { detached, parallelism };
-            match target.unwrap_or_else(|| default_target(&cluster, &conf)) {
+            let options = commands::run::RunOptions { detached, parallelism, keep };
+            let target = target.unwrap_or_else(|| default_target(&cluster, &conf));
+            if keep && target != Target::PerJob {
+                anyhow::bail!("--keep keeps a per-job cluster's directory: it goes with --target per-job");
+            }
+            match target {
                 Target::Local => {
                     if detached {
                         anyhow::bail!("--detached needs a cluster that outlives this command: use --target per-job (a cluster of this job's own, started now) or --target remote -m HOST:PORT (a running session cluster)");
@@ -171,7 +187,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 Target::PerJob => commands::run::run_per_job(&graph, &cluster, &conf, &options).await,
             }
         }
-        Command::RunApplication { target, cluster, app_file } => {
+        Command::RunApplication { target, attached, keep, cluster, app_file } => {
             if target == ApplicationTarget::Remote || cluster.jobmanager.is_some() {
                 let fix = match &cluster.jobmanager {
                     Some(_) => "Drop -m (and use --target application)",
@@ -183,7 +199,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
             let conf = configuration(&cluster)?;
-            commands::run::run_application(&app_file, &cluster, &conf).await
+            commands::application::run(&app_file, &cluster, &conf, commands::application::Options { attached, keep }).await
         }
         Command::Savepoint { dispose, cluster, job_id, target_directory } => {
             let situation = if dispose.is_some() { Situation::Cluster } else { Situation::JobVerb };

@@ -168,3 +168,37 @@ fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
     std::fs::copy(from, to).map_err(err)?;
     Ok(())
 }
+
+/// Waits (at most 40 s) for a dedicated cluster's JobManager to exit; its status.
+pub async fn wait_for_exit(process: &mut Child) -> Option<std::process::ExitStatus> {
+    wait_for_exit_within(process, Duration::from_secs(40)).await
+}
+
+/// Waits at most `timeout` for a dedicated cluster's JobManager to exit; its status.
+pub async fn wait_for_exit_within(process: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match process.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(5)).await,
+            _ => return None,
+        }
+    }
+}
+
+/// `host:port` of a REST URL, as `-m` takes it.
+pub fn host_port(rest_url: &str) -> &str {
+    rest_url.split_once("://").map_or(rest_url, |(_, rest)| rest).trim_end_matches('/')
+}
+
+/// The message of the last ERROR line of a JobManager's log (read at most 1 MiB from its end).
+pub fn last_error(log: &Path) -> Option<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(log).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(1 << 20))).ok()?;
+    let mut tail = Vec::new();
+    file.read_to_end(&mut tail).ok()?;
+    let text = String::from_utf8_lossy(&tail);
+    text.lines().rev().find_map(|l| l.split_once(" ERROR ").map(|(_, m)| m.trim().to_string()))
+}

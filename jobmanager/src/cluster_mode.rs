@@ -4,7 +4,8 @@
 //! application cluster runs the program step itself: it plans the application's job
 //! files and submits them in order (`execute` waits for the job's end,
 //! `execute_async` does not). Cancelling or failing any job cancels the others.
-//! When every job has ended, the cluster stops.
+//! When every job has ended, the cluster stops, and removes its directory unless a
+//! job failed (`clean_up`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,12 +31,35 @@ pub enum ClusterMode {
         attached: bool,
     },
     /// Runs an application file; each job's printed rows go to `<name>-<id6>.out`
-    /// in `out_dir` when the job ends.
+    /// in `out_dir` when the job ends. With `attached`, it stops once a client has
+    /// read every job's end.
     Application {
         file: PathBuf,
         plan: PlanOptions,
         out_dir: PathBuf,
+        attached: bool,
     },
+}
+
+/// How a per-job or application cluster's work ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClusterOutcome {
+    /// Every job finished.
+    Finished,
+    /// A job was cancelled (by a user, or with the application it belonged to).
+    Canceled,
+    /// A job failed (or could not be planned).
+    Failed,
+}
+
+impl ClusterOutcome {
+    fn of(status: JobStatus) -> Self {
+        match status {
+            JobStatus::Finished => ClusterOutcome::Finished,
+            JobStatus::Canceled => ClusterOutcome::Canceled,
+            _ => ClusterOutcome::Failed,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +72,9 @@ pub enum ClusterModeError {
     JobFile(#[from] rask_common::job::JobFileError),
 }
 
-/// Runs the mode's jobs on a started JobManager. Returns when the cluster should stop:
-/// `Ok(true)` when every job finished, `Ok(false)` when one was cancelled or failed.
-/// A session cluster never returns.
-pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<bool, ClusterModeError> {
+/// Runs the mode's jobs on a started JobManager. Returns when the cluster should stop,
+/// saying how its jobs ended. A session cluster never returns.
+pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<ClusterOutcome, ClusterModeError> {
     let wait = Duration::from_secs(60);
     match mode {
         ClusterMode::Session => std::future::pending().await,
@@ -62,8 +85,7 @@ pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<bool, ClusterMode
             let status = ended(&job).await;
             tracing::info!("Job {id} ended {status}: the per-job cluster stops.");
             if attached {
-                let mut served = job.result_served.subscribe();
-                let _ = tokio::time::timeout(ATTACHED_RESULT_WAIT, served.wait_for(|s| *s)).await;
+                served(&[job.clone()]).await;
             }
             // A stop-with-savepoint's client still asks for the savepoint's location.
             let undelivered = || job.savepoints.lock().keys().any(|t| !job.savepoints_delivered.lock().contains(t));
@@ -71,12 +93,30 @@ pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<bool, ClusterMode
             while undelivered() && std::time::Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            Ok(status == JobStatus::Finished)
+            Ok(ClusterOutcome::of(status))
         }
-        ClusterMode::Application { file, plan, out_dir } => {
+        ClusterMode::Application { file, plan, out_dir, attached } => {
             let term = jm.wait_for_term(wait).await.ok_or(ClusterModeError::NotLeader(wait))?;
-            run_application(&term.dispatcher, &file, &plan, &out_dir).await
+            // An attached client prints the rows itself: no .out files then.
+            let out_dir = (!attached).then_some(out_dir.as_path());
+            let app = Application { dispatcher: &term.dispatcher, name: String::new(), out_dir, ended: Default::default() };
+            let mut jobs = Vec::new();
+            let outcome = app.run(&file, &plan, &mut jobs).await;
+            if attached {
+                served(&jobs).await;
+            }
+            outcome
         }
+    }
+}
+
+/// Waits (at most ATTACHED_RESULT_WAIT) until an attached client has read the end of
+/// every job in `jobs`.
+async fn served(jobs: &[JobMasterHandle]) {
+    let deadline = tokio::time::Instant::now() + ATTACHED_RESULT_WAIT;
+    for job in jobs {
+        let mut served = job.result_served.subscribe();
+        let _ = tokio::time::timeout_at(deadline, served.wait_for(|s| *s)).await;
     }
 }
 
@@ -87,40 +127,36 @@ async fn ended(job: &JobMasterHandle) -> JobStatus {
     job.status()
 }
 
-async fn run_application(
-    dispatcher: &Arc<Dispatcher>,
-    file: &std::path::Path,
-    plan: &PlanOptions,
-    out_dir: &std::path::Path,
-) -> Result<bool, ClusterModeError> {
-    let app = Application { dispatcher, name: String::new(), out_dir, ended: Default::default() };
-    app.run(file, plan).await
-}
-
 /// One application's run.
 struct Application<'a> {
     dispatcher: &'a Arc<Dispatcher>,
     name: String,
-    out_dir: &'a std::path::Path,
+    /// Where printed rows go; `None` when an attached client prints them.
+    out_dir: Option<&'a std::path::Path>,
     /// Jobs whose end has been logged (and their rows written out).
     ended: parking_lot::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Application<'_> {
-    async fn run(mut self, file: &std::path::Path, plan: &PlanOptions) -> Result<bool, ClusterModeError> {
+    /// Runs the application; `running` collects its jobs as they are submitted.
+    async fn run(
+        mut self,
+        file: &std::path::Path,
+        plan: &PlanOptions,
+        running: &mut Vec<JobMasterHandle>,
+    ) -> Result<ClusterOutcome, ClusterModeError> {
         let dispatcher = self.dispatcher;
         let application = load_application(file)?;
         self.name = application.name.clone();
         let name = self.name.clone();
         tracing::info!("Application '{name}': {} jobs from {}.", application.jobs.len(), file.display());
-        let mut running: Vec<JobMasterHandle> = Vec::new();
         for job in &application.jobs {
             let options = PlanOptions { parallelism: job.parallelism.or(plan.parallelism), ..plan.clone() };
             let graph = match plan_job_file(&job.file, &options) {
                 Ok(g) => g,
                 Err(e) => {
                     tracing::error!("Application '{name}': {e}; cancelling its jobs.");
-                    cancel_all(dispatcher, &running).await;
+                    cancel_all(dispatcher, running).await;
                     return Err(e.into());
                 }
             };
@@ -135,8 +171,8 @@ impl Application<'_> {
                     // Read before the ends are logged, so that this job's end is logged
                     // before the next job starts.
                     let done = handle.status().is_terminal();
-                    if let Some(failed) = self.first_unfinished_end(&running) {
-                        return Ok(self.abort(&running, &failed).await);
+                    if let Some((failed, status)) = self.first_unfinished_end(running) {
+                        return Ok(self.abort(running, &failed, status).await);
                     }
                     if done {
                         break;
@@ -147,12 +183,12 @@ impl Application<'_> {
         }
         loop {
             let done = running.iter().all(|j| j.status().is_terminal());
-            if let Some(failed) = self.first_unfinished_end(&running) {
-                return Ok(self.abort(&running, &failed).await);
+            if let Some((failed, status)) = self.first_unfinished_end(running) {
+                return Ok(self.abort(running, &failed, status).await);
             }
             if done {
                 tracing::info!("Application '{name}': every job finished.");
-                return Ok(true);
+                return Ok(ClusterOutcome::Finished);
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -160,16 +196,16 @@ impl Application<'_> {
 
     /// Cancels every job that still runs (one ended other than FINISHED) and logs
     /// their ends; the application has failed.
-    async fn abort(&self, running: &[JobMasterHandle], failed: &str) -> bool {
+    async fn abort(&self, running: &[JobMasterHandle], failed: &str, status: JobStatus) -> ClusterOutcome {
         tracing::warn!("Application '{}': job {failed} did not finish; cancelling the others.", self.name);
         cancel_all(self.dispatcher, running).await;
         self.first_unfinished_end(running);
-        false
+        ClusterOutcome::of(status)
     }
 
-    /// A job of the application that ended other than FINISHED; logs each job's end
-    /// once and writes its printed rows out.
-    fn first_unfinished_end(&self, jobs: &[JobMasterHandle]) -> Option<String> {
+    /// A job of the application that ended other than FINISHED, and how; logs each
+    /// job's end once and writes its printed rows out.
+    fn first_unfinished_end(&self, jobs: &[JobMasterHandle]) -> Option<(String, JobStatus)> {
         let mut failed = None;
         for job in jobs {
             let status = job.status();
@@ -178,7 +214,7 @@ impl Application<'_> {
                 self.write_output(job);
             }
             if status.is_terminal() && status != JobStatus::Finished && failed.is_none() {
-                failed = Some(format!("'{}' ({}), {status}", job.graph.name, job.graph.job_id));
+                failed = Some((format!("'{}' ({}), {status}", job.graph.name, job.graph.job_id), status));
             }
         }
         failed
@@ -186,7 +222,7 @@ impl Application<'_> {
 
     /// `<out_dir>/<job name>-<id6>.out`: the job's printed rows, if it printed any.
     fn write_output(&self, job: &JobMasterHandle) {
-        let dir = self.out_dir;
+        let Some(dir) = self.out_dir else { return };
         let (lines, _, _) = job.output.lock().read(0);
         if lines.is_empty() {
             return;
@@ -211,4 +247,45 @@ async fn cancel_all(dispatcher: &Arc<Dispatcher>, jobs: &[JobMasterHandle]) {
     for job in jobs {
         let _ = tokio::time::timeout(Duration::from_secs(10), ended(job)).await;
     }
+}
+
+/// Removes a dedicated cluster's directory once its work is done (`None`: stopped by a
+/// signal), keeping the printed rows; a failed run keeps everything, for diagnosis.
+pub fn clean_up(dir: &std::path::Path, outcome: Option<Option<ClusterOutcome>>) {
+    match outcome {
+        Some(None | Some(ClusterOutcome::Finished | ClusterOutcome::Canceled)) => {}
+        _ => {
+            tracing::info!("the cluster's files stay in {} for diagnosis", dir.display());
+            return;
+        }
+    }
+    let kept = keep_only_printed_rows(dir);
+    match kept {
+        Ok(0) => {
+            let _ = std::fs::remove_dir(dir);
+        }
+        Ok(n) => tracing::info!("{n} files of printed rows stay in {}", dir.display()),
+        Err(e) => tracing::warn!("could not clean up {}: {e}", dir.display()),
+    }
+}
+
+/// Deletes everything under `dir` but `*.out` files; returns how many of those remain.
+fn keep_only_printed_rows(dir: &std::path::Path) -> std::io::Result<usize> {
+    let mut kept = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            let inner = keep_only_printed_rows(&path)?;
+            if inner == 0 {
+                std::fs::remove_dir(&path)?;
+            }
+            kept += inner;
+        } else if path.extension().is_some_and(|e| e == "out") {
+            kept += 1;
+        } else {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(kept)
 }

@@ -224,7 +224,7 @@ impl Dispatcher {
             &output.execution_attempt_id,
             "printed rows",
         )?;
-        job.output.lock().append(output.lines);
+        job.output.lock().append(output.lines, output.rows);
         Ok(())
     }
 

@@ -54,10 +54,14 @@ pub struct JobOutput {
     first: usize,
     lines: VecDeque<String>,
     bytes: usize,
+    /// Rows the job's print sinks have printed (over every attempt).
+    pub rows: u64,
 }
 
 impl JobOutput {
-    pub fn append(&mut self, lines: Vec<String>) {
+    /// Keeps `lines`, which print `rows` rows.
+    pub fn append(&mut self, lines: Vec<String>, rows: u64) {
+        self.rows += rows;
         for line in lines {
             self.bytes += line.len();
             self.lines.push_back(line);

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::Parser;
 use rask_common::config::{options, Configuration};
 use rask_common::job::planner::PlanOptions;
-use rask_jobmanager::cluster_mode::{self, ClusterMode};
+use rask_jobmanager::cluster_mode::{self, ClusterMode, ClusterOutcome};
 use rask_jobmanager::{JobManager, JobManagerConfiguration};
 
 #[derive(Parser)]
@@ -27,9 +27,19 @@ struct Args {
     /// it), then exit.
     #[arg(long, value_name = "FILE")]
     job_graph: Option<PathBuf>,
-    /// Per-job mode: stay until a client has read the job's end (attached client).
-    #[arg(long, requires = "job_graph")]
+    /// Per-job and application mode: stay until a client has read every job's end
+    /// (an attached client).
+    #[arg(long)]
     attached: bool,
+    /// Application mode: where each job's printed rows go (`<job>-<id6>.out`);
+    /// default: env.log.dir, else beside the application file.
+    #[arg(long, value_name = "DIR", requires = "application")]
+    output_dir: Option<PathBuf>,
+    /// A dedicated cluster's own directory (as `rask` makes it): removed on exit when
+    /// every job finished or was cancelled, except the printed rows (`*.out`); kept
+    /// whole when a job failed, for diagnosis.
+    #[arg(long, value_name = "DIR")]
+    cleanup_dir: Option<PathBuf>,
     /// Write the REST endpoint's URL to this file once the JobManager serves.
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
@@ -61,9 +71,13 @@ fn main() -> std::process::ExitCode {
     }
     rask_common::logging::init(&conf.get_string(&options::LOG_LEVEL).unwrap_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    match runtime.block_on(run(jm_conf, mode, args.ready_file)) {
-        Ok(true) => std::process::ExitCode::SUCCESS,
-        Ok(false) => std::process::ExitCode::from(1),
+    let outcome = runtime.block_on(run(jm_conf, mode, args.ready_file));
+    if let Some(dir) = &args.cleanup_dir {
+        cluster_mode::clean_up(dir, outcome.as_ref().ok().copied());
+    }
+    match outcome {
+        Ok(None | Some(ClusterOutcome::Finished)) => std::process::ExitCode::SUCCESS,
+        Ok(Some(_)) => std::process::ExitCode::from(1),
         Err(e) => {
             tracing::error!("{e:#}");
             std::process::ExitCode::from(1)
@@ -85,11 +99,12 @@ fn cluster_mode_of(args: &Args, conf: &Configuration) -> anyhow::Result<ClusterM
         rask_common::job::application::load_application(file)?;
         // Printed rows go beside the logs, else beside the application file (where its
         // relative paths lead too).
-        let out_dir = conf
-            .get_string(&options::ENV_LOG_DIR)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| file.parent().map(PathBuf::from).unwrap_or_default());
-        return Ok(ClusterMode::Application { file: file.clone(), plan, out_dir });
+        let out_dir = args.output_dir.clone().unwrap_or_else(|| {
+            conf.get_string(&options::ENV_LOG_DIR)
+                .map(PathBuf::from)
+                .unwrap_or_else(|| file.parent().map(PathBuf::from).unwrap_or_default())
+        });
+        return Ok(ClusterMode::Application { file: file.clone(), plan, out_dir, attached: args.attached });
     }
     if let Some(path) = &args.job_graph {
         let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the JobGraph {}: {e}", path.display()))?;
@@ -99,9 +114,9 @@ fn cluster_mode_of(args: &Args, conf: &Configuration) -> anyhow::Result<ClusterM
     Ok(ClusterMode::Session)
 }
 
-/// Runs until a signal (any mode) or until the mode's jobs are done; returns whether
-/// every job finished.
-async fn run(conf: JobManagerConfiguration, mode: ClusterMode, ready_file: Option<PathBuf>) -> anyhow::Result<bool> {
+/// Runs until a signal (any mode: `None`) or until the mode's jobs are done (how they
+/// ended).
+async fn run(conf: JobManagerConfiguration, mode: ClusterMode, ready_file: Option<PathBuf>) -> anyhow::Result<Option<ClusterOutcome>> {
     let rest_host = conf.rest_address.clone();
     let scheme = if conf.rest_tls.is_some() { "https" } else { "http" };
     let jm = JobManager::start(conf).await?;
@@ -113,9 +128,9 @@ async fn run(conf: JobManagerConfiguration, mode: ClusterMode, ready_file: Optio
     let outcome = tokio::select! {
         signal = rask_common::signals::terminated() => {
             tracing::info!("received {signal}, shutting down");
-            Ok(true)
+            Ok(None)
         }
-        done = cluster_mode::run(&jm, mode) => done,
+        done = cluster_mode::run(&jm, mode) => done.map(Some),
     };
     jm.shutdown().await;
     Ok(outcome?)

@@ -18,10 +18,13 @@ use crate::address::ClusterOptions;
 use crate::deployment;
 use crate::minicluster::MiniCluster;
 use crate::rest_client::RestClient;
+use super::follow::follow;
 
 pub struct RunOptions {
     pub detached: bool,
     pub parallelism: Option<u32>,
+    /// --target per-job: keep the cluster's directory after it stops.
+    pub keep: bool,
 }
 
 /// The program step, as `rask run` and `rask info` do it.
@@ -55,87 +58,10 @@ struct Submitted {
     jobid: String,
 }
 
-#[derive(Deserialize)]
-struct Output {
-    lines: Vec<String>,
-    next: usize,
-    #[serde(rename = "root-exception", default)]
-    root_exception: Option<String>,
-    #[serde(default)]
-    dropped: usize,
-    /// Failures so far, the newest last; `failure_count` counts those no longer kept.
-    #[serde(rename = "failure-count", default)]
-    failure_count: u64,
-    #[serde(default)]
-    failures: Vec<Failure>,
-    state: String,
-    terminal: bool,
-}
-
-#[derive(Deserialize)]
-struct Failure {
-    cause: String,
-}
-
 /// Submits a planned job to the cluster at `client`; returns the job id.
 pub async fn submit(client: &RestClient, graph: &JobGraph) -> anyhow::Result<String> {
     let submitted: Submitted = client.post("/jobs", graph).await?;
     Ok(submitted.jobid)
-}
-
-/// Follows a job to its end, printing its rows; errors when it did not finish.
-pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let mut from = 0usize;
-    let mut lost = 0usize;
-    let mut failures_seen = 0u64;
-    loop {
-        let out: Output = client.get(&format!("/jobs/{job_id}/output?from={from}")).await?;
-        if out.dropped > 0 {
-            lost += out.dropped;
-            eprintln!(
-                "rask: {} printed rows were dropped before this client read them (the JobManager keeps the latest 100,000 lines, 64 MiB at most)",
-                out.dropped
-            );
-        }
-        // Each failure as it happens: a restart's cause (the last one, if the job
-        // failed for good, is reported below with its end).
-        let new = out.failure_count.saturating_sub(failures_seen) as usize;
-        let restarts = if out.state == "FAILED" { new.saturating_sub(1) } else { new };
-        let shown = out.failures.len().saturating_sub(new);
-        for (i, f) in out.failures.iter().skip(shown).take(restarts).enumerate() {
-            eprintln!("rask: job {job_id} restarting (restart {}) after: {}", failures_seen + i as u64 + 1, f.cause);
-        }
-        failures_seen += restarts as u64;
-        let mut stdout = std::io::stdout().lock();
-        for line in &out.lines {
-            if let Err(e) = writeln!(stdout, "{line}") {
-                // The reader went away (`rask run ... | head`): stop following quietly.
-                if e.kind() == std::io::ErrorKind::BrokenPipe {
-                    return Ok(());
-                }
-                return Err(e.into());
-            }
-        }
-        drop(stdout);
-        from = out.next;
-        if out.terminal {
-            if out.state == "FINISHED" {
-                say(&format!("Job with JobID {job_id} has finished."));
-                say(&format!("Job Runtime: {} ms", started.elapsed().as_millis()));
-                if lost > 0 {
-                    anyhow::bail!("job {job_id} finished, but {lost} printed rows were lost before this client read them");
-                }
-                return Ok(());
-            }
-            let cause = out.root_exception.unwrap_or_default();
-            if cause.is_empty() {
-                anyhow::bail!("job {job_id} ended {}", out.state);
-            }
-            anyhow::bail!("job {job_id} ended {}: {cause}", out.state);
-        }
-        tokio::time::sleep(poll).await;
-    }
 }
 
 pub async fn run_remote(client: &RestClient, graph: &JobGraph, conf: &Configuration, options: &RunOptions) -> anyhow::Result<()> {
@@ -175,6 +101,9 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
     if !options.detached {
         args.push("--attached".into());
     }
+    if !options.keep {
+        args.extend(["--cleanup-dir".to_string(), dir.display().to_string()]);
+    }
     let mut started = deployment::start(&cluster_id, &dir, cluster, conf, &args).await?;
     let tls = rask_common::security::RestTls::client_from_configuration(conf)?;
     let client = RestClient::new(started.rest_url.clone(), tls.as_deref())?;
@@ -190,49 +119,22 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
     say(&format!("Job has been submitted with JobID {job_id}"));
     if options.detached {
         say(&format!(
-            "Per-job cluster {} runs at {} (logs in {}); it stops when the job ends.",
+            "Per-job cluster {} runs at {} (logs in {}); it stops when the job ends{}.",
             started.cluster_id,
             started.rest_url,
-            started.log_dir.display()
+            started.log_dir.display(),
+            if options.keep { "" } else { ", and removes its directory unless the job failed" }
         ));
+        say(&format!("Follow it with `rask list -m {}`; `rask cancel -m {} {job_id}` ends it.", deployment::host_port(&started.rest_url), deployment::host_port(&started.rest_url)));
         return Ok(());
     }
     let result = follow(&client, &job_id, Duration::from_millis(20)).await;
-    // The cluster stops once it has told us the end; wait for it to be gone.
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let mut exited = None;
-    while exited.is_none() && Instant::now() < deadline {
-        exited = started.process.try_wait()?;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    match (&result, exited) {
-        // Its rows were printed here: nothing in the cluster's directory is needed.
-        (Ok(()), Some(status)) if status.success() => {
-            let _ = std::fs::remove_dir_all(&started.dir);
-        }
-        _ => eprintln!("The per-job cluster's logs are in {}", started.log_dir.display()),
+    // The cluster stops (and cleans up) once it has told us the end.
+    deployment::wait_for_exit(&mut started.process).await;
+    if started.dir.exists() {
+        eprintln!("The per-job cluster's files (logs in {}) stay in {}", started.log_dir.display(), started.dir.display());
     }
     result
-}
-
-/// `rask run-application`: ships the application to a new application cluster.
-pub async fn run_application(app_file: &Path, cluster: &ClusterOptions, conf: &Configuration) -> anyhow::Result<()> {
-    let application = rask_common::job::application::load_application(app_file)?;
-    let cluster_id = format!("application-{}", &rask_common::ids::random_hex_id()[..12]);
-    let dir = deployment::cluster_dir(&cluster_id)?;
-    let shipped = deployment::ship(&application, &dir)?;
-    let args = vec!["--application".to_string(), shipped.display().to_string()];
-    let started = deployment::start(&cluster_id, &dir, cluster, conf, &args).await?;
-    say(&format!(
-        "Application '{}' ({} jobs) runs on application cluster {} at {}",
-        application.name,
-        application.jobs.len(),
-        started.cluster_id,
-        started.rest_url
-    ));
-    say(&format!("Shipped files: {}", shipped.parent().unwrap_or(&dir).display()));
-    say(&format!("Logs: {}", started.log_dir.display()));
-    Ok(())
 }
 
 /// Prints a line; a closed stdout (`rask run ... | head`) is not an error.

@@ -227,20 +227,26 @@ pub async fn output(
     };
     // Read the state first: once terminal, every printed line is already in.
     let status = job.status();
-    let (lines, next, dropped, end) = {
+    let (lines, next, dropped, end, rows) = {
         let output = job.output.lock();
         let (lines, next, dropped) = output.read(from);
-        (lines, next, dropped, output.end())
+        (lines, next, dropped, output.end(), output.rows)
     };
     // Terminal only with the last page: a client reads on until it has every line.
     let terminal = status.is_terminal() && next >= end;
-    let mut answer = json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": terminal });
+    let mut answer =
+        json!({ "lines": lines, "next": next, "dropped": dropped, "state": status.name(), "terminal": terminal, "rows": rows });
     {
-        // Failures so far (each restart's cause), for the attached client to report.
+        // Failures so far (each restart's cause), for the attached client to report,
+        // and the checkpoints, for its progress line and summary.
         let eg = job.execution.read();
         let kept: Vec<Value> = eg.failure_history.iter().map(|(t, cause)| json!({ "timestamp": t, "cause": cause })).collect();
         answer["failure-count"] = json!(eg.failure_count);
         answer["failures"] = json!(kept);
+        answer["checkpoints"] = json!({
+            "completed": eg.checkpoints.completed,
+            "state-size": eg.checkpoints.latest_completed.as_ref().map_or(0, |c| c.state_size),
+        });
     }
     if terminal {
         if let Some((_, cause)) = job.execution.read().failure.clone().filter(|_| status != JobStatus::Finished) {

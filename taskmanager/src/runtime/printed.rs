@@ -28,6 +28,17 @@ struct Inner {
     closed: bool,
     /// Lines pushed so far, for the forwarder's summary.
     total: u64,
+    /// Rows (of the tables pushed) not yet reported with a chunk.
+    rows_unsent: u64,
+}
+
+/// What the forwarder sends next.
+pub struct Chunk {
+    pub lines: Vec<String>,
+    /// Lines pushed so far.
+    pub total: u64,
+    /// Rows printed since the previous chunk (their lines may be in a later chunk).
+    pub rows: u64,
 }
 
 pub struct PrintedRows {
@@ -51,7 +62,8 @@ impl PrintedRows {
 
     /// Appends a batch's lines. Never drops one; fails only when the buffered bytes
     /// would exceed the slot's memory budget.
-    pub fn push(&self, lines: Vec<String>) -> Result<(), TaskError> {
+    /// Adds `lines` (a table of `rows` rows) to the buffer.
+    pub fn push(&self, lines: Vec<String>, rows: u64) -> Result<(), TaskError> {
         let mut inner = self.inner.lock();
         let added: usize = lines.iter().map(|l| l.len().min(MAX_LINE_BYTES)).sum();
         self.reservation.lock().resize((inner.bytes + added) as u64)?;
@@ -69,6 +81,7 @@ impl PrintedRows {
             inner.lines.push_back(line);
             inner.total += 1;
         }
+        inner.rows_unsent += rows;
         drop(inner);
         self.ready.notify_one();
         Ok(())
@@ -91,7 +104,7 @@ impl PrintedRows {
 
     /// The next chunk (at least one line, at most CHUNK_BYTES unless a single line
     /// is longer) and the number of lines pushed so far; `None` once closed and empty.
-    pub async fn next_chunk(&self) -> Option<(Vec<String>, u64)> {
+    pub async fn next_chunk(&self) -> Option<Chunk> {
         loop {
             let notified = self.ready.notified();
             {
@@ -109,9 +122,10 @@ impl PrintedRows {
                     inner.bytes -= bytes;
                     let _ = self.reservation.lock().resize(inner.bytes as u64);
                     let total = inner.total;
+                    let rows = std::mem::take(&mut inner.rows_unsent);
                     drop(inner);
                     self.space.notify_waiters();
-                    return Some((chunk, total));
+                    return Some(Chunk { lines: chunk, total, rows });
                 }
                 if inner.closed {
                     return None;
@@ -136,25 +150,28 @@ mod tests {
     async fn chunks_stay_under_the_limit_and_nothing_is_dropped() {
         let rows = PrintedRows::new(SlotMemory::new(1 << 30));
         let line = "x".repeat(1000);
-        rows.push(vec![line.clone(); 5000]).unwrap();
-        rows.push(vec!["y".repeat(3 << 20)]).unwrap();
+        rows.push(vec![line.clone(); 5000], 4996).unwrap();
+        rows.push(vec!["y".repeat(3 << 20)], 1).unwrap();
         rows.close();
         let mut seen = 0;
         let mut chunks = 0;
-        while let Some((chunk, _)) = rows.next_chunk().await {
-            let bytes: usize = chunk.iter().map(String::len).sum();
-            assert!(bytes <= CHUNK_BYTES || chunk.len() == 1, "{bytes} bytes in {} lines", chunk.len());
-            seen += chunk.len();
+        let mut counted = 0;
+        while let Some(chunk) = rows.next_chunk().await {
+            let bytes: usize = chunk.lines.iter().map(String::len).sum();
+            assert!(bytes <= CHUNK_BYTES || chunk.lines.len() == 1, "{bytes} bytes in {} lines", chunk.lines.len());
+            seen += chunk.lines.len();
+            counted += chunk.rows;
             chunks += 1;
         }
         assert_eq!(seen, 5001);
+        assert_eq!(counted, 4997);
         assert!(chunks >= 6);
     }
 
     #[tokio::test]
     async fn a_full_buffer_holds_the_task_until_it_drains() {
         let rows = PrintedRows::new(SlotMemory::new(1 << 30));
-        rows.push(vec!["z".repeat(BUFFER_BYTES + 1)]).unwrap();
+        rows.push(vec!["z".repeat(BUFFER_BYTES + 1)], 1).unwrap();
         let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), rows.wait_for_space()).await;
         assert!(waiting.is_err(), "the task waits while the buffer is full");
         let drain = async {
@@ -166,7 +183,7 @@ mod tests {
     #[test]
     fn buffered_rows_count_against_the_slot_budget() {
         let rows = PrintedRows::new(SlotMemory::new(10_000));
-        let err = rows.push(vec!["a".repeat(20_000)]).unwrap_err().to_string();
+        let err = rows.push(vec!["a".repeat(20_000)], 1).unwrap_err().to_string();
         assert!(err.contains("print"), "{err}");
     }
 }

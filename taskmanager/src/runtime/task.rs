@@ -578,11 +578,12 @@ async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescript
     let mut undelivered = 0u64;
     let mut sent = 0u64;
     let mut last_summary = Instant::now();
-    while let Some((lines, total)) = printed.next_chunk().await {
+    while let Some(crate::runtime::printed::Chunk { lines, total, rows }) = printed.next_chunk().await {
         let count = lines.len() as u64;
         let output = TaskOutput {
             job_id: tdd.job_id.clone(),
             lines,
+            rows,
             vertex_id: tdd.vertex_id.clone(),
             subtask_index: tdd.subtask_index,
             execution_attempt_id: tdd.execution_attempt_id.clone(),

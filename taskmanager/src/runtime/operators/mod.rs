@@ -108,7 +108,7 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
         OperatorKind::StateMachine { keys, event_column, initial, transitions } => {
             Box::new(state_machine::StateMachine::new(&name, keys, *event_column, initial, transitions, (&input, output), ctx)?)
         }
-        OperatorKind::PrintSink => Box::new(sinks::Print::new(ctx)),
+        OperatorKind::PrintSink => Box::new(sinks::Print::new(&name, ctx)),
         OperatorKind::FileSink { path, format } => Box::new(file_sink::FileSink::new(path, *format, ctx)?),
         OperatorKind::BlackholeSink { rows_per_second } => Box::new(sinks::Blackhole::new(*rows_per_second)),
         OperatorKind::DatagenSource(_) | OperatorKind::FileSource { .. } | OperatorKind::SocketSource { .. } => {

@@ -12,22 +12,33 @@ use crate::runtime::{StreamElement, TaskError};
 
 pub struct Print {
     printed: Arc<PrintedRows>,
+    /// The line before each table: the sink's task as Flink names it, with the
+    /// subtask when the sink runs in several (e.g. `Sink: counts (2/2)`).
+    title: String,
 }
 
 impl Print {
-    pub fn new(ctx: &OperatorContext) -> Self {
-        Self { printed: ctx.printed.clone() }
+    pub fn new(name: &str, ctx: &OperatorContext) -> Self {
+        let title = match ctx.parallelism {
+            1 => name.to_string(),
+            n => format!("{name} ({}/{n})", ctx.subtask + 1),
+        };
+        Self { printed: ctx.printed.clone(), title }
     }
 }
 
 impl StreamOperator for Print {
     fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        let rows = batch.num_rows() as u64;
+        if rows == 0 {
+            return Ok(());
+        }
         let table = arrow::util::pretty::pretty_format_batches(&[batch])?.to_string();
-        let lines: Vec<String> = table.lines().map(str::to_string).collect();
+        let lines: Vec<String> = std::iter::once(self.title.clone()).chain(table.lines().map(str::to_string)).collect();
         for line in &lines {
             tracing::debug!(target: "rask::print", "{line}");
         }
-        self.printed.push(lines)
+        self.printed.push(lines, rows)
     }
 }
 
