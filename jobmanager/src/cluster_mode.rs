@@ -249,43 +249,72 @@ async fn cancel_all(dispatcher: &Arc<Dispatcher>, jobs: &[JobMasterHandle]) {
     }
 }
 
-/// Removes a dedicated cluster's directory once its work is done (`None`: stopped by a
-/// signal), keeping the printed rows; a failed run keeps everything, for diagnosis.
-pub fn clean_up(dir: &std::path::Path, outcome: Option<Option<ClusterOutcome>>) {
-    match outcome {
-        Some(None | Some(ClusterOutcome::Finished | ClusterOutcome::Canceled)) => {}
-        _ => {
-            tracing::info!("the cluster's files stay in {} for diagnosis", dir.display());
-            return;
-        }
+/// Removes what Rask put in a dedicated cluster's directory once its work is done
+/// (`None`: stopped by a signal): the logs, the JobGraph, the ready file and the
+/// `shipped` files of an application. What jobs wrote there (printed rows in `*.out`,
+/// a file sink's output under a relative path) stays, and so does the directory then.
+/// A failed run keeps everything, for diagnosis.
+pub fn clean_up(dir: &std::path::Path, outcome: Option<Option<ClusterOutcome>>, shipped: &[PathBuf]) {
+    if !matches!(outcome, Some(None | Some(ClusterOutcome::Finished | ClusterOutcome::Canceled))) {
+        tracing::info!("the cluster's files stay in {} for diagnosis", dir.display());
+        return;
     }
-    let kept = keep_only_printed_rows(dir);
-    match kept {
-        Ok(0) => {
-            let _ = std::fs::remove_dir(dir);
-        }
-        Ok(n) => tracing::info!("{n} files of printed rows stay in {}", dir.display()),
+    let _ = std::fs::remove_dir_all(dir.join("log"));
+    for path in ["rest-url", "job-graph.json"].iter().map(|f| dir.join(f)).chain(shipped.iter().cloned()) {
+        let _ = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    }
+    match prune_empty(dir) {
+        Ok(true) => {}
+        Ok(false) => tracing::info!("what the jobs wrote stays in {}", dir.display()),
         Err(e) => tracing::warn!("could not clean up {}: {e}", dir.display()),
     }
 }
 
-/// Deletes everything under `dir` but `*.out` files; returns how many of those remain.
-fn keep_only_printed_rows(dir: &std::path::Path) -> std::io::Result<usize> {
-    let mut kept = 0;
+/// Removes the empty directories under `dir`, and `dir` if it ends up empty; returns
+/// whether it did.
+fn prune_empty(dir: &std::path::Path) -> std::io::Result<bool> {
+    let mut empty = true;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            let inner = keep_only_printed_rows(&path)?;
-            if inner == 0 {
-                std::fs::remove_dir(&path)?;
-            }
-            kept += inner;
-        } else if path.extension().is_some_and(|e| e == "out") {
-            kept += 1;
-        } else {
-            std::fs::remove_file(&path)?;
+        if !(entry.file_type()?.is_dir() && prune_empty(&entry.path())?) {
+            empty = false;
         }
     }
-    Ok(kept)
+    if empty {
+        std::fs::remove_dir(dir)?;
+    }
+    Ok(empty)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(root: &std::path::Path, files: &[&str]) {
+        for f in files {
+            let path = root.join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+    }
+
+    #[test]
+    fn clean_up_removes_what_rask_put_there_and_keeps_what_jobs_wrote() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("rask-application-1");
+        tree(&dir, &["log/jobmanager.log", "rest-url", "usrlib/app.yaml", "usrlib/data/words.txt", "wc-123456.out", "usrlib/out/part-0"]);
+        let shipped = vec![dir.join("usrlib/app.yaml"), dir.join("usrlib/data/words.txt")];
+        clean_up(&dir, Some(Some(ClusterOutcome::Finished)), &shipped);
+        assert!(dir.join("wc-123456.out").is_file() && dir.join("usrlib/out/part-0").is_file());
+        assert!(!dir.join("log").exists() && !dir.join("usrlib/data").exists() && !dir.join("rest-url").exists());
+        // Nothing of the jobs': the directory goes.
+        let dir = root.path().join("rask-per-job-1");
+        tree(&dir, &["log/jobmanager.log", "job-graph.json", "rest-url"]);
+        clean_up(&dir, Some(Some(ClusterOutcome::Canceled)), &[]);
+        assert!(!dir.exists());
+        // A failure keeps everything.
+        tree(&dir, &["log/jobmanager.log", "job-graph.json"]);
+        clean_up(&dir, Some(Some(ClusterOutcome::Failed)), &[]);
+        assert!(dir.join("log/jobmanager.log").is_file());
+    }
 }

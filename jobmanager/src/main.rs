@@ -71,9 +71,10 @@ fn main() -> std::process::ExitCode {
     }
     rask_common::logging::init(&conf.get_string(&options::LOG_LEVEL).unwrap_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
+    let shipped = shipped_files(&args);
     let outcome = runtime.block_on(run(jm_conf, mode, args.ready_file));
     if let Some(dir) = &args.cleanup_dir {
-        cluster_mode::clean_up(dir, outcome.as_ref().ok().copied());
+        cluster_mode::clean_up(dir, outcome.as_ref().ok().copied(), &shipped);
     }
     match outcome {
         Ok(None | Some(ClusterOutcome::Finished)) => std::process::ExitCode::SUCCESS,
@@ -83,6 +84,15 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(1)
         }
     }
+}
+
+/// The application file and the files it references (what `rask run-application`
+/// shipped), to be removed with the cluster's directory.
+fn shipped_files(args: &Args) -> Vec<PathBuf> {
+    let Some(file) = &args.application else { return Vec::new() };
+    let base = file.parent().map(PathBuf::from).unwrap_or_default();
+    let referenced = rask_common::job::application::load_application(file).and_then(|a| a.referenced_files()).unwrap_or_default();
+    std::iter::once(file.clone()).chain(referenced.into_iter().map(|r| base.join(r))).collect()
 }
 
 fn cluster_mode_of(args: &Args, conf: &Configuration) -> anyhow::Result<ClusterMode> {

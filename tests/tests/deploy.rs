@@ -2,6 +2,7 @@
 //! and loads every key, and the start/stop scripts run a real local cluster.
 
 use std::path::{Path, PathBuf};
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 use std::time::Duration;
 
@@ -92,4 +93,51 @@ fn start_and_stop_cluster_scripts_run_a_local_cluster() {
     assert!(spec.overview().is_none(), "REST endpoint still answers");
     let jm_log = std::fs::read_to_string(dir.path().join("log/rask-jobmanager.log")).unwrap();
     assert!(jm_log.contains("deregistered (TaskManager is shutting down)"), "{jm_log}");
+}
+
+#[test]
+fn install_script_puts_binaries_configuration_and_units_where_readme_says() {
+    let stage = tempfile::tempdir().unwrap();
+    let run = |bins: &Path, prefix: &str| {
+        Command::new(deploy_dir().join("bin/install.sh"))
+            .env("DESTDIR", stage.path())
+            .env("PREFIX", prefix)
+            .env("RASK_BIN_DIR", bins)
+            .output()
+            .unwrap()
+    };
+    let missing = run(Path::new("/no/such/dir"), "/usr/local");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cargo build --release"), "{}", String::from_utf8_lossy(&missing.stderr));
+    let out = run(bin_dir(), "/usr/local");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for binary in ["rask", "rask-jobmanager", "rask-taskmanager"] {
+        let installed = stage.path().join("usr/local/bin").join(binary);
+        assert!(std::fs::metadata(&installed).unwrap().permissions().mode() & 0o111 != 0, "{binary} is executable");
+    }
+    let conf = stage.path().join("etc/rask/rask.yaml");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), std::fs::read_to_string(deploy_dir().join("conf/rask.yaml")).unwrap());
+    // A second run keeps the operator's configuration.
+    std::fs::write(&conf, "rest.port: 9091\n").unwrap();
+    let again = run(bin_dir(), "/usr/local");
+    assert!(again.status.success() && String::from_utf8_lossy(&again.stdout).contains("kept the existing"));
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "rest.port: 9091\n");
+    // The units it installed verify against the binaries it installed.
+    let bins = format!("{}/", stage.path().join("usr/local/bin").display());
+    let verify = tempfile::tempdir().unwrap();
+    let mut units = Vec::new();
+    for name in ["rask-jobmanager.service", "rask-taskmanager@.service"] {
+        let text = std::fs::read_to_string(stage.path().join("etc/systemd/system").join(name)).unwrap();
+        assert!(text.contains("ExecStart=/usr/local/bin/"), "{name}");
+        let file = verify.path().join(name.replace("@.", "@1."));
+        std::fs::write(&file, text.replace("/usr/local/bin/", &bins)).unwrap();
+        units.push(file);
+    }
+    let out = Command::new("systemd-analyze").arg("verify").args(&units).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "systemd-analyze verify: {}", String::from_utf8_lossy(&out.stderr));
+    // Another PREFIX goes into ExecStart.
+    let out = run(bin_dir(), "/opt/rask");
+    assert!(out.status.success());
+    let unit = std::fs::read_to_string(stage.path().join("etc/systemd/system/rask-jobmanager.service")).unwrap();
+    assert!(unit.contains("ExecStart=/opt/rask/bin/rask-jobmanager --config /etc/rask/rask.yaml"), "{unit}");
 }

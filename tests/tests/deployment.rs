@@ -144,9 +144,10 @@ fn application(dir: &Path, jobs: &[(&str, &str)]) -> PathBuf {
     path
 }
 
-/// Runs `rask run-application` and returns (cluster id, REST address, shipped dir, log dir).
+/// Runs `rask run-application --keep` (the logs stay for the test to read) and returns
+/// (cluster id, REST address, shipped dir, log dir).
 fn run_application(app: &Path) -> (String, String, PathBuf, PathBuf) {
-    let out = rask(&["run-application", "--target", "application", app.to_str().unwrap()], &[]);
+    let out = rask(&["run-application", "--keep", "--target", "application", app.to_str().unwrap()], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let started = line_value(&text, "Application 'test-app' (").expect("started");
@@ -400,13 +401,14 @@ fn the_example_application_runs_its_three_jobs_and_keeps_their_printed_rows() {
     let text = stdout(&out);
     let cluster = line_value(&text, "Application 'examples' (3 jobs) runs on application cluster ").unwrap();
     let cluster = cluster.split_whitespace().next().unwrap().to_string();
-    let _dir = ClusterDir::of(&cluster);
-    let logs = PathBuf::from(line_value(&text, "Logs: ").unwrap());
+    let dir = ClusterDir::of(&cluster);
+    assert!(text.contains(&format!("Each job's printed rows land in {}/<job>-<id>.out", dir.0.display())), "{text}");
     wait_no_process_with(&cluster, Duration::from_secs(60));
-    let log = std::fs::read_to_string(logs.join("jobmanager.log")).unwrap();
-    assert!(log.contains("every job finished"), "{log}");
-    let outputs: Vec<PathBuf> =
-        std::fs::read_dir(&logs).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "out")).collect();
+    // Every job finished: the cluster removed its logs and the shipped files, and
+    // only the printed rows are left in its directory.
+    let left: Vec<PathBuf> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    let outputs: Vec<PathBuf> = left.into_iter().filter(|p| p.extension().is_some_and(|e| e == "out")).collect();
     assert_eq!(outputs.len(), 3, "{outputs:?}");
     let word_count =
         outputs.iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with("word-count-")).expect("word-count's rows");

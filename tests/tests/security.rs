@@ -232,6 +232,7 @@ fn reports_from_attempts_the_jobmaster_did_not_deploy_are_refused() {
             vertex_id: vertex.clone(),
             subtask_index: 0,
             execution_attempt_id: forged_attempt,
+            rows: 1,
         };
         results.push(gateway.publish_output(rows).await.map(drop));
         results

@@ -43,6 +43,7 @@ pub async fn run(app_file: &Path, cluster: &ClusterOptions, conf: &Configuration
         started.cluster_id,
         started.rest_url
     ));
+    say(&format!("Shipped files: {}", shipped.parent().unwrap_or(&dir).display()));
     if !options.attached {
         say(&format!(
             "It runs on in the background; the cluster stops when every job has ended. `rask list -m {m}` shows its jobs, `rask cancel -m {m} JOBID` cancels the application, `rask run-application --attached` waits for it instead."
@@ -51,7 +52,7 @@ pub async fn run(app_file: &Path, cluster: &ClusterOptions, conf: &Configuration
         say(&format!(
             "Logs: {}{}",
             started.log_dir.display(),
-            if options.keep { "" } else { " (removed with everything but the .out files when no job fails; --keep keeps them)" }
+            if options.keep { "" } else { " (removed with the shipped files when no job fails, leaving only what the jobs wrote; --keep keeps them)" }
         ));
         return Ok(());
     }

@@ -1255,7 +1255,7 @@ mod tests {
         let g = plan_job_file(&examples().join("word-count.yaml"), &PlanOptions::default()).unwrap();
         assert_eq!(g.vertices.len(), 2, "{:#?}", g.vertices.iter().map(|v| &v.name).collect::<Vec<_>>());
         assert_eq!(g.vertices[0].name, "Source: lines -> FlatMap -> Filter");
-        assert_eq!(g.vertices[1].name, "KeyedAggregate -> Sink: print");
+        assert_eq!(g.vertices[1].name, "KeyedAggregate -> Sink: word counts");
         assert_eq!(g.edges.len(), 1);
         assert_eq!(g.edges[0].partitioning, Partitioning::Hash { keys: vec![0] });
         assert_eq!(g.slots_needed(), 2);
