@@ -85,7 +85,7 @@ pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<ClusterOutcome, C
             let status = ended(&job).await;
             tracing::info!("Job {id} ended {status}: the per-job cluster stops.");
             if attached {
-                served(&[job.clone()]).await;
+                served(std::slice::from_ref(&job)).await;
             }
             // A stop-with-savepoint's client still asks for the savepoint's location.
             let undelivered = || job.savepoints.lock().keys().any(|t| !job.savepoints_delivered.lock().contains(t));

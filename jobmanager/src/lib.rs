@@ -5,6 +5,7 @@
 pub mod checkpoint_coordinator;
 pub mod cluster_mode;
 pub mod configuration;
+pub mod daemon;
 pub mod dispatcher;
 pub mod entrypoint;
 pub mod execution_graph;

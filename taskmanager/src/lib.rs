@@ -3,6 +3,7 @@
 //! `main.rs` is a thin wrapper; tests and the local MiniCluster run it in-process.
 
 pub mod configuration;
+pub mod daemon;
 pub mod fencing;
 pub mod resource_manager_connection;
 pub mod runner;

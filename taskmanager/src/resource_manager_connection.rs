@@ -301,8 +301,9 @@ async fn session(
                     })),
                 };
                 if tx.send(bye).await.is_ok() {
-                    // The JobManager ends the session once it has deregistered us.
-                    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    // The JobManager ends the session once it has deregistered us (a
+                    // loaded one may take a moment: leaving early would read as a loss).
+                    let _ = tokio::time::timeout(Duration::from_secs(5), async {
                         while let Ok(Some(_)) = inbound.message().await {}
                     })
                     .await;

@@ -244,6 +244,9 @@ fn cli_lists_jobs_and_finds_the_jobmanager_like_flink() {
     let out = rask(&["list", "-m", &dead], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains(&format!("http://{dead}")), "{err}");
+    // One line naming the address, and one with the way out.
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(lines[0].contains(&format!("http://{dead}")), "{err}");
+    assert!(lines[1].starts_with("hint: ") && lines[1].contains("deploy/bin/start-cluster.sh"), "{err}");
 }

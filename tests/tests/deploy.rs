@@ -1,8 +1,8 @@
 //! Tests of deploy/: the systemd units verify, the example configuration documents
 //! and loads every key, and the start/stop scripts run a real local cluster.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 

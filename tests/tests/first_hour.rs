@@ -83,7 +83,11 @@ fn job_level_keys_given_with_d_apply_to_the_job_on_a_session_cluster() {
     wait_running(&spec, &id);
     // Checkpoints go where -D said, although the cluster has no checkpointing at all.
     wait_for(Duration::from_secs(20), "a checkpoint under the job's own directory", || {
-        std::fs::read_dir(chk.join(&id)).ok()?.filter_map(Result::ok).any(|e| e.file_name().to_string_lossy().starts_with("chk-")).then_some(())
+        std::fs::read_dir(chk.join(&id))
+            .ok()?
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("chk-"))
+            .then_some(())
     });
     let config = get_json(&format!("{}/jobs/{id}/config", spec.rest_url())).unwrap();
     assert_eq!(config["jid"], id.as_str());
@@ -123,10 +127,7 @@ fn a_savepoint_on_a_default_session_cluster_just_works() {
     let refused = rask(&["savepoint", "-m", &m, &id], &[]);
     assert!(!refused.status.success());
     let err = stderr(&refused);
-    assert!(
-        err.contains(&format!("rask savepoint {id} DIR")) && err.contains("state.savepoints.dir") && err.contains("restart"),
-        "{err}"
-    );
+    assert!(err.contains(&format!("rask savepoint {id} DIR")) && err.contains("state.savepoints.dir") && err.contains("restart"), "{err}");
     // With one, it works although the cluster names no checkpoint directory: the tasks
     // stage their state in the JobManager's working directory.
     let target = dir.path().join("savepoints");
@@ -161,7 +162,10 @@ fn every_dead_end_names_the_way_out() {
     let word_count = word_count.to_str().unwrap();
     let nobody = format!("127.0.0.1:{}", free_port());
     let err = stderr(&rask(&["list", "-m", &nobody], &[]));
-    assert!(err.contains("could not reach the JobManager") && err.contains("deploy/bin/start-cluster.sh") && err.contains("-m HOST:PORT"), "{err}");
+    assert!(
+        err.contains("could not reach the JobManager") && err.contains("deploy/bin/start-cluster.sh") && err.contains("-m HOST:PORT"),
+        "{err}"
+    );
     let err = stderr(&rask(&["run", "-m", &nobody, word_count], &[]));
     assert!(err.contains("--target local") && err.contains("--target per-job"), "{err}");
     let err = stderr(&rask(&["run", "--detached", word_count], &[]));
@@ -184,7 +188,10 @@ fn every_dead_end_names_the_way_out() {
     let out = Command::new(&copy).args(["run", "--target", "per-job", word_count]).stdin(Stdio::null()).output().unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("rask-jobmanager and") && err.contains("rask-taskmanager next to rask") && err.contains("cargo build --release"), "{err}");
+    assert!(
+        err.contains("rask-jobmanager and") && err.contains("rask-taskmanager next to rask") && err.contains("cargo build --release"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -235,7 +242,10 @@ fn a_long_attached_job_shows_a_progress_line_on_a_terminal() {
     let out = script.output().expect("script (util-linux) runs rask on a terminal");
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    let progress = text.split('\r').find(|p| p.contains("rows printed (") && p.contains("rows/s)")).unwrap_or_else(|| panic!("no progress line in {text:?}"));
+    let progress = text
+        .split('\r')
+        .find(|p| p.contains("rows printed (") && p.contains("rows/s)"))
+        .unwrap_or_else(|| panic!("no progress line in {text:?}"));
     assert!(progress.contains("[RUNNING ") && progress.contains("checkpoints"), "{progress:?}");
     assert!(text.contains("Summary: 90 rows printed"), "{text}");
 }
@@ -308,4 +318,21 @@ fn dedicated_clusters_remove_their_directory_unless_kept() {
     assert!(cancel.status.success(), "{}", stderr(&cancel));
     wait_no_process_with(&cluster, Duration::from_secs(20));
     assert!(!dedicated_cluster_dir(&cluster).exists(), "a cancelled per-job cluster removes its directory");
+}
+
+#[test]
+fn job_level_directories_stay_inside_the_allowed_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let allowed = dir.path().join("allowed");
+    std::fs::create_dir(&allowed).unwrap();
+    let (spec, _jm, _tm) = session(dir.path(), 2, &[("rask.io.allowed-paths", allowed.to_str().unwrap())]);
+    let job = examples_dir().join("page-views.yaml");
+    let outside = dir.path().join("outside");
+    for key in ["state.checkpoints.dir", "state.savepoints.dir"] {
+        let out = rask(&["run", "-m", &address(&spec), "-d", "-D", &format!("{key}={}", outside.display()), job.to_str().unwrap()], &[]);
+        assert!(!out.status.success(), "{key} outside rask.io.allowed-paths was accepted");
+        let err = stderr(&out);
+        assert!(err.contains("400") && err.contains(key) && err.contains("rask.io.allowed-paths"), "{err}");
+    }
+    assert!(!outside.exists(), "nothing was created outside the allowed paths");
 }

@@ -418,7 +418,14 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                         .await
                         .map(drop),
                     1 => gateway
-                        .publish_output(TaskOutput { job_id: a, lines: list, vertex_id: b, subtask_index: n32, execution_attempt_id: c, rows: n64 })
+                        .publish_output(TaskOutput {
+                            job_id: a,
+                            lines: list,
+                            vertex_id: b,
+                            subtask_index: n32,
+                            execution_attempt_id: c,
+                            rows: n64,
+                        })
                         .await
                         .map(drop),
                     2 => gateway

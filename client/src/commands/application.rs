@@ -52,7 +52,11 @@ pub async fn run(app_file: &Path, cluster: &ClusterOptions, conf: &Configuration
         say(&format!(
             "Logs: {}{}",
             started.log_dir.display(),
-            if options.keep { "" } else { " (removed with the shipped files when no job fails, leaving only what the jobs wrote; --keep keeps them)" }
+            if options.keep {
+                ""
+            } else {
+                " (removed with the shipped files when no job fails, leaving only what the jobs wrote; --keep keeps them)"
+            }
         ));
         return Ok(());
     }

@@ -14,11 +14,11 @@ use rask_common::job::planner::{plan_job_file, PlanOptions};
 use rask_common::job::JobGraph;
 use serde::Deserialize;
 
+use super::follow::follow;
 use crate::address::ClusterOptions;
 use crate::deployment;
 use crate::minicluster::MiniCluster;
 use crate::rest_client::RestClient;
-use super::follow::follow;
 
 pub struct RunOptions {
     pub detached: bool,
@@ -125,7 +125,11 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
             started.log_dir.display(),
             if options.keep { "" } else { ", and removes its directory unless the job failed" }
         ));
-        say(&format!("Follow it with `rask list -m {}`; `rask cancel -m {} {job_id}` ends it.", deployment::host_port(&started.rest_url), deployment::host_port(&started.rest_url)));
+        say(&format!(
+            "Follow it with `rask list -m {}`; `rask cancel -m {} {job_id}` ends it.",
+            deployment::host_port(&started.rest_url),
+            deployment::host_port(&started.rest_url)
+        ));
         return Ok(());
     }
     let result = follow(&client, &job_id, Duration::from_millis(20)).await;

@@ -160,8 +160,7 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
     if graph.job_id != tdd.job_id {
         return Err(TaskError::Deployment(format!("the descriptor's job {} is not the JobGraph's", tdd.job_id)));
     }
-    rask_common::job::validate::check_paths(&graph, &services.allowed_paths)
-        .map_err(|e| TaskError::Deployment(e.to_string()))?;
+    rask_common::job::validate::check_paths(&graph, &services.allowed_paths).map_err(|e| TaskError::Deployment(e.to_string()))?;
     let vertex =
         graph.vertex(&tdd.vertex_id).ok_or_else(|| TaskError::Deployment(format!("vertex {} is not in the JobGraph", tdd.vertex_id)))?;
     if tdd.subtask_index >= vertex.parallelism {
