@@ -140,25 +140,34 @@ pub async fn start(
 
 /// Copies the application file and every file it references by a relative path into
 /// `usrlib/` under `dir`, keeping their layout; returns the shipped application file.
+/// The files copied are listed in `dir/shipped-files`, so that the cluster removes
+/// exactly those when it is done (and nothing a job wrote beside them).
 pub fn ship(application: &Application, dir: &Path) -> anyhow::Result<PathBuf> {
     let base = application.file.parent().map(Path::to_path_buf).unwrap_or_default();
     let usrlib = dir.join("usrlib");
     let name = application.file.file_name().ok_or_else(|| anyhow::anyhow!("{} names no file", application.file.display()))?;
     let mut files = application.referenced_files()?;
     files.push(PathBuf::from(name));
+    let mut shipped = Vec::new();
     for relative in files {
-        copy(&base.join(&relative), &usrlib.join(&relative))?;
+        copy(&base.join(&relative), &usrlib.join(&relative), &mut shipped)?;
     }
+    let manifest: String = shipped.iter().filter_map(|p| p.strip_prefix(dir).ok()).map(|p| format!("{}\n", p.display())).collect();
+    let path = dir.join(SHIPPED_FILES);
+    std::fs::write(&path, manifest).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(usrlib.join(name))
 }
 
-fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
+/// The list of shipped files in a cluster's directory (see `rask-jobmanager --cleanup-dir`).
+const SHIPPED_FILES: &str = "shipped-files";
+
+fn copy(from: &Path, to: &Path, shipped: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     let err = |e: std::io::Error| anyhow::anyhow!("cannot ship {} to {}: {e}", from.display(), to.display());
     if from.is_dir() {
         std::fs::create_dir_all(to).map_err(err)?;
         for entry in std::fs::read_dir(from).map_err(err)? {
             let entry = entry.map_err(err)?;
-            copy(&entry.path(), &to.join(entry.file_name()))?;
+            copy(&entry.path(), &to.join(entry.file_name()), shipped)?;
         }
         return Ok(());
     }
@@ -166,17 +175,13 @@ fn copy(from: &Path, to: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(parent).map_err(err)?;
     }
     std::fs::copy(from, to).map_err(err)?;
+    shipped.push(to.to_path_buf());
     Ok(())
 }
 
 /// Waits (at most 40 s) for a dedicated cluster's JobManager to exit; its status.
 pub async fn wait_for_exit(process: &mut Child) -> Option<std::process::ExitStatus> {
-    wait_for_exit_within(process, Duration::from_secs(40)).await
-}
-
-/// Waits at most `timeout` for a dedicated cluster's JobManager to exit; its status.
-pub async fn wait_for_exit_within(process: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         match process.try_wait() {
             Ok(Some(status)) => return Some(status),

@@ -250,24 +250,43 @@ async fn cancel_all(dispatcher: &Arc<Dispatcher>, jobs: &[JobMasterHandle]) {
 }
 
 /// Removes what Rask put in a dedicated cluster's directory once its work is done
-/// (`None`: stopped by a signal): the logs, the JobGraph, the ready file and the
-/// `shipped` files of an application. What jobs wrote there (printed rows in `*.out`,
-/// a file sink's output under a relative path) stays, and so does the directory then.
-/// A failed run keeps everything, for diagnosis.
-pub fn clean_up(dir: &std::path::Path, outcome: Option<Option<ClusterOutcome>>, shipped: &[PathBuf]) {
+/// (`None`: stopped by a signal): the logs, the JobGraph, the ready file and the files
+/// `rask run-application` shipped (listed in `shipped-files`). What jobs wrote there
+/// (printed rows in `*.out`, a file sink's output under a relative path) stays, and so
+/// does the directory then. A failed run keeps everything, for diagnosis.
+pub fn clean_up(dir: &std::path::Path, outcome: Option<Option<ClusterOutcome>>) {
     if !matches!(outcome, Some(None | Some(ClusterOutcome::Finished | ClusterOutcome::Canceled))) {
         tracing::info!("the cluster's files stay in {} for diagnosis", dir.display());
         return;
     }
     let _ = std::fs::remove_dir_all(dir.join("log"));
-    for path in ["rest-url", "job-graph.json"].iter().map(|f| dir.join(f)).chain(shipped.iter().cloned()) {
-        let _ = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    for path in ["rest-url", "job-graph.json"].iter().map(|f| dir.join(f)).chain(shipped_files(dir)) {
+        let _ = std::fs::remove_file(path);
     }
+    let _ = std::fs::remove_file(dir.join(SHIPPED_FILES));
     match prune_empty(dir) {
         Ok(true) => {}
         Ok(false) => tracing::info!("what the jobs wrote stays in {}", dir.display()),
         Err(e) => tracing::warn!("could not clean up {}: {e}", dir.display()),
     }
+}
+
+/// The manifest of shipped files in a cluster's directory.
+const SHIPPED_FILES: &str = "shipped-files";
+
+/// The regular files the manifest names, each a plain relative path inside `dir`.
+fn shipped_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let manifest = dir.join(SHIPPED_FILES);
+    let text = match std::fs::metadata(&manifest) {
+        Ok(m) if m.is_file() && m.len() <= 16 << 20 => std::fs::read_to_string(&manifest).unwrap_or_default(),
+        _ => return Vec::new(),
+    };
+    text.lines()
+        .map(std::path::Path::new)
+        .filter(|p| !p.as_os_str().is_empty() && p.components().all(|c| matches!(c, std::path::Component::Normal(_))))
+        .map(|p| dir.join(p))
+        .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
+        .collect()
 }
 
 /// Removes the empty directories under `dir`, and `dir` if it ends up empty; returns
@@ -303,18 +322,22 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("rask-application-1");
         tree(&dir, &["log/jobmanager.log", "rest-url", "usrlib/app.yaml", "usrlib/data/words.txt", "wc-123456.out", "usrlib/out/part-0"]);
-        let shipped = vec![dir.join("usrlib/app.yaml"), dir.join("usrlib/data/words.txt")];
-        clean_up(&dir, Some(Some(ClusterOutcome::Finished)), &shipped);
+        // A job wrote beside a shipped file; the manifest's escapes are ignored.
+        tree(&dir, &["usrlib/data/written-by-a-job", "../outside.txt"]);
+        std::fs::write(dir.join(SHIPPED_FILES), "usrlib/app.yaml\nusrlib/data/words.txt\n../outside.txt\n/etc/passwd\n").unwrap();
+        clean_up(&dir, Some(Some(ClusterOutcome::Finished)));
         assert!(dir.join("wc-123456.out").is_file() && dir.join("usrlib/out/part-0").is_file());
-        assert!(!dir.join("log").exists() && !dir.join("usrlib/data").exists() && !dir.join("rest-url").exists());
+        assert!(dir.join("usrlib/data/written-by-a-job").is_file() && root.path().join("outside.txt").is_file());
+        assert!(!dir.join("log").exists() && !dir.join("usrlib/data/words.txt").exists() && !dir.join("usrlib/app.yaml").exists());
+        assert!(!dir.join("rest-url").exists() && !dir.join(SHIPPED_FILES).exists());
         // Nothing of the jobs': the directory goes.
         let dir = root.path().join("rask-per-job-1");
         tree(&dir, &["log/jobmanager.log", "job-graph.json", "rest-url"]);
-        clean_up(&dir, Some(Some(ClusterOutcome::Canceled)), &[]);
+        clean_up(&dir, Some(Some(ClusterOutcome::Canceled)));
         assert!(!dir.exists());
         // A failure keeps everything.
         tree(&dir, &["log/jobmanager.log", "job-graph.json"]);
-        clean_up(&dir, Some(Some(ClusterOutcome::Failed)), &[]);
+        clean_up(&dir, Some(Some(ClusterOutcome::Failed)));
         assert!(dir.join("log/jobmanager.log").is_file());
     }
 }

@@ -39,9 +39,10 @@ struct Args {
     /// default: env.log.dir, else beside the application file.
     #[arg(long, value_name = "DIR", requires = "application")]
     output_dir: Option<PathBuf>,
-    /// A dedicated cluster's own directory (as `rask` makes it): removed on exit when
-    /// every job finished or was cancelled, except the printed rows (`*.out`); kept
-    /// whole when a job failed, for diagnosis.
+    /// A dedicated cluster's own directory (as `rask` makes it): on exit, when every job
+    /// finished or was cancelled, its logs, JobGraph, ready file and the files listed in
+    /// its `shipped-files` are removed (what jobs wrote stays); kept whole when a job
+    /// failed, for diagnosis.
     #[arg(long, value_name = "DIR")]
     cleanup_dir: Option<PathBuf>,
     /// Write the REST endpoint's URL to this file once the JobManager serves.
@@ -76,10 +77,9 @@ pub fn main() -> std::process::ExitCode {
     }
     rask_common::logging::init(&conf.get_string(&options::LOG_LEVEL).unwrap_or_default());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime");
-    let shipped = shipped_files(&args);
     let outcome = runtime.block_on(run(jm_conf, mode, args.ready_file));
     if let Some(dir) = &args.cleanup_dir {
-        cluster_mode::clean_up(dir, outcome.as_ref().ok().copied(), &shipped);
+        cluster_mode::clean_up(dir, outcome.as_ref().ok().copied());
     }
     match outcome {
         Ok(None | Some(ClusterOutcome::Finished)) => std::process::ExitCode::SUCCESS,
@@ -89,15 +89,6 @@ pub fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(1)
         }
     }
-}
-
-/// The application file and the files it references (what `rask run-application`
-/// shipped), to be removed with the cluster's directory.
-fn shipped_files(args: &Args) -> Vec<PathBuf> {
-    let Some(file) = &args.application else { return Vec::new() };
-    let base = file.parent().map(PathBuf::from).unwrap_or_default();
-    let referenced = rask_common::job::application::load_application(file).and_then(|a| a.referenced_files()).unwrap_or_default();
-    std::iter::once(file.clone()).chain(referenced.into_iter().map(|r| base.join(r))).collect()
 }
 
 fn cluster_mode_of(args: &Args, conf: &Configuration) -> anyhow::Result<ClusterMode> {

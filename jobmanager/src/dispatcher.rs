@@ -59,11 +59,11 @@ impl Dispatcher {
         rask_common::job::validate_job_graph(&graph).map_err(|e| DispatcherError::Invalid(e.to_string()))?;
         rask_common::job::validate::check_paths(&graph, &self.services.allowed_paths)
             .map_err(|e| DispatcherError::Invalid(e.to_string()))?;
-        let settings = self.settings_of(&graph).map_err(|e| DispatcherError::Invalid(e.to_string()))?;
         self.expire();
         if self.jobs.read().contains_key(&graph.job_id) {
             return Err(DispatcherError::Duplicate(graph.job_id));
         }
+        let settings = self.settings_of(&graph).await.map_err(|e| DispatcherError::Invalid(e.to_string()))?;
         self.services.store.put_job_graph(&graph).await?;
         let mut jobs = self.jobs.write();
         if jobs.contains_key(&graph.job_id) {
@@ -78,22 +78,31 @@ impl Dispatcher {
         Ok(id)
     }
 
-    /// What a job runs with: the cluster's configuration under the job's own keys.
-    fn settings_of(&self, graph: &JobGraph) -> Result<Arc<JobSettings>, rask_common::config::ConfigError> {
-        let services = &self.services;
-        JobSettings::resolve(&services.cluster_configuration, &graph.configuration, services.savepoint_staging.as_ref()).map(Arc::new)
+    /// What a job runs with: the cluster's configuration under the job's own keys. Its
+    /// checkpoint directory is opened (made) on the blocking pool, not on this thread.
+    async fn settings_of(&self, graph: &JobGraph) -> Result<Arc<JobSettings>, rask_common::config::ConfigError> {
+        let cluster = self.services.cluster_configuration.clone();
+        let staging = self.services.savepoint_staging.clone();
+        let keys = graph.configuration.clone();
+        tokio::task::spawn_blocking(move || JobSettings::resolve(&cluster, &keys, staging.as_ref()).map(Arc::new))
+            .await
+            .unwrap_or_else(|e| Err(rask_common::config::ConfigError::Security(format!("resolving the job's settings failed: {e}"))))
     }
 
-    /// Takes over a job an earlier leader ran: it restarts from its latest checkpoint.
-    pub fn recover(&self, job: RecoveredJob) {
+    /// Takes over a job an earlier leader ran: it restarts from its latest checkpoint,
+    /// with the configuration it was submitted with. When that cannot be applied now
+    /// (its checkpoint directory unreachable), the job is left in the HA store, untouched,
+    /// for the next leader or a restart of this one, and the error is logged.
+    pub async fn recover(&self, job: RecoveredJob) {
         let id = job.graph.job_id.clone();
+        let settings = match self.settings_of(&job.graph).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("job {id} ('{}') cannot be recovered now: {e}; it stays in the high-availability store", job.graph.name);
+                return;
+            }
+        };
         let recovery = job_master::Recovery { checkpoint_counter: job.checkpoint_counter, checkpoints: job.checkpoints };
-        // Accepted once, the job's keys hold; the cluster's may have changed since.
-        let settings = self.settings_of(&job.graph).unwrap_or_else(|e| {
-            tracing::error!("job {id}: its configuration no longer applies ({e}); it runs with the cluster's");
-            let staging = self.services.savepoint_staging.as_ref();
-            Arc::new(JobSettings::resolve(&self.services.cluster_configuration, &Default::default(), staging).expect("checked at start"))
-        });
         let handle = job_master::spawn(job.graph, self.services.clone(), settings, Some(recovery));
         self.jobs.write().insert(id, handle);
     }

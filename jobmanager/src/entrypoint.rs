@@ -47,7 +47,19 @@ pub struct JobManager {
     rpc_server: JoinHandle<()>,
     rest_server: JoinHandle<()>,
     /// jm_<id> under process.jobmanager.working-dir, removed at shutdown.
-    working_dir: std::path::PathBuf,
+    working_dir: WorkingDirectory,
+}
+
+/// The JobManager's working directory: removed at shutdown, and on drop when the
+/// JobManager did not get that far (a start that failed half-way).
+struct WorkingDirectory(std::path::PathBuf);
+
+impl Drop for WorkingDirectory {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 async fn bind(endpoint: &'static str, address: &str) -> Result<(TcpListener, SocketAddr), JobManagerError> {
@@ -61,8 +73,8 @@ impl JobManager {
     /// Starts a JobManager. Without HA it leads before this returns; with etcd HA it
     /// campaigns in the background and serves as a standby until it wins.
     pub async fn start(mut conf: JobManagerConfiguration) -> Result<Self, JobManagerError> {
-        let working_dir = conf.working_dir_base.join(format!("jm_{}", &rask_common::ids::random_hex_id()[..12]));
-        let staging = rask_common::checkpoint::CheckpointStorage::open(&working_dir.join("checkpoints").display().to_string())
+        let working_dir = WorkingDirectory(conf.working_dir_base.join(format!("jm_{}", &rask_common::ids::random_hex_id()[..12])));
+        let staging = rask_common::checkpoint::CheckpointStorage::open(&working_dir.0.join("checkpoints").display().to_string())
             .map_err(|e| JobManagerError::WorkingDir { base: conf.working_dir_base.display().to_string(), reason: e.to_string() })?;
         conf.savepoint_staging = Some(staging);
         let (rpc_listener, rpc_address) = bind("ResourceManager gRPC", &conf.rpc_bind).await?;
@@ -155,8 +167,8 @@ impl JobManager {
         if tokio::time::timeout(grace, self.rest_server).await.is_err() {
             tracing::warn!("REST endpoint did not stop within {grace:?}");
         }
-        if let Err(e) = tokio::fs::remove_dir_all(&self.working_dir).await {
-            tracing::warn!("could not remove the working directory {}: {e}", self.working_dir.display());
+        if let Err(e) = tokio::fs::remove_dir_all(&self.working_dir.0).await {
+            tracing::warn!("could not remove the working directory {}: {e}", self.working_dir.0.display());
         }
         tracing::info!("JobManager stopped");
     }

@@ -11,6 +11,9 @@ use rask_common::config::{options as o, ConfigError, Configuration, Origin};
 use crate::checkpoint_coordinator::CheckpointSettings;
 use crate::restart_strategy::RestartStrategy;
 
+/// The most completed checkpoints a job's own configuration may retain.
+pub const MAX_RETAINED_CHECKPOINTS: u32 = 100;
+
 /// What one job runs with.
 #[derive(Debug, Clone)]
 pub struct JobSettings {
@@ -38,6 +41,18 @@ impl JobSettings {
         staging: Option<&CheckpointStorage>,
     ) -> Result<Self, ConfigError> {
         let configuration = cluster.with_job_configuration(job_keys)?;
+        // A job keeps at most MAX_RETAINED_CHECKPOINTS of its own (each stays on disk and
+        // in the HA store's pointer).
+        if configuration.origin(&o::CHECKPOINTS_NUM_RETAINED) == Origin::Job
+            && configuration.get_positive_int(&o::CHECKPOINTS_NUM_RETAINED)? > MAX_RETAINED_CHECKPOINTS
+        {
+            return Err(ConfigError::InvalidValue {
+                key: o::CHECKPOINTS_NUM_RETAINED.key.into(),
+                value: configuration.get_string(&o::CHECKPOINTS_NUM_RETAINED).unwrap_or_default(),
+                origin: Origin::Job,
+                reason: format!("a job may retain at most {MAX_RETAINED_CHECKPOINTS} checkpoints"),
+            });
+        }
         let mut checkpointing = checkpointing(&configuration)?;
         let savepoint_staging = checkpointing.is_none() && staging.is_some();
         if let (None, Some(storage)) = (&checkpointing, staging) {
@@ -58,12 +73,6 @@ impl JobSettings {
             savepoint_staging,
             configuration,
         })
-    }
-
-    /// The checkpoint directory the job named itself (its own `-D`), which is checked
-    /// against rask.io.allowed-paths like every path a job names.
-    pub fn own_checkpoint_dir(&self) -> Option<&str> {
-        self.job_keys.get(o::CHECKPOINTS_DIR.key).map(String::as_str)
     }
 }
 
@@ -124,7 +133,6 @@ mod tests {
         assert_eq!(c.storage.dir(), dir.path().display().to_string());
         assert!(matches!(settings.restart_strategy, RestartStrategy::FixedDelay { .. }));
         assert_eq!(settings.savepoints_dir.as_deref(), Some("/sp"));
-        assert_eq!(settings.own_checkpoint_dir(), Some(chk.as_str()));
         assert!(!settings.savepoint_staging);
     }
 
@@ -145,6 +153,10 @@ mod tests {
         assert!(e.to_string().contains("'taskmanager.numberOfTaskSlots' cannot be set per job"), "{e}");
         let e = JobSettings::resolve(&Configuration::new(), &keys(&[("execution.checkpointing.interval", "soon")]), None).unwrap_err();
         assert!(e.to_string().contains("execution.checkpointing.interval") && e.to_string().contains("-D of rask run"), "{e}");
+        let e = JobSettings::resolve(&Configuration::new(), &keys(&[("state.checkpoints.num-retained", "5000")]), None).unwrap_err();
+        assert!(e.to_string().contains("at most 100"), "{e}");
+        let e = JobSettings::resolve(&Configuration::new(), &keys(&[("STATE.CHECKPOINTS.DIR", "/elsewhere")]), None).unwrap_err();
+        assert!(e.to_string().contains("exactly") && e.to_string().contains("'state.checkpoints.dir'"), "{e}");
         let e = JobSettings::resolve(&Configuration::new(), &keys(&[("execution.checkpointing.interval", "1 s")]), None).unwrap_err();
         assert!(e.to_string().contains("rask run -D state.checkpoints.dir=DIR"), "{e}");
     }

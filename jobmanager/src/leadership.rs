@@ -224,7 +224,7 @@ async fn start_term(
     ));
     for job in recovered {
         tracing::info!("Recovering job '{}' ({}) from the high-availability store.", job.graph.name, job.graph.job_id);
-        dispatcher.recover(job);
+        dispatcher.recover(job).await;
     }
     let rest = rest::router(RestState {
         resource_manager: resource_manager.clone(),

@@ -64,7 +64,9 @@ impl RestartStrategy {
             RestartStrategy::None => None,
             RestartStrategy::FixedDelay { attempts, delay } => (restarts < *attempts).then_some(*delay),
             RestartStrategy::ExponentialDelay { initial, max, multiplier, attempts } => {
-                (restarts < *attempts).then(|| initial.mul_f64(multiplier.powi(restarts.min(64) as i32)).min(*max))
+                // Saturates at `max`: a huge multiplier or many restarts never overflow.
+                let backoff = initial.as_secs_f64() * multiplier.powi(restarts.min(1024) as i32);
+                (restarts < *attempts).then(|| Duration::try_from_secs_f64(backoff).map_or(*max, |d| d.min(*max)))
             }
         }
     }
@@ -88,6 +90,16 @@ mod tests {
         assert_eq!(exp.next_delay(1), Some(Duration::from_millis(200)));
         assert_eq!(exp.next_delay(5), Some(Duration::from_millis(300)));
         assert_eq!(RestartStrategy::None.next_delay(0), None);
+        // Never an overflow: a huge multiplier, or an hour of flapping, waits `max`.
+        let unbounded = |multiplier: f64| RestartStrategy::ExponentialDelay {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+            multiplier,
+            attempts: u32::MAX,
+        };
+        assert_eq!(unbounded(1e300).next_delay(2), Some(Duration::from_secs(60)));
+        let flapping = unbounded(2.0);
+        assert_eq!(flapping.next_delay(100_000), Some(Duration::from_secs(60)));
         let conf = Configuration::new();
         assert_eq!(RestartStrategy::from_configuration(&conf, false).unwrap(), RestartStrategy::None);
         assert!(matches!(RestartStrategy::from_configuration(&conf, true).unwrap(), RestartStrategy::ExponentialDelay { .. }));

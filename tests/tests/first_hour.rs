@@ -334,5 +334,11 @@ fn job_level_directories_stay_inside_the_allowed_paths() {
         let err = stderr(&out);
         assert!(err.contains("400") && err.contains(key) && err.contains("rask.io.allowed-paths"), "{err}");
     }
+    // A key spelled otherwise cannot slip past the check.
+    let mut graph = rask_common::job::plan_job_file(&job, &Default::default()).unwrap();
+    graph.configuration.insert("STATE.CHECKPOINTS.DIR".into(), outside.display().to_string());
+    let (status, body) = post_status_json(&format!("{}/jobs", spec.rest_url()), &serde_json::to_value(&graph).unwrap());
+    assert_eq!(status, 400, "{body}");
+    assert!(body["errors"][0].as_str().unwrap().contains("'state.checkpoints.dir'"), "{body}");
     assert!(!outside.exists(), "nothing was created outside the allowed paths");
 }

@@ -105,7 +105,7 @@ async fn follow_jobs(client: &RestClient, application: &str, started: &mut Start
             Ok(o) => o,
             // The cluster stopped: after the last job's end was read, or because the
             // application failed.
-            Err(e) => match deployment::wait_for_exit_within(&mut started.process, Duration::from_secs(2)).await {
+            Err(e) => match deployment::wait_for_exit(&mut started.process).await {
                 Some(_) => break,
                 None => return Err(e.into()),
             },

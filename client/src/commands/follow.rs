@@ -117,6 +117,13 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
     }
 }
 
+impl Drop for Progress {
+    /// An error or the end never prints onto a half-drawn progress line.
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 /// The progress line: on stderr, only when both stdout and stderr are terminals,
 /// redrawn at most once a second after the job has run for two seconds.
 struct Progress {

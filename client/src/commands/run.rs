@@ -78,12 +78,16 @@ pub async fn run_local(graph: &JobGraph, conf: &Configuration) -> anyhow::Result
     let cluster = MiniCluster::start(graph.slots_needed(), conf).await?;
     let tls = rask_common::security::RestTls::client_from_configuration(conf)?;
     let client = RestClient::new(cluster.rest_url.clone(), tls.as_deref())?;
-    let result = async {
+    let run = async {
         let job_id = submit(&client, graph).await?;
         say(&format!("Job has been submitted with JobID {job_id}"));
         follow(&client, &job_id, Duration::from_millis(10)).await
-    }
-    .await;
+    };
+    // Ctrl-C (how a job that runs until cancelled ends here) stops the cluster cleanly.
+    let result = tokio::select! {
+        result = run => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted: the local cluster and its job are stopped")),
+    };
     cluster.shutdown().await;
     result
 }

@@ -291,11 +291,13 @@ impl Configuration {
         self.entries.contains_key(option.key)
     }
 
-    /// The explicitly set keys that apply per job ([`scope::Scope::Job`]): what travels
-    /// with a JobGraph planned under this configuration.
+    /// The keys set with `-D` that apply per job ([`scope::Scope::Job`]): what travels
+    /// with a JobGraph planned under this configuration. (Keys from a configuration
+    /// file or the environment are the cluster's, which a client often shares.)
     pub fn job_configuration(&self) -> BTreeMap<String, String> {
         self.entries
             .iter()
+            .filter(|(_, e)| e.origin == Origin::DynamicProperty)
             .filter(|(k, _)| options::lookup(k).is_some_and(|o| scope::scope(o) == scope::Scope::Job))
             .map(|(k, e)| (k.to_string(), e.value.clone()))
             .collect()
@@ -309,6 +311,15 @@ impl Configuration {
             let option = options::lookup(key).ok_or_else(|| ConfigError::UnknownKey { key: key.clone(), origin: Origin::Job })?;
             if scope::scope(option) != scope::Scope::Job {
                 return Err(ConfigError::NotPerJob { key: option.key.to_string() });
+            }
+            // Spelled exactly, so that every check that looks a key up by name sees it.
+            if key != option.key {
+                return Err(ConfigError::InvalidValue {
+                    key: key.clone(),
+                    value: shown_value(option.key, value),
+                    origin: Origin::Job,
+                    reason: format!("a job's configuration names keys exactly as written in Flink's documentation: '{}'", option.key),
+                });
             }
             conf.set_checked(option.key, value, Origin::Job)?;
         }

@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use rask_common::config::options::{self as o, ALL};
+use rask_common::config::options::ALL;
 use rask_common::config::scope::{scope, Scope};
 use rask_common::config::Origin;
 use serde_json::{json, Value};
@@ -35,7 +35,8 @@ pub async fn config(State(state): State<RestState>, Path(id): Path<String>) -> R
         "name": job.graph.name,
         "execution-config": {
             "restart-strategy": settings.restart_strategy.describe(),
-            "job-parallelism": conf.get_positive_int(&o::PARALLELISM_DEFAULT).unwrap_or(1),
+            // The job's parallelism as planned (its highest vertex parallelism).
+            "job-parallelism": job.graph.slots_needed(),
             "object-reuse-mode": false,
             "user-config": {},
         },

@@ -274,12 +274,9 @@ async fn run(
     let ops = vertex.operators[skip..].iter().map(|d| operators::build(d, &ctx)).collect::<Result<Vec<_>, _>>()?;
     let uids = vertex.operators[skip..].iter().map(|d| d.uid.clone()).collect();
     let mut chain = OperatorChain::new(ops, uids);
-    let storage = match tdd.checkpoint_dir.as_str() {
-        "" => None,
-        dir => Some(CheckpointStorage::open(dir).map_err(|e| TaskError::Deployment(e.to_string()))?),
-    };
+    let storage = LazyStorage::new(&tdd.checkpoint_dir);
     if !tdd.restore_state_path.is_empty() {
-        let bytes = read_state(&tdd.restore_state_path, storage.as_ref(), &services.allowed_paths, tdd.memory_budget_bytes).await?;
+        let bytes = read_state(&tdd.restore_state_path, &storage, &services.allowed_paths, tdd.memory_budget_bytes).await?;
         let states = decode_task_state(&tdd.restore_state_path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))?;
         for (uid, state) in states {
             if uid == SOURCE_STATE {
@@ -301,7 +298,7 @@ async fn run(
         let keep = move |hash: u64| subtask_for_hash(hash, max_p, p) == me;
         let mut source_states = Vec::new();
         for path in &tdd.rescale_state_paths {
-            let bytes = read_state(path, storage.as_ref(), &services.allowed_paths, tdd.memory_budget_bytes).await?;
+            let bytes = read_state(path, &storage, &services.allowed_paths, tdd.memory_budget_bytes).await?;
             for (uid, state) in decode_task_state(path, &bytes).map_err(|e| TaskError::Deployment(e.to_string()))? {
                 if uid == SOURCE_STATE {
                     source_states.push(state);
@@ -423,7 +420,7 @@ async fn run(
                     ended |= matches!(element, StreamElement::EndOfInput);
                     if let StreamElement::Barrier(id) = element {
                         let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot());
-                        checkpoint(services, tdd, storage.as_ref(), id, states).await;
+                        checkpoint(services, tdd, &storage, id, states).await;
                     }
                     chain.push(element, &mut out)?;
                 }
@@ -437,7 +434,7 @@ async fn run(
                         }
                         states
                     });
-                    checkpoint(services, tdd, storage.as_ref(), id, states).await;
+                    checkpoint(services, tdd, &storage, id, states).await;
                     chain.push(StreamElement::Barrier(id), &mut out)?;
                     if stop {
                         // Stop with savepoint: nothing after the barrier.
@@ -478,17 +475,42 @@ async fn run(
     }
 }
 
+/// The job's checkpoint storage, opened (its directory made) when first used: a job
+/// that never checkpoints leaves no directory on this TaskManager.
+struct LazyStorage {
+    dir: String,
+    opened: std::sync::OnceLock<CheckpointStorage>,
+}
+
+impl LazyStorage {
+    fn new(dir: &str) -> Self {
+        Self { dir: dir.to_string(), opened: std::sync::OnceLock::new() }
+    }
+
+    /// The storage; `None` when the job has no checkpoint directory.
+    fn get(&self) -> Result<Option<&CheckpointStorage>, String> {
+        if self.dir.is_empty() {
+            return Ok(None);
+        }
+        if let Some(storage) = self.opened.get() {
+            return Ok(Some(storage));
+        }
+        let storage = CheckpointStorage::open(&self.dir).map_err(|e| e.to_string())?;
+        Ok(Some(self.opened.get_or_init(|| storage)))
+    }
+}
+
 /// Writes this task's state for checkpoint `id` and acknowledges it (or declines).
 async fn checkpoint(
     services: &TaskServices,
     tdd: &TaskDeploymentDescriptor,
-    storage: Option<&CheckpointStorage>,
+    storage: &LazyStorage,
     id: u64,
     states: Result<Vec<(String, Vec<u8>)>, TaskError>,
 ) {
     let uids: Vec<String> = states.as_ref().map(|s| s.iter().map(|(u, _)| u.clone()).collect()).unwrap_or_default();
     let result = async {
-        let storage = storage.ok_or_else(|| "this job has no state.checkpoints.dir".to_string())?;
+        let storage = storage.get()?.ok_or_else(|| "this job has no state.checkpoints.dir".to_string())?;
         let states = states.map_err(|e| e.to_string())?;
         let path = format!("{}/{}-{}", storage.checkpoint_path(&tdd.job_id, id), tdd.vertex_id, tdd.subtask_index);
         let size = storage.put(&path, encode_task_state(&states)).await.map_err(|e| e.to_string())?;
@@ -536,7 +558,7 @@ async fn checkpoint(
 /// and is refused before it is read.
 async fn read_state(
     path: &str,
-    storage: Option<&CheckpointStorage>,
+    storage: &LazyStorage,
     allowed: &rask_common::security::AllowedPaths,
     max_bytes: u64,
 ) -> Result<bytes::Bytes, TaskError> {
@@ -552,7 +574,10 @@ async fn read_state(
         if path.split('/').any(|segment| segment == ".." || segment == ".") {
             return Err(refuse("a checkpoint's state file may not leave the checkpoint directory".into()));
         }
-        let storage = storage.ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
+        let storage = storage
+            .get()
+            .map_err(TaskError::Deployment)?
+            .ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
         storage.get(path).await.map_err(|e| TaskError::Deployment(e.to_string()))
     }
 }
