@@ -149,6 +149,12 @@ impl Daemon {
     /// Starts `cmd` as a daemon named `name`; `dir` receives the log file.
     pub fn spawn_command(name: &str, mut cmd: Command, dir: &Path) -> Self {
         let log_path = dir.join(format!("{name}.log"));
+        // A JobManager killed by the test cannot remove its working directory
+        // (`jm_<id>` under the temp dir): keep it inside the test's directory.
+        let jobmanager = cmd.get_program().to_string_lossy().ends_with("rask-jobmanager");
+        if jobmanager && !cmd.get_envs().any(|(k, _)| k == "TMPDIR") {
+            cmd.env("TMPDIR", dir);
+        }
         let mut child =
             cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap_or_else(|e| panic!("start {name}: {e}"));
         let stderr = child.stderr.take().expect("stderr");

@@ -1,8 +1,8 @@
 //! Control-plane benchmark (not a test): prints how fast a cluster comes up, how fast
-//! a killed TaskManager leaves `/overview`, the daemons' idle memory, and what 100
-//! TaskManagers cost the JobManager.
+//! a killed TaskManager leaves `/overview`, the daemons' idle memory, what jobs waiting
+//! for slots cost an idle JobManager, and what 100 TaskManagers cost it.
 //!
-//!   cargo run --release -p rask-tests --bin rask-bench-cluster [-- --runs 10 --scale-taskmanagers 100 --scale-seconds 20]
+//!   cargo run --release -p rask-tests --bin rask-bench-cluster [-- --runs 10 --waiting-seconds 20 --scale-taskmanagers 100 --scale-seconds 20]
 
 use std::time::{Duration, Instant};
 
@@ -12,10 +12,11 @@ struct Args {
     runs: usize,
     scale_taskmanagers: usize,
     scale_seconds: u64,
+    waiting_seconds: u64,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { runs: 10, scale_taskmanagers: 100, scale_seconds: 20 };
+    let mut args = Args { runs: 10, scale_taskmanagers: 100, scale_seconds: 20, waiting_seconds: 20 };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().and_then(|v| v.parse::<u64>().ok());
@@ -23,8 +24,9 @@ fn parse_args() -> Args {
             ("--runs", Some(v)) => args.runs = v.max(1) as usize,
             ("--scale-taskmanagers", Some(v)) => args.scale_taskmanagers = v as usize,
             ("--scale-seconds", Some(v)) => args.scale_seconds = v.max(1),
+            ("--waiting-seconds", Some(v)) => args.waiting_seconds = v,
             _ => {
-                eprintln!("usage: rask-bench-cluster [--runs N] [--scale-taskmanagers N] [--scale-seconds S]");
+                eprintln!("usage: rask-bench-cluster [--runs N] [--waiting-seconds S] [--scale-taskmanagers N] [--scale-seconds S]");
                 std::process::exit(2);
             }
         }
@@ -92,7 +94,28 @@ fn main() {
     println!("kill -9 of a TaskManager until its slots leave /overview:                   {}", summary(&mut loss));
     println!("idle RSS: JobManager {:.1} MB, TaskManager {:.1} MB", mb(idle_jm[0]), mb(*idle_tm.iter().max().unwrap()));
 
-    // 3. Scale: N TaskManagers with 4 slots each, heartbeat every second.
+    // 3. An idle JobManager with 4 jobs waiting for slots (no TaskManager at all).
+    if args.waiting_seconds > 0 {
+        let spec = ClusterSpec::new().with("slot.request.timeout", "3600000").with("log.level", "warn");
+        let jm = spec.jobmanager("waiting-jm", dir.path());
+        wait_for(Duration::from_secs(10), "the JobManager", || spec.overview());
+        let job = examples_dir().join("word-count.yaml");
+        for _ in 0..4 {
+            submit_detached(&format!("127.0.0.1:{}", spec.rest_port), &job);
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        let cpu0 = cpu_seconds(jm.pid());
+        let w0 = Instant::now();
+        std::thread::sleep(Duration::from_secs(args.waiting_seconds));
+        let cpu_share = (cpu_seconds(jm.pid()) - cpu0) / w0.elapsed().as_secs_f64() * 100.0;
+        println!(
+            "idle JobManager with 4 jobs waiting for slots: CPU {cpu_share:.2}% of one core over {} s, RSS {:.1} MB",
+            args.waiting_seconds,
+            mb(rss(&jm))
+        );
+    }
+
+    // 4. Scale: N TaskManagers with 4 slots each, heartbeat every second.
     if args.scale_taskmanagers == 0 {
         return;
     }
