@@ -173,6 +173,9 @@ impl Dispatcher {
 
     /// Routes a task's state change to its JobMaster.
     pub fn update_task_state(&self, update: TaskExecutionState) -> Result<(), DispatcherError> {
+        if crate::execution_graph::ExecutionState::from_proto(update.state).is_none() {
+            return Err(DispatcherError::Invalid(format!("unknown task execution state {}", update.state)));
+        }
         let job = self.job_of_deployed_attempt(
             &update.job_id,
             &update.vertex_id,

@@ -126,8 +126,22 @@ impl ExecutionState {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|e| e.name() == s)
+    /// The state a TaskExecutor reported over the wire; `None` for UNSPECIFIED or a
+    /// value this build does not know.
+    pub fn from_proto(state: i32) -> Option<Self> {
+        use rask_common::proto::ExecutionState as P;
+        Some(match P::try_from(state).ok()? {
+            P::Unspecified => return None,
+            P::Created => ExecutionState::Created,
+            P::Scheduled => ExecutionState::Scheduled,
+            P::Deploying => ExecutionState::Deploying,
+            P::Initializing => ExecutionState::Initializing,
+            P::Running => ExecutionState::Running,
+            P::Finished => ExecutionState::Finished,
+            P::Canceling => ExecutionState::Canceling,
+            P::Canceled => ExecutionState::Canceled,
+            P::Failed => ExecutionState::Failed,
+        })
     }
 
     pub fn is_terminal(self) -> bool {

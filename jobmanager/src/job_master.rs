@@ -552,7 +552,7 @@ impl JobMaster {
                 m = self.messages.recv() => match m {
                     None | Some(JobMasterMessage::Cancel) => return Err(Outcome::Canceled),
                     Some(JobMasterMessage::TaskState(update)) => {
-                        if let Some(state) = ExecutionState::parse(&update.state).filter(|_| update.attempt == self.attempt) {
+                        if let Some(state) = ExecutionState::from_proto(update.state).filter(|_| update.attempt == self.attempt) {
                             self.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
                             if state == ExecutionState::Failed {
                                 return Err(Outcome::Failed(update.error));
@@ -596,7 +596,7 @@ impl JobMaster {
                 message = self.messages.recv() => match message {
                     None | Some(JobMasterMessage::Cancel) => break Outcome::Canceled,
                     Some(JobMasterMessage::TaskState(update)) => {
-                        let Some(state) = ExecutionState::parse(&update.state) else { continue };
+                        let Some(state) = ExecutionState::from_proto(update.state) else { continue };
                         if update.attempt != self.attempt {
                             continue;
                         }
@@ -855,7 +855,7 @@ impl JobMaster {
             tokio::select! {
                 m = self.messages.recv() => match m {
                     Some(JobMasterMessage::TaskState(update)) => {
-                        if let Some(state) = ExecutionState::parse(&update.state).filter(|_| update.attempt == self.attempt) {
+                        if let Some(state) = ExecutionState::from_proto(update.state).filter(|_| update.attempt == self.attempt) {
                             // While cancelling, a task that fails because its peers went
                             // away ends CANCELED, as the whole job does.
                             let state = if state == ExecutionState::Failed { ExecutionState::Canceled } else { state };

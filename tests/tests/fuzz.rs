@@ -410,7 +410,7 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                             vertex_id: b,
                             subtask_index: n32,
                             attempt: n32,
-                            state: c,
+                            state: i64v as i32,
                             error: d.clone(),
                             resource_id: d,
                             execution_attempt_id: list.first().cloned().unwrap_or_default(),

@@ -220,7 +220,7 @@ fn reports_from_attempts_the_jobmaster_did_not_deploy_are_refused() {
             job_id: id.clone(),
             vertex_id: vertex.clone(),
             subtask_index: 0,
-            state: "FAILED".into(),
+            state: rask_common::proto::ExecutionState::Failed.into(),
             error: "forged failure".into(),
             execution_attempt_id: forged_attempt.clone(),
             ..Default::default()

@@ -10,7 +10,9 @@ use parking_lot::Mutex;
 use rask_common::checkpoint::{decode_task_state, encode_task_state, CheckpointStorage};
 use rask_common::job::graph::{JobGraph, Partitioning};
 use rask_common::proto::job_master_gateway_client::JobMasterGatewayClient;
-use rask_common::proto::{CheckpointAck, CheckpointDecline, PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput};
+use rask_common::proto::{
+    CheckpointAck, CheckpointDecline, ExecutionState, PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -173,7 +175,7 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
     tokio::spawn(async move {
         let printed = PrintedRows::new(services.memory(&tdd.allocation_id, tdd.memory_budget_bytes));
         let forwarder = tokio::spawn(forward_output(services.clone(), tdd.clone(), name.clone(), printed.clone()));
-        report(&services, &tdd, "INITIALIZING", "").await;
+        report(&services, &tdd, ExecutionState::Initializing, "").await;
         // The task body runs as its own tokio task, so that a panic in an operator
         // fails this task (and is reported) instead of silently vanishing.
         let body = {
@@ -225,15 +227,15 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
         match result {
             Ok(()) => {
                 tracing::info!("{name} finished");
-                report(&services, &tdd, "FINISHED", "").await;
+                report(&services, &tdd, ExecutionState::Finished, "").await;
             }
             Err(TaskError::Cancelled) => {
                 tracing::info!("{name} canceled");
-                report(&services, &tdd, "CANCELED", "").await;
+                report(&services, &tdd, ExecutionState::Canceled, "").await;
             }
             Err(e) => {
                 tracing::warn!("{name} failed: {e}");
-                report(&services, &tdd, "FAILED", &format!("{name} on {}: {e}", services.resource_id)).await;
+                report(&services, &tdd, ExecutionState::Failed, &format!("{name} on {}: {e}", services.resource_id)).await;
             }
         }
         if let Some(controls) = services.controls.lock().get_mut(&tdd.job_id) {
@@ -392,7 +394,7 @@ async fn run(
         gate = Some(InputGate::new(receivers));
     }
 
-    report(services, tdd, "RUNNING", "").await;
+    report(services, tdd, ExecutionState::Running, "").await;
     let mut out: Vec<StreamElement> = Vec::new();
     let far = Instant::now() + Duration::from_secs(86_400);
     loop {
@@ -644,13 +646,13 @@ async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescript
 }
 
 /// Reports a state change; retried briefly, since the JobMaster relies on it.
-async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: &str, error: &str) {
+async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: ExecutionState, error: &str) {
     let update = TaskExecutionState {
         job_id: tdd.job_id.clone(),
         vertex_id: tdd.vertex_id.clone(),
         subtask_index: tdd.subtask_index,
         attempt: tdd.attempt,
-        state: state.to_string(),
+        state: state.into(),
         error: error.to_string(),
         resource_id: services.resource_id.clone(),
         execution_attempt_id: tdd.execution_attempt_id.clone(),
@@ -663,7 +665,7 @@ async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: 
             Ok(_) => return,
             Err(e) if matches!(e.code(), tonic::Code::NotFound | tonic::Code::PermissionDenied) => return,
             Err(e) => {
-                tracing::debug!("reporting {state} failed (attempt {attempt}): {}", e.message());
+                tracing::debug!("reporting {} failed (attempt {attempt}): {}", state.as_str_name(), e.message());
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
         }
