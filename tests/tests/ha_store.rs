@@ -93,3 +93,29 @@ fn a_leader_that_cannot_renew_its_lease_reports_the_loss() {
         tokio::time::timeout(Duration::from_secs(5), a.lost()).await.expect("the loss is reported");
     });
 }
+
+/// etcd as a conformance-suite backend: candidates with a 2 s lease; breaking the
+/// leadership stops the etcd server.
+struct EtcdBackend {
+    settings: EtcdSettings,
+    etcd: std::sync::Mutex<Etcd>,
+}
+
+impl rask_jobmanager::ha::conformance::Backend for EtcdBackend {
+    fn candidate(&self, name: &str) -> Arc<dyn LeaderElection> {
+        candidate(&self.settings, name)
+    }
+
+    fn break_leadership(&self) -> rask_jobmanager::ha::BoxFuture<'_, ()> {
+        Box::pin(async { tokio::task::block_in_place(|| self.etcd.lock().unwrap().stop()) })
+    }
+}
+
+#[test]
+fn etcd_passes_the_ha_conformance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let etcd = Etcd::start(dir.path());
+    let backend = EtcdBackend { settings: settings(&etcd, 2), etcd: std::sync::Mutex::new(etcd) };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(rask_jobmanager::ha::conformance::run_all(&backend));
+}

@@ -1,9 +1,13 @@
 //! High-availability services of the JobManager: leader election, and the store of
 //! what a new leader needs to carry on every job (Flink's JobGraphStore,
 //! CompletedCheckpointStore, CheckpointIDCounter and JobResultStore in one).
-//! `none` (standalone) leads at once and keeps nothing; `etcd` is in `etcd.rs`.
+//! `none` (standalone) leads at once and keeps nothing; `etcd` is in `etcd.rs`;
+//! `memory.rs` keeps everything in the process (unit tests); `conformance.rs` is the
+//! suite every backend passes.
 
+pub mod conformance;
 pub mod etcd;
+pub mod memory;
 
 use std::future::Future;
 use std::pin::Pin;
