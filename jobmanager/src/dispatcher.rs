@@ -249,3 +249,84 @@ impl Dispatcher {
         m
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ha::conformance::job_graph;
+    use crate::ha::memory::InMemoryHaServices;
+    use crate::ha::{LeaderElection, Leadership};
+    use crate::job_master::fake::{register, FakeTaskExecutors};
+    use crate::resource_manager::ResourceManager;
+
+    /// A Dispatcher of `leadership`'s term over its own ResourceManager.
+    fn dispatcher(leadership: &Leadership, executors: &Arc<FakeTaskExecutors>) -> (Dispatcher, Arc<ResourceManager>) {
+        let rm = Arc::new(ResourceManager::new("test".into(), leadership.token.clone(), Duration::from_secs(1), Duration::from_secs(5)));
+        let services = JobMasterServices {
+            resource_manager: rm.clone(),
+            gateways: Arc::new(executors.clone()),
+            leader_token: leadership.token.clone(),
+            gateway_address: "jobmanager:6123".into(),
+            slot_request_timeout: Duration::from_secs(300),
+            cluster_configuration: Arc::new(rask_common::config::Configuration::new()),
+            savepoint_staging: None,
+            store: leadership.store.clone(),
+            term: leadership.term,
+            allowed_paths: Default::default(),
+        };
+        (Dispatcher::new(services, Duration::from_secs(3600)), rm)
+    }
+
+    async fn wait_terminal(handle: &JobMasterHandle) {
+        let mut done = handle.terminal.clone();
+        tokio::time::timeout(Duration::from_secs(30), done.wait_for(|d| *d)).await.expect("ends").expect("open");
+    }
+
+    #[tokio::test]
+    async fn a_new_leader_recovers_the_running_jobs_and_not_the_ended_ones() {
+        let ha = InMemoryHaServices::default();
+        let executors = Arc::new(FakeTaskExecutors::default());
+        let (first, second) = (ha.candidate(), ha.candidate());
+        let a = first.campaign().await.unwrap();
+        let (dispatcher_a, _) = dispatcher(&a, &executors);
+        let (running, ended) = ("0000000000000000000000000000000a", "0000000000000000000000000000000b");
+        dispatcher_a.submit(job_graph(running)).await.unwrap();
+        dispatcher_a.submit(job_graph(ended)).await.unwrap();
+        assert!(matches!(dispatcher_a.submit(job_graph(running)).await, Err(DispatcherError::Duplicate(_))));
+        dispatcher_a.cancel(ended).unwrap();
+        wait_terminal(&dispatcher_a.job(ended).unwrap()).await;
+        // The first leader goes away without a word (its JobMasters stop where they are).
+        dispatcher_a.suspend(false).await;
+        ha.expire_leader();
+        let b = second.campaign().await.unwrap();
+        let (dispatcher_b, rm_b) = dispatcher(&b, &executors);
+        let recovered = b.store.recover_jobs().await.unwrap();
+        assert_eq!(recovered.iter().map(|j| j.graph.job_id.as_str()).collect::<Vec<_>>(), [running]);
+        for job in recovered {
+            dispatcher_b.recover(job).await;
+        }
+        assert!(matches!(dispatcher_b.job(ended), Err(DispatcherError::NotFound(_))));
+        register(&rm_b, "tm1", 1);
+        let tdd = executors.wait_submitted(1, 1).await.remove(0);
+        assert_eq!(tdd.job_id, running);
+        assert_eq!(tdd.attempt, (b.term * 1000) as u32, "attempts of a recovered job are numbered by the new term");
+        assert_eq!(tdd.leader_token, b.token, "deployed under the new leader's token");
+        // A report of an attempt this leader did not deploy is refused.
+        let forged = TaskExecutionState {
+            job_id: running.into(),
+            vertex_id: tdd.vertex_id.clone(),
+            state: rask_common::proto::ExecutionState::Failed.into(),
+            execution_attempt_id: "f".repeat(32),
+            ..Default::default()
+        };
+        assert!(matches!(dispatcher_b.update_task_state(forged), Err(DispatcherError::ForeignAttempt(_))));
+        let unknown_state = TaskExecutionState { state: 42, ..Default::default() };
+        assert!(matches!(dispatcher_b.update_task_state(unknown_state), Err(DispatcherError::Invalid(_))));
+        // The recovered job cannot be submitted again while it runs, nor the ended one ever.
+        assert!(dispatcher_b.submit(job_graph(running)).await.is_err());
+        assert!(matches!(dispatcher_b.submit(job_graph(ended)).await, Err(DispatcherError::Store(crate::ha::HaError::JobEnded(_)))));
+    }
+}

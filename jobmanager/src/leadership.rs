@@ -210,6 +210,7 @@ async fn start_term(
     let dispatcher = Arc::new(Dispatcher::new(
         JobMasterServices {
             resource_manager: resource_manager.clone(),
+            gateways: Arc::new(crate::job_master::gateway::GrpcGateways { tls: conf.internal_tls.clone() }),
             leader_token: leadership.token.clone(),
             gateway_address: gateway_address.to_string(),
             slot_request_timeout: conf.slot_request_timeout,
@@ -217,7 +218,6 @@ async fn start_term(
             savepoint_staging: conf.savepoint_staging.clone(),
             store: leadership.store.clone(),
             term: leadership.term,
-            internal_tls: conf.internal_tls.clone(),
             allowed_paths: conf.allowed_paths.clone(),
         },
         conf.jobstore_expiration,

@@ -5,6 +5,9 @@
 
 pub mod heartbeat_stats;
 pub mod session;
+mod slot_manager;
+
+pub use slot_manager::SlotRequest;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -91,8 +94,11 @@ pub struct ResourceManager {
     taskmanagers: Mutex<HashMap<String, Registration>>,
     /// Slots promised to jobs: (resource id, slot index) -> job id.
     reserved: Mutex<HashMap<(String, u32), String>>,
-    /// Slots jobs wait for and could not get (job id -> slots), for active providers.
-    demand: Mutex<HashMap<String, usize>>,
+    /// Slot requests of JobMasters not fulfilled yet, oldest first (`slot_manager`).
+    pending: Mutex<std::collections::VecDeque<slot_manager::PendingRequest>>,
+    /// Bumped whenever free slots or pending requests may have changed: what an active
+    /// resource provider waits on.
+    changes: tokio::sync::watch::Sender<u64>,
     lost: tokio::sync::broadcast::Sender<String>,
     stats: HeartbeatStats,
 }
@@ -106,7 +112,8 @@ impl ResourceManager {
             heartbeat_timeout,
             taskmanagers: Mutex::new(HashMap::new()),
             reserved: Mutex::new(HashMap::new()),
-            demand: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Default::default()),
+            changes: tokio::sync::watch::Sender::new(0),
             lost: tokio::sync::broadcast::channel(64).0,
             stats: HeartbeatStats::default(),
         }
@@ -175,6 +182,7 @@ impl ResourceManager {
             reg.resource_id,
             reg.rpc_address
         );
+        self.resources_changed();
         Ok(RegistrationAccepted {
             registration_id,
             leader_token: self.leader_token.clone(),
@@ -186,19 +194,35 @@ impl ResourceManager {
 
     /// Records a heartbeat answer with the TaskManager's current slot report.
     pub fn heartbeat(&self, resource_id: &str, registration_id: &str, slots: Vec<SlotStatus>) {
-        let mut tms = self.taskmanagers.lock();
-        if let Some(r) = tms.get_mut(resource_id) {
-            if r.registration_id == registration_id {
-                r.last_heartbeat = Instant::now();
-                r.info.slots = slots;
+        let changed = {
+            let mut tms = self.taskmanagers.lock();
+            match tms.get_mut(resource_id) {
+                Some(r) if r.registration_id == registration_id => {
+                    r.last_heartbeat = Instant::now();
+                    let changed = r.info.slots != slots;
+                    r.info.slots = slots;
+                    changed
+                }
+                _ => false,
             }
+        };
+        if changed {
+            self.resources_changed();
         }
     }
 
     /// Records a slot report that came with a TaskExecutor's answer to a slot request.
     pub fn slot_report(&self, resource_id: &str, slots: Vec<SlotStatus>) {
-        if let Some(r) = self.taskmanagers.lock().get_mut(resource_id) {
-            r.info.slots = slots;
+        let changed = match self.taskmanagers.lock().get_mut(resource_id) {
+            Some(r) => {
+                let changed = r.info.slots != slots;
+                r.info.slots = slots;
+                changed
+            }
+            None => false,
+        };
+        if changed {
+            self.resources_changed();
         }
     }
 
@@ -217,6 +241,7 @@ impl ResourceManager {
         let address = &removed.info.rpc_address;
         self.reserved.lock().retain(|(rid, _), _| rid != resource_id);
         let _ = self.lost.send(resource_id.to_string());
+        self.resources_changed();
         match reason {
             LossReason::ConnectionLost => tracing::warn!(
                 "TaskManager {resource_id} at {address} lost: connection closed; its {slots} slots left the pool ({total} remain)"
@@ -241,78 +266,6 @@ impl ResourceManager {
             .filter(|(r, s)| s.allocation_id.is_empty() && !reserved.contains_key(&(r.info.resource_id.clone(), s.index)))
             .count();
         ResourceOverview { taskmanagers: tms.len(), slots_total: tms.values().map(|r| r.info.slots.len()).sum(), slots_available: free }
-    }
-
-    /// Reserves `n` free slots for a job, spread evenly over the TaskManagers (as
-    /// Flink's cluster.evenly-spread-out-slots). All or nothing: when fewer are free,
-    /// returns how many are.
-    pub fn reserve(&self, job_id: &str, n: usize) -> Result<Vec<SlotOffer>, usize> {
-        let tms = self.taskmanagers.lock();
-        let mut reserved = self.reserved.lock();
-        let mut per_tm: Vec<Vec<SlotOffer>> = {
-            let mut ids: Vec<&String> = tms.keys().collect();
-            ids.sort();
-            ids.into_iter()
-                .map(|id| {
-                    let r = &tms[id];
-                    r.info
-                        .slots
-                        .iter()
-                        .filter(|s| s.allocation_id.is_empty() && !reserved.contains_key(&(id.clone(), s.index)))
-                        .map(|s| SlotOffer {
-                            resource_id: id.clone(),
-                            rpc_address: r.info.rpc_address.clone(),
-                            slot_index: s.index,
-                            memory_budget_bytes: s.memory_budget_bytes,
-                        })
-                        .rev()
-                        .collect()
-                })
-                .collect()
-        };
-        let free: usize = per_tm.iter().map(Vec::len).sum();
-        if free < n {
-            self.demand.lock().insert(job_id.to_string(), n);
-            return Err(free);
-        }
-        self.demand.lock().remove(job_id);
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            for slots in per_tm.iter_mut() {
-                if out.len() == n {
-                    break;
-                }
-                if let Some(s) = slots.pop() {
-                    out.push(s);
-                }
-            }
-        }
-        for s in &out {
-            reserved.insert((s.resource_id.clone(), s.slot_index), job_id.to_string());
-        }
-        Ok(out)
-    }
-
-    /// Returns a job's reserved slots to the pool.
-    pub fn release(&self, job_id: &str) {
-        self.reserved.lock().retain(|_, j| j != job_id);
-        self.demand.lock().remove(job_id);
-    }
-
-    /// Slots that waiting jobs need beyond the free ones (what an active resource
-    /// provider should start workers for).
-    pub fn unmet_demand(&self) -> usize {
-        let wanted: usize = self.demand.lock().values().sum();
-        let free = {
-            let tms = self.taskmanagers.lock();
-            let reserved = self.reserved.lock();
-            tms.iter()
-                .map(|(id, r)| {
-                    r.info.slots.iter().filter(|s| s.allocation_id.is_empty() && !reserved.contains_key(&(id.clone(), s.index))).count()
-                })
-                .sum::<usize>()
-        };
-        wanted.saturating_sub(free)
     }
 
     /// Whether a TaskManager holds no slot and has none reserved.

@@ -95,7 +95,9 @@ const REGISTRATION_GRACE: Duration = Duration::from_secs(30);
 /// Drives an active provider for one leadership term: starts workers while jobs wait
 /// for slots the registered and starting ones cannot give, stops workers idle for
 /// `idle_timeout` or not registered in time, and backs off when workers die before
-/// registering. Ends when `ended` turns true. The provider's workers outlive terms.
+/// registering. Wakes on the ResourceManager's changes, on worker exits and at the
+/// next deadline it knows of (an idle timeout, a registration grace, a back-off);
+/// never on a tick. Ends when `ended` turns true. The provider's workers outlive terms.
 pub async fn drive(
     provider: Arc<dyn ResourceProvider>,
     rm: Arc<ResourceManager>,
@@ -108,15 +110,22 @@ pub async fn drive(
     }
     let slots_per_worker = slots_per_worker.max(1) as usize;
     let mut exits = provider.exits();
+    let mut changes = rm.changes();
     let mut registered: HashSet<String> = HashSet::new();
     let mut idle_since: HashMap<String, Instant> = HashMap::new();
     // Workers that died before registering: start no more until then.
     let (mut failures, mut hold_until) = (0u32, Instant::now());
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A first pass at once: jobs may be waiting already.
+    let mut wake_at: Option<Instant> = Some(Instant::now());
     loop {
+        let next = wake_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         tokio::select! {
-            _ = tick.tick() => {}
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = tokio::time::sleep_until(next.into()) => {}
             exit = exits.recv() => {
                 if let Ok(exit) = exit {
                     tracing::info!("TaskManager {} exited ({})", exit.resource_id, exit.description);
@@ -128,13 +137,14 @@ pub async fn drive(
                         hold_until = Instant::now() + wait;
                     }
                 }
-                continue;
             }
             _ = stopped(&mut ended) => return,
         }
         let now = Instant::now();
         let mut starting = 0usize;
         let mut stop = Vec::new();
+        wake_at = None;
+        let mut wake = |at: Instant| wake_at = Some(wake_at.map_or(at, |w: Instant| w.min(at)));
         for (id, started) in provider.workers() {
             if rm.is_registered(&id) {
                 if registered.insert(id.clone()) {
@@ -142,12 +152,17 @@ pub async fn drive(
                 }
                 if !rm.is_idle(&id) {
                     idle_since.remove(&id);
-                } else if now.duration_since(*idle_since.entry(id.clone()).or_insert(now)) >= idle_timeout {
-                    tracing::info!(
-                        "stopping TaskManager {id}: idle for {} ms (resourcemanager.taskmanager-timeout)",
-                        idle_timeout.as_millis()
-                    );
-                    stop.push(id);
+                } else {
+                    let since = *idle_since.entry(id.clone()).or_insert(now);
+                    if now.duration_since(since) >= idle_timeout {
+                        tracing::info!(
+                            "stopping TaskManager {id}: idle for {} ms (resourcemanager.taskmanager-timeout)",
+                            idle_timeout.as_millis()
+                        );
+                        stop.push(id);
+                    } else {
+                        wake(since + idle_timeout);
+                    }
                 }
             } else if registered.contains(&id) {
                 // Registered before and lost since (a JobManager change): it comes back.
@@ -156,20 +171,26 @@ pub async fn drive(
                 stop.push(id);
             } else {
                 starting += 1;
+                wake(started + REGISTRATION_GRACE + Duration::from_millis(1));
             }
         }
         for id in stop {
             idle_since.remove(&id);
             provider.stop_worker(&id).await;
         }
-        if now < hold_until {
+        let missing = rm.unmet_demand().saturating_sub(starting * slots_per_worker);
+        if missing == 0 {
             continue;
         }
-        let missing = rm.unmet_demand().saturating_sub(starting * slots_per_worker);
+        if now < hold_until {
+            wake(hold_until);
+            continue;
+        }
         for _ in 0..missing.div_ceil(slots_per_worker) {
             if let Err(e) = provider.start_worker(slots_per_worker as u32).await {
                 tracing::error!("{e}");
                 hold_until = Instant::now() + Duration::from_secs(1);
+                wake(hold_until);
                 break;
             }
         }
