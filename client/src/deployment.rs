@@ -6,8 +6,8 @@
 //! picks. It stops on its own when its jobs are done.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use rask_common::config::Configuration;
 use rask_common::job::application::Application;
@@ -24,7 +24,7 @@ pub struct StartedCluster {
     /// Where its files are: logs (`log/`), the shipped application (`usrlib/`).
     pub dir: PathBuf,
     pub log_dir: PathBuf,
-    pub process: Child,
+    pub process: tokio::process::Child,
 }
 
 /// `name` (a Rask binary) next to this `rask` binary.
@@ -76,7 +76,7 @@ pub async fn start(
     let _ = std::fs::remove_file(&ready);
     let log_path = log_dir.join("jobmanager.log");
     let log = std::fs::File::create(&log_path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", log_path.display()))?;
-    let mut cmd = Command::new(jobmanager_binary());
+    let mut cmd = tokio::process::Command::new(jobmanager_binary());
     // The JobManager runs in the cluster directory: relative paths are made absolute.
     let absolute = |p: &Path| std::path::absolute(p).map_err(|e| anyhow::anyhow!("cannot resolve {}: {e}", p.display()));
     if let Some(config) = &opts.config {
@@ -108,9 +108,9 @@ pub async fn start(
     ] {
         cmd.arg("-D").arg(format!("{key}={value}"));
     }
-    cmd.args(mode_args).arg("--ready-file").arg(&ready).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(log);
+    cmd.args(mode_args).arg("--ready-file").arg(&ready).current_dir(dir).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
     // Its own process group: a Ctrl-C at this terminal does not reach the cluster.
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd.process_group(0);
     let mut process = cmd.spawn().map_err(|e| {
         // Nothing ran: the staged files and the empty log are of no use.
         let _ = std::fs::remove_dir_all(dir);
@@ -119,21 +119,24 @@ pub async fn start(
             jobmanager_binary().display()
         )
     })?;
-    let started = Instant::now();
-    let rest_url = loop {
-        if let Ok(url) = std::fs::read_to_string(&ready) {
-            break url.trim().to_string();
-        }
-        if let Some(status) = process.try_wait()? {
+    // The JobManager prints its REST URL on stdout once it serves (and closes nothing
+    // else there): read that line, or the end of stdout if it exits first.
+    let stdout = process.stdout.take().expect("stdout is piped");
+    let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stdout));
+    let rest_url = match tokio::time::timeout(STARTUP_TIMEOUT, lines.next_line()).await {
+        Ok(Ok(Some(url))) => url.trim().to_string(),
+        Ok(_) => {
+            let status = tokio::time::timeout(Duration::from_secs(5), process.wait()).await;
+            let status =
+                status.map(|s| s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())).unwrap_or_else(|_| "still running".into());
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
             anyhow::bail!("the cluster's JobManager exited ({status}) before serving:\n{}", tail.join("\n"));
         }
-        if started.elapsed() > STARTUP_TIMEOUT {
-            let _ = process.kill();
+        Err(_) => {
+            let _ = process.start_kill();
             anyhow::bail!("the cluster's JobManager did not serve within {} s (log: {})", STARTUP_TIMEOUT.as_secs(), log_path.display());
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
     };
     Ok(StartedCluster { cluster_id: cluster_id.to_string(), rest_url, dir: dir.to_path_buf(), log_dir, process })
 }
@@ -180,15 +183,8 @@ fn copy(from: &Path, to: &Path, shipped: &mut Vec<PathBuf>) -> anyhow::Result<()
 }
 
 /// Waits (at most 40 s) for a dedicated cluster's JobManager to exit; its status.
-pub async fn wait_for_exit(process: &mut Child) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        match process.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(5)).await,
-            _ => return None,
-        }
-    }
+pub async fn wait_for_exit(process: &mut tokio::process::Child) -> Option<std::process::ExitStatus> {
+    tokio::time::timeout(Duration::from_secs(40), process.wait()).await.ok()?.ok()
 }
 
 /// `host:port` of a REST URL, as `-m` takes it.

@@ -2,7 +2,7 @@
 //! many slots as the job needs, in this process, on loopback ports the OS picks. No
 //! configuration, no ports to choose, no etcd.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rask_common::config::{options as o, Configuration};
 use rask_jobmanager::{JobManager, JobManagerConfiguration};
@@ -40,12 +40,18 @@ impl MiniCluster {
         tm_conf.jobmanager_rpc_address = jobmanager.rpc_address.to_string();
         tm_conf.jobmanager_rest_url = rest_url.clone();
         let taskmanager = TaskManager::start(tm_conf).await?;
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while jobmanager.term().map_or(0, |t| t.resource_manager.overview().slots_total) < slots as usize {
-            if Instant::now() > deadline {
-                anyhow::bail!("the local TaskManager did not register within 10 s");
+        // Ready when the TaskManager's slots are registered: woken by the
+        // ResourceManager's changes, not a poll.
+        let registered = async {
+            let term = jobmanager.wait_for_term(Duration::from_secs(10)).await?;
+            let mut changes = term.resource_manager.changes();
+            while term.resource_manager.overview().slots_total < slots as usize {
+                changes.changed().await.ok()?;
             }
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            Some(())
+        };
+        if tokio::time::timeout(Duration::from_secs(10), registered).await.ok().flatten().is_none() {
+            anyhow::bail!("the local TaskManager did not register within 10 s");
         }
         Ok(Self { jobmanager, taskmanager, rest_url })
     }

@@ -73,14 +73,19 @@ pub enum ClusterModeError {
 }
 
 /// Runs the mode's jobs on a started JobManager. Returns when the cluster should stop,
-/// saying how its jobs ended. A session cluster never returns.
-pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<ClusterOutcome, ClusterModeError> {
+/// saying how its jobs ended. A session cluster never returns. `announce` is called
+/// once clients may come: at once, or for a per-job cluster once its job is submitted.
+pub async fn run(jm: &JobManager, mode: ClusterMode, announce: impl FnOnce()) -> Result<ClusterOutcome, ClusterModeError> {
     let wait = Duration::from_secs(60);
     match mode {
-        ClusterMode::Session => std::future::pending().await,
+        ClusterMode::Session => {
+            announce();
+            std::future::pending().await
+        }
         ClusterMode::PerJob { graph, attached } => {
             let term = jm.wait_for_term(wait).await.ok_or(ClusterModeError::NotLeader(wait))?;
             let id = term.dispatcher.submit(*graph).await?;
+            announce();
             let job = term.dispatcher.job(&id)?;
             let status = ended(&job).await;
             tracing::info!("Job {id} ended {status}: the per-job cluster stops.");
@@ -88,14 +93,13 @@ pub async fn run(jm: &JobManager, mode: ClusterMode) -> Result<ClusterOutcome, C
                 served(std::slice::from_ref(&job)).await;
             }
             // A stop-with-savepoint's client still asks for the savepoint's location.
-            let undelivered = || job.savepoints.lock().keys().any(|t| !job.savepoints_delivered.lock().contains(t));
-            let deadline = std::time::Instant::now() + ATTACHED_RESULT_WAIT;
-            while undelivered() && std::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            let mut delivered = job.savepoints_delivered.subscribe();
+            let every_one = |d: &std::collections::HashSet<String>| job.savepoints.lock().keys().all(|t| d.contains(t));
+            let _ = tokio::time::timeout(ATTACHED_RESULT_WAIT, delivered.wait_for(every_one)).await;
             Ok(ClusterOutcome::of(status))
         }
         ClusterMode::Application { file, plan, out_dir, attached } => {
+            announce();
             let term = jm.wait_for_term(wait).await.ok_or(ClusterModeError::NotLeader(wait))?;
             // An attached client prints the rows itself: no .out files then.
             let out_dir = (!attached).then_some(out_dir.as_path());
@@ -117,6 +121,23 @@ async fn served(jobs: &[JobMasterHandle]) {
     for job in jobs {
         let mut served = job.result_served.subscribe();
         let _ = tokio::time::timeout_at(deadline, served.wait_for(|s| *s)).await;
+    }
+}
+
+/// Resolves when one of `jobs` that had not ended yet ends (at once if none is left).
+async fn any_ends(jobs: &[JobMasterHandle]) {
+    let waits: Vec<_> = jobs
+        .iter()
+        .filter(|j| !*j.terminal.borrow())
+        .map(|j| {
+            let mut terminal = j.terminal.clone();
+            Box::pin(async move {
+                let _ = terminal.wait_for(|t| *t).await;
+            })
+        })
+        .collect();
+    if !waits.is_empty() {
+        futures::future::select_all(waits).await;
     }
 }
 
@@ -177,7 +198,7 @@ impl Application<'_> {
                     if done {
                         break;
                     }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    any_ends(running).await;
                 }
             }
         }
@@ -190,7 +211,7 @@ impl Application<'_> {
                 tracing::info!("Application '{name}': every job finished.");
                 return Ok(ClusterOutcome::Finished);
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            any_ends(running).await;
         }
     }
 

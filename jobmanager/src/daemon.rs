@@ -126,17 +126,26 @@ async fn run(conf: JobManagerConfiguration, mode: ClusterMode, ready_file: Optio
     let rest_host = conf.rest_address.clone();
     let scheme = if conf.rest_tls.is_some() { "https" } else { "http" };
     let jm = JobManager::start(conf).await?;
-    if let Some(path) = ready_file {
-        let url = format!("{scheme}://{}", rask_common::net::host_port(&rest_host, jm.rest_address.port()));
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, format!("{url}\n")).and_then(|_| std::fs::rename(&tmp, &path))?;
-    }
+    let url = format!("{scheme}://{}", rask_common::net::host_port(&rest_host, jm.rest_address.port()));
+    // Announced once the mode's first step is done (a per-job cluster's job submitted).
+    let announce = move || {
+        if let Some(path) = ready_file {
+            let tmp = path.with_extension("tmp");
+            if let Err(e) = std::fs::write(&tmp, format!("{url}\n")).and_then(|_| std::fs::rename(&tmp, &path)) {
+                tracing::error!("cannot write the ready file {}: {e}", path.display());
+            }
+            // Whoever started this JobManager and waits on its stdout learns at once.
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{url}").and_then(|_| stdout.flush());
+        }
+    };
     let outcome = tokio::select! {
         signal = rask_common::signals::terminated() => {
             tracing::info!("received {signal}, shutting down");
             Ok(None)
         }
-        done = cluster_mode::run(&jm, mode) => done.map(Some),
+        done = cluster_mode::run(&jm, mode, announce) => done.map(Some),
     };
     jm.shutdown().await;
     Ok(outcome?)

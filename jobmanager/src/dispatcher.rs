@@ -237,6 +237,7 @@ impl Dispatcher {
             "printed rows",
         )?;
         job.output.lock().append(output.lines, output.rows);
+        job.output_appended.send_modify(|n| *n += 1);
         Ok(())
     }
 

@@ -125,10 +125,11 @@ async fn follow_jobs(client: &RestClient, application: &str, started: &mut Start
             }
         }
         if !new {
-            if started.process.try_wait()?.is_some() {
-                break;
+            // The next job, or the cluster's end (its JobManager exits).
+            tokio::select! {
+                _ = started.process.wait() => break,
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
     match first_error {

@@ -53,7 +53,11 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
     let mut failures_seen = 0u64;
     let mut progress = Progress::new();
     loop {
-        let out: Output = client.get(&format!("/jobs/{job_id}/output?from={from}")).await?;
+        // A long poll: the JobManager answers when rows come, the job ends, or after
+        // a second (the progress line's pace).
+        let asked = std::time::Instant::now();
+        let out: Output = client.get(&format!("/jobs/{job_id}/output?from={from}&wait=1000")).await?;
+        let answered_at_once = out.lines.is_empty() && asked.elapsed() < Duration::from_millis(100);
         if out.dropped > 0 {
             lost += out.dropped;
             progress.clear();
@@ -113,7 +117,11 @@ pub async fn follow(client: &RestClient, job_id: &str, poll: Duration) -> anyhow
             anyhow::bail!("job {job_id} ended {}: {cause}", out.state);
         }
         progress.show(started, &out);
-        tokio::time::sleep(poll).await;
+        // Only an answer that neither waited nor brought rows (a JobManager without
+        // long polls) is followed by a pause.
+        if answered_at_once {
+            tokio::time::sleep(poll).await;
+        }
     }
 }
 

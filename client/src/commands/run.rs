@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rask_common::config::{options as o, Configuration};
 use rask_common::job::planner::{plan_job_file, PlanOptions};
@@ -111,14 +111,10 @@ pub async fn run_per_job(graph: &JobGraph, cluster: &ClusterOptions, conf: &Conf
     let mut started = deployment::start(&cluster_id, &dir, cluster, conf, &args).await?;
     let tls = rask_common::security::RestTls::client_from_configuration(conf)?;
     let client = RestClient::new(started.rest_url.clone(), tls.as_deref())?;
-    // The JobManager submits the job right after it serves.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.get::<serde_json::Value>(&format!("/jobs/{job_id}")).await.is_err() {
-        if Instant::now() > deadline {
-            let _ = started.process.kill();
-            anyhow::bail!("the per-job cluster at {} did not take job {job_id} (log: {})", started.rest_url, started.log_dir.display());
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+    // The JobManager announces itself once it has taken the job.
+    if let Err(e) = client.get::<serde_json::Value>(&format!("/jobs/{job_id}")).await {
+        let _ = started.process.start_kill();
+        anyhow::bail!("the per-job cluster at {} did not take job {job_id}: {e} (log: {})", started.rest_url, started.log_dir.display());
     }
     say(&format!("Job has been submitted with JobID {job_id}"));
     if options.detached {

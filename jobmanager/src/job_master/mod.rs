@@ -66,6 +66,8 @@ pub struct JobMasterHandle {
     pub settings: Arc<JobSettings>,
     pub execution: Arc<RwLock<ExecutionGraph>>,
     pub output: Arc<Mutex<JobOutput>>,
+    /// Bumped after every append to `output`: what a long-polling reader waits on.
+    pub output_appended: Arc<watch::Sender<u64>>,
     pub terminal: watch::Receiver<bool>,
     /// Savepoint operations by trigger id.
     pub savepoints: SavepointOperations,
@@ -74,7 +76,7 @@ pub struct JobMasterHandle {
     /// Turns true once a client has read the job's end and all its printed rows.
     pub result_served: Arc<watch::Sender<bool>>,
     /// Savepoint operations whose result a client has read.
-    pub savepoints_delivered: Arc<Mutex<std::collections::HashSet<String>>>,
+    pub savepoints_delivered: Arc<watch::Sender<std::collections::HashSet<String>>>,
     /// The scheduler states the JobMaster went through, the latest
     /// [`SCHEDULER_STATES_KEPT`] of them.
     pub scheduler_states: Arc<Mutex<std::collections::VecDeque<&'static str>>>,
@@ -169,12 +171,13 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices, settings: Arc<JobSett
         settings,
         execution,
         output: Arc::default(),
+        output_appended: Arc::new(watch::Sender::new(0)),
         terminal,
         savepoints,
         messages: tx,
         task: task.abort_handle(),
         result_served: Arc::new(watch::Sender::new(false)),
-        savepoints_delivered: Arc::default(),
+        savepoints_delivered: Arc::new(watch::Sender::new(Default::default())),
         scheduler_states,
     }
 }

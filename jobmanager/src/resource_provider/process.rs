@@ -102,14 +102,18 @@ impl ProcessProvider {
         Ok(pid)
     }
 
+    /// Waits until none of `ids` runs (woken by each exit), or until `deadline`.
     async fn wait_gone(&self, ids: &[String], deadline: Instant) -> bool {
-        while Instant::now() < deadline {
+        let mut exits = self.exits.subscribe();
+        loop {
             if ids.iter().all(|id| !self.running.lock().contains_key(id)) {
                 return true;
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            tokio::select! {
+                _ = exits.recv() => {}
+                _ = tokio::time::sleep_until(deadline.into()) => return false,
+            }
         }
-        false
     }
 
     async fn stop(&self, ids: Vec<String>) {

@@ -3,6 +3,7 @@
 //! CLI's attached mode.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -214,7 +215,12 @@ pub async fn exceptions(State(state): State<RestState>, Path(id): Path<String>) 
     })))
 }
 
-/// `GET /jobs/:id/output?from=N`: printed rows from line N on.
+/// The longest a `/jobs/:id/output` request waits for rows (`wait`, in ms).
+const OUTPUT_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// `GET /jobs/:id/output?from=N&wait=MS`: printed rows from line N on. With `wait`,
+/// a long poll: when there is no row from N on yet and the job runs, the answer waits
+/// (at most `wait` ms, at most 10 s) for rows or the job's end.
 pub async fn output(
     State(state): State<RestState>,
     Path(id): Path<String>,
@@ -225,6 +231,24 @@ pub async fn output(
         Some(v) => v.parse().map_err(|_| RestError::bad_request(format!("'from' must be a line number, got '{v}'")))?,
         None => 0,
     };
+    let wait = match params.get("wait") {
+        Some(v) => Duration::from_millis(v.parse().map_err(|_| RestError::bad_request(format!("'wait' must be milliseconds, got '{v}'")))?),
+        None => Duration::ZERO,
+    };
+    if !wait.is_zero() {
+        let mut appended = job.output_appended.subscribe();
+        let mut ended = job.terminal.clone();
+        // Checked after subscribing: an append in between is not missed.
+        if job.output.lock().end() <= from && !job.status().is_terminal() {
+            let _ = tokio::time::timeout(wait.min(OUTPUT_MAX_WAIT), async {
+                tokio::select! {
+                    _ = appended.changed() => {}
+                    _ = ended.wait_for(|t| *t) => {}
+                }
+            })
+            .await;
+        }
+    }
     // Read the state first: once terminal, every printed line is already in.
     let status = job.status();
     let (lines, next, dropped, end, rows) = {

@@ -86,7 +86,9 @@ pub async fn status(State(state): State<RestState>, Path((id, trigger)): Path<(S
         .ok_or_else(|| RestError::not_found(format!("There is no savepoint operation {trigger} for job {id}.")))?;
     if op != SavepointOperation::InProgress {
         // A per-job cluster waits for this before it stops.
-        job.savepoints_delivered.lock().insert(trigger);
+        job.savepoints_delivered.send_modify(|d| {
+            d.insert(trigger);
+        });
     }
     Ok(Json(operation_json(&op)))
 }
