@@ -6,8 +6,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("cargo:rerun-if-changed=../proto/rask.proto");
     // The JobGraph in every task descriptor is one shared buffer, not a copy per subtask.
-    tonic_build::configure()
-        .bytes([".rask.v1.TaskDeploymentDescriptor.job_graph_json"])
+    tonic_prost_build::configure()
+        .bytes(".rask.v1.TaskDeploymentDescriptor.job_graph_json")
         .compile_protos(&["../proto/rask.proto"], &["../proto"])?;
     Ok(())
 }

@@ -265,8 +265,7 @@ async fn follow_once(settings: &EtcdSettings, leader: &watch::Sender<Option<Lead
     let (current, revision) = settings.read_leader(&mut client).await?;
     publish(leader, current);
     let options = WatchOptions::new().with_prefix().with_start_revision(revision + 1);
-    let (_watcher, mut stream) =
-        client.watch(format!("{}/", settings.leader_election()), Some(options)).await.map_err(|e| settings.client_error(e))?;
+    let mut stream = client.watch(format!("{}/", settings.leader_election()), Some(options)).await.map_err(|e| settings.client_error(e))?;
     loop {
         let Some(response) = stream.message().await.map_err(|e| settings.client_error(e))? else {
             return Ok(());

@@ -6,7 +6,7 @@ use tonic::transport::server::TcpIncoming;
 /// Accepted connections of `listener` with TCP_NODELAY set: heartbeats and control
 /// messages are small, and Nagle's algorithm with delayed ACKs would hold them ~40 ms.
 pub fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from_listener(listener, true, None).expect("a bound listener has a local address")
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// `host:port`, with an IPv6 literal host in brackets (`[::1]:6123`).
