@@ -7,7 +7,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-pub const JOB_GRAPH_VERSION: u32 = 1;
+/// 2: sources and sinks are `Source`/`Sink { connector, options }` (1 had a variant
+/// per connector).
+pub const JOB_GRAPH_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -137,17 +139,12 @@ pub struct OperatorDescriptor {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum OperatorKind {
-    DatagenSource(DatagenSource),
-    FileSource {
-        path: String,
-        format: FileFormat,
-        header: bool,
-        watermark: Option<WatermarkStrategy>,
-    },
-    SocketSource {
-        host: String,
-        port: u16,
-        watermark: Option<WatermarkStrategy>,
+    /// A source: the connector registered under `connector` (see
+    /// [`connectors`](super::connectors)) with its options, which decode into that
+    /// connector's typed struct (checked by [`validate_job_graph`](super::validate_job_graph)).
+    Source {
+        connector: String,
+        options: serde_json::Value,
     },
     Filter {
         predicate: String,
@@ -180,13 +177,11 @@ pub enum OperatorKind {
         initial: String,
         transitions: Vec<Transition>,
     },
-    PrintSink,
-    FileSink {
-        path: String,
-        format: FileFormat,
-    },
-    BlackholeSink {
-        rows_per_second: Option<u64>,
+    /// A sink: the connector registered under `connector` with its options, as for
+    /// [`OperatorKind::Source`].
+    Sink {
+        connector: String,
+        options: serde_json::Value,
     },
 }
 
@@ -210,46 +205,6 @@ pub enum FileFormat {
 pub struct WatermarkStrategy {
     pub column: usize,
     pub max_out_of_orderness_ms: i64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct DatagenSource {
-    /// Total rows over all subtasks; `None` = unbounded.
-    pub number_of_rows: Option<u64>,
-    /// Total rate over all subtasks; `None` = as fast as possible.
-    pub rows_per_second: Option<u64>,
-    pub seed: u64,
-    pub fields: Vec<DatagenField>,
-    pub watermark: Option<WatermarkStrategy>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum DatagenField {
-    /// start + row number * step (for TIMESTAMP: milliseconds).
-    Sequence {
-        start: i64,
-        step: i64,
-    },
-    /// Uniform in [min, max] (integers, timestamps).
-    RandomInt {
-        min: i64,
-        max: i64,
-    },
-    RandomDouble {
-        min: f64,
-        max: f64,
-    },
-    RandomString {
-        length: u32,
-    },
-    RandomBoolean,
-    Choice {
-        values: Vec<String>,
-    },
-    /// The wall clock when the row is generated (TIMESTAMP).
-    Now,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]

@@ -1,8 +1,11 @@
 //! The job model: job files (YAML) as users write them ([`spec`]), SQL expressions
-//! evaluated over Arrow batches ([`expr`]), and the program step ([`planner`]) that
-//! turns a job file into a validated, planned [`graph::JobGraph`].
+//! evaluated over Arrow batches ([`expr`]), the program step ([`planner`]) that
+//! turns a job file into a validated, planned [`graph::JobGraph`], the source and sink
+//! connectors it finds by name ([`connectors`]), and the one validation of a JobGraph
+//! ([`validate`]).
 
 pub mod application;
+pub mod connectors;
 pub mod error;
 pub mod expr;
 pub mod graph;

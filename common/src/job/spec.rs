@@ -4,6 +4,11 @@
 use serde::Deserialize;
 pub use serde_saphyr::Spanned;
 
+/// The line a spanned value starts at (1-based).
+pub fn line_of<T>(s: &Spanned<T>) -> u32 {
+    s.referenced.line() as u32
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct JobSpec {
@@ -63,6 +68,27 @@ pub struct SourceSpec {
     /// Event time: which column carries it and how late rows may arrive.
     #[serde(default)]
     pub watermark: Option<Spanned<WatermarkSpec>>,
+}
+
+impl SourceSpec {
+    /// The connector options this source sets, spelled as in the job file (each
+    /// connector says which it takes).
+    pub fn given_options(&self) -> Vec<&'static str> {
+        [
+            ("number-of-rows", self.number_of_rows.is_some()),
+            ("rows-per-second", self.rows_per_second.is_some()),
+            ("seed", self.seed.is_some()),
+            ("path", self.path.is_some()),
+            ("format", self.format.is_some()),
+            ("header", self.header.is_some()),
+            ("host", self.host.is_some()),
+            ("port", self.port.is_some()),
+            ("fields", !self.fields.is_empty()),
+        ]
+        .into_iter()
+        .filter_map(|(option, set)| set.then_some(option))
+        .collect()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,4 +260,15 @@ pub struct SinkSpec {
     /// back-pressure).
     #[serde(default)]
     pub rows_per_second: Option<u64>,
+}
+
+impl SinkSpec {
+    /// The connector options this sink sets, spelled as in the job file (each
+    /// connector says which it takes).
+    pub fn given_options(&self) -> Vec<&'static str> {
+        [("path", self.path.is_some()), ("format", self.format.is_some()), ("rows-per-second", self.rows_per_second.is_some())]
+            .into_iter()
+            .filter_map(|(option, set)| set.then_some(option))
+            .collect()
+    }
 }

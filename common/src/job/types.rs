@@ -1,6 +1,6 @@
 //! Column types of job files (Flink SQL's names) and their Arrow types.
 
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, Schema, TimeUnit};
 
 /// BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP (milliseconds, no time zone).
 pub fn parse_type(name: &str) -> Option<DataType> {
@@ -37,4 +37,9 @@ pub fn timestamp_type() -> DataType {
 
 pub fn is_numeric(t: &DataType) -> bool {
     matches!(t, DataType::Int64 | DataType::Int32 | DataType::Float64)
+}
+
+/// A schema's column names, as "a, b, c" (for messages).
+pub fn column_names(schema: &Schema) -> String {
+    schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
 }

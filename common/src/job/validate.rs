@@ -2,12 +2,14 @@
 //! JobManager on every submission (REST bodies are untrusted) and by the TaskManager
 //! before it deploys a task: structure (ids, edges, no cycle) and the bounds of
 //! [`limits`](super::limits), so that nothing sized by a job is allocated before it
-//! is checked. Paths are checked against `rask.io.allowed-paths` by
-//! [`check_paths`].
+//! is checked. A source's or sink's options are decoded into its connector's typed
+//! struct and checked by that connector (see [`connectors`](super::connectors)). Paths
+//! are checked against `rask.io.allowed-paths` by [`check_paths`].
 
 use std::collections::{HashMap, HashSet};
 
-use super::graph::{DatagenField, JobGraph, OperatorKind, Partitioning};
+use super::connectors;
+use super::graph::{JobGraph, OperatorKind, Partitioning};
 use super::limits::*;
 use crate::security::{AllowedPaths, PathNotAllowed};
 
@@ -16,18 +18,20 @@ use crate::security::{AllowedPaths, PathNotAllowed};
 #[error("invalid JobGraph: {0}")]
 pub struct InvalidJobGraph(pub String);
 
-fn invalid<T>(message: impl Into<String>) -> Result<T, InvalidJobGraph> {
+pub(crate) fn invalid<T>(message: impl Into<String>) -> Result<T, InvalidJobGraph> {
     Err(InvalidJobGraph(message.into()))
 }
 
-fn string(what: &str, s: &str) -> Result<(), InvalidJobGraph> {
+/// A string of the graph is at most [`MAX_STRING_BYTES`] long.
+pub(crate) fn string(what: &str, s: &str) -> Result<(), InvalidJobGraph> {
     if s.len() > MAX_STRING_BYTES {
         return invalid(format!("{what} is {} bytes; at most {MAX_STRING_BYTES} are allowed", s.len()));
     }
     Ok(())
 }
 
-fn list(what: &str, len: usize) -> Result<(), InvalidJobGraph> {
+/// A list of the graph has at most [`MAX_LIST_LEN`] entries.
+pub(crate) fn list(what: &str, len: usize) -> Result<(), InvalidJobGraph> {
     if len > MAX_LIST_LEN {
         return invalid(format!("{what} has {len} entries; at most {MAX_LIST_LEN} are allowed"));
     }
@@ -158,51 +162,15 @@ pub fn validate_job_graph(graph: &JobGraph) -> Result<(), InvalidJobGraph> {
 /// output's column counts.
 fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> Result<(), InvalidJobGraph> {
     let column = |i: usize| if i < inputs { Ok(()) } else { invalid(format!("{what} names input column {i} of {inputs}")) };
-    let watermark = |w: &Option<super::graph::WatermarkStrategy>| match w {
-        Some(w) if w.column >= outputs || w.max_out_of_orderness_ms < 0 => {
-            invalid(format!("{what}'s watermark names column {} of {outputs}, or a negative out-of-orderness", w.column))
-        }
-        _ => Ok(()),
-    };
     match kind {
-        OperatorKind::DatagenSource(d) => {
-            list(&format!("{what}'s fields"), d.fields.len())?;
-            if d.fields.len() != outputs {
-                return invalid(format!("{what} generates {} fields for {outputs} columns", d.fields.len()));
-            }
-            watermark(&d.watermark)?;
-            for f in &d.fields {
-                match f {
-                    DatagenField::RandomInt { min, max } if min > max => {
-                        return invalid(format!("{what}: a random range with min {min} > max {max}"))
-                    }
-                    DatagenField::RandomDouble { min, max } if !(min.is_finite() && max.is_finite() && min <= max) => {
-                        return invalid(format!("{what}: a random range with min {min}, max {max}"))
-                    }
-                    DatagenField::Choice { values } if values.is_empty() => return invalid(format!("{what}: a choice among no values")),
-                    DatagenField::RandomString { length } if *length > MAX_DATAGEN_STRING_LENGTH => {
-                        return invalid(format!("{what}: a generated string of length {length}; at most {MAX_DATAGEN_STRING_LENGTH}"))
-                    }
-                    DatagenField::Choice { values } => {
-                        list(&format!("{what}'s choice values"), values.len())?;
-                        for v in values {
-                            string(&format!("a choice value of {what}"), v)?;
-                        }
-                    }
-                    _ => {}
-                }
-            }
+        OperatorKind::Source { connector, options } => {
+            string(&format!("{what}'s connector"), connector)?;
+            connectors::source(connector).map_err(|e| InvalidJobGraph(format!("{what}: {e}")))?.validate(options, what, outputs)?
         }
-        OperatorKind::FileSource { watermark: w, .. } | OperatorKind::SocketSource { watermark: w, .. } if watermark(w).is_err() => {
-            watermark(w)?
+        OperatorKind::Sink { connector, options } => {
+            string(&format!("{what}'s connector"), connector)?;
+            connectors::sink(connector).map_err(|e| InvalidJobGraph(format!("{what}: {e}")))?.validate(options, what, inputs)?
         }
-        OperatorKind::FileSource { path, .. } | OperatorKind::FileSink { path, .. } => {
-            string(&format!("{what}'s path"), path)?;
-            if !path.starts_with('/') {
-                return invalid(format!("{what}'s path '{path}' is not an absolute file path"));
-            }
-        }
-        OperatorKind::SocketSource { host, .. } => string(&format!("{what}'s host"), host)?,
         OperatorKind::Filter { predicate } => expression(&format!("{what}'s predicate"), predicate)?,
         OperatorKind::Map { expressions } => {
             list(&format!("{what}'s expressions"), expressions.len())?;
@@ -262,7 +230,6 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> R
                 }
             }
         }
-        OperatorKind::PrintSink | OperatorKind::BlackholeSink { .. } => {}
     }
     Ok(())
 }
@@ -273,10 +240,21 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> R
 pub fn check_paths(graph: &JobGraph, allowed: &AllowedPaths) -> Result<(), PathNotAllowed> {
     for v in &graph.vertices {
         for op in &v.operators {
-            match &op.kind {
-                OperatorKind::FileSource { path, .. } => allowed.check_file(&format!("the path of file source '{}'", op.name), path)?,
-                OperatorKind::FileSink { path, .. } => allowed.check_file(&format!("the path of file sink '{}'", op.name), path)?,
-                _ => {}
+            let (role, connector, paths) = match &op.kind {
+                OperatorKind::Source { connector, options } => {
+                    ("source", connector, connectors::source(connector).ok().map(|c| c.paths(options)))
+                }
+                OperatorKind::Sink { connector, options } => {
+                    ("sink", connector, connectors::sink(connector).ok().map(|c| c.paths(options)))
+                }
+                _ => continue,
+            };
+            let what = format!("the path of {connector} {role} '{}'", op.name);
+            match paths {
+                Some(Ok(paths)) => paths.iter().try_for_each(|path| allowed.check_file(&what, path))?,
+                // validate_job_graph refuses such a graph first; were it to get here,
+                // an empty (relative) path fails closed when paths are restricted.
+                _ => allowed.check_file(&what, "")?,
             }
         }
     }

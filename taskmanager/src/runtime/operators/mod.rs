@@ -91,7 +91,8 @@ pub trait StreamOperator: Send {
     }
 }
 
-/// Builds the operator a descriptor describes (not sources: see `runtime::sources`).
+/// Builds the operator a descriptor describes: sinks through their connector's entry in
+/// [`sinks::SINKS`] (not sources: see `runtime::sources`).
 pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn StreamOperator>, TaskError> {
     let input = desc.input.to_schema();
     let output = desc.output.to_schema();
@@ -108,12 +109,8 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
         OperatorKind::StateMachine { keys, event_column, initial, transitions } => {
             Box::new(state_machine::StateMachine::new(&name, keys, *event_column, initial, transitions, (&input, output), ctx)?)
         }
-        OperatorKind::PrintSink => Box::new(sinks::Print::new(&name, ctx)),
-        OperatorKind::FileSink { path, format } => Box::new(file_sink::FileSink::new(path, *format, ctx)?),
-        OperatorKind::BlackholeSink { rows_per_second } => Box::new(sinks::Blackhole::new(*rows_per_second)),
-        OperatorKind::DatagenSource(_) | OperatorKind::FileSource { .. } | OperatorKind::SocketSource { .. } => {
-            return Err(TaskError::Deployment(format!("{name} is a source and must start its chain")))
-        }
+        OperatorKind::Sink { connector, options } => sinks::build(connector, options, &name, ctx)?,
+        OperatorKind::Source { .. } => return Err(TaskError::Deployment(format!("{name} is a source and must start its chain"))),
     })
 }
 

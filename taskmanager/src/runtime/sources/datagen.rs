@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, StringBuilder, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use rask_common::job::graph::{DatagenField, DatagenSource};
+use futures::future::BoxFuture;
+use rask_common::job::connectors::datagen::{DatagenField, DatagenSource};
 
-use super::WatermarkGenerator;
+use super::{SourceContext, SourceFactory, SourceReader, WatermarkGenerator};
 use crate::runtime::operators::now_ms;
 use crate::runtime::{StreamElement, TaskError};
 
@@ -239,6 +240,37 @@ fn int_array(ty: &DataType, values: impl Iterator<Item = i64>) -> ArrayRef {
         DataType::Int32 => Arc::new(Int32Array::from_iter_values(values.map(|v| v as i32))),
         DataType::Timestamp(_, _) => Arc::new(TimestampMillisecondArray::from_iter_values(values)),
         _ => Arc::new(Int64Array::from_iter_values(values)),
+    }
+}
+
+/// Registers the datagen reader under `datagen` (see [`super::SOURCES`]).
+pub struct Factory;
+
+impl SourceFactory for Factory {
+    type Connector = rask_common::job::connectors::datagen::Datagen;
+
+    fn build(&self, options: DatagenSource, cx: &SourceContext<'_>) -> Result<Box<dyn SourceReader>, TaskError> {
+        Ok(Box::new(Datagen::new(options, cx.schema.clone(), cx.subtask, cx.parallelism)))
+    }
+}
+
+impl SourceReader for Datagen {
+    fn next(&mut self) -> BoxFuture<'_, Result<Vec<StreamElement>, TaskError>> {
+        Box::pin(Datagen::next(self))
+    }
+
+    /// Rows produced, then (after a rescaled restore) that parallelism and positions.
+    fn position(&self) -> Vec<u64> {
+        Datagen::position(self)
+    }
+
+    fn restore(&mut self, position: &[u64]) -> Result<(), TaskError> {
+        Datagen::restore(self, position);
+        Ok(())
+    }
+
+    fn restore_rescaled(&mut self, positions: &[Vec<u64>]) -> Result<(), TaskError> {
+        Datagen::restore_rescaled(self, positions.len() as u64, positions)
     }
 }
 

@@ -10,9 +10,11 @@ use std::sync::Arc;
 use arrow::array::StringArray;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use futures::future::BoxFuture;
+use rask_common::job::connectors::file::FileSourceOptions;
 use rask_common::job::graph::{FileFormat, WatermarkStrategy};
 
-use super::WatermarkGenerator;
+use super::{SourceContext, SourceFactory, SourceReader, WatermarkGenerator};
 use crate::runtime::{StreamElement, TaskError};
 
 const BATCH_ROWS: usize = 8192;
@@ -273,6 +275,38 @@ fn read_files(
         }
     }
     Ok(())
+}
+
+/// Registers the file reader under `file` (see [`super::SOURCES`]).
+pub struct Factory;
+
+impl SourceFactory for Factory {
+    type Connector = rask_common::job::connectors::file::FileSource;
+
+    fn build(&self, o: FileSourceOptions, cx: &SourceContext<'_>) -> Result<Box<dyn SourceReader>, TaskError> {
+        let source = FileSource::new(&o.path, o.format, o.header, o.watermark, cx.schema.clone(), cx.subtask, cx.parallelism);
+        Ok(Box::new(source.with_allowed_paths(cx.allowed.clone())))
+    }
+}
+
+impl SourceReader for FileSource {
+    fn next(&mut self) -> BoxFuture<'_, Result<Vec<StreamElement>, TaskError>> {
+        Box::pin(FileSource::next(self))
+    }
+
+    /// Batches emitted.
+    fn position(&self) -> Vec<u64> {
+        vec![FileSource::position(self)]
+    }
+
+    fn restore(&mut self, position: &[u64]) -> Result<(), TaskError> {
+        self.seek(position.first().copied().unwrap_or(0));
+        Ok(())
+    }
+
+    fn restore_rescaled(&mut self, _positions: &[Vec<u64>]) -> Result<(), TaskError> {
+        Err(TaskError::Deployment("the file source cannot be restored at another parallelism yet".into()))
+    }
 }
 
 #[cfg(test)]

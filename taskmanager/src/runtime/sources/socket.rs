@@ -9,11 +9,14 @@ use std::time::Duration;
 use arrow::array::StringArray;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use futures::future::BoxFuture;
 use futures::StreamExt;
+use rask_common::job::connectors::socket::SocketSourceOptions;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, LinesCodec};
 
+use super::{SourceContext, SourceFactory, SourceReader};
 use crate::runtime::{StreamElement, TaskError};
 
 const BATCH_LINES: usize = 8192;
@@ -102,5 +105,35 @@ impl SocketSource {
                 Ok(vec![StreamElement::EndOfInput])
             }
         }
+    }
+}
+
+/// Registers the socket reader under `socket` (see [`super::SOURCES`]).
+pub struct Factory;
+
+impl SourceFactory for Factory {
+    type Connector = rask_common::job::connectors::socket::Socket;
+
+    fn build(&self, o: SocketSourceOptions, cx: &SourceContext<'_>) -> Result<Box<dyn SourceReader>, TaskError> {
+        Ok(Box::new(SocketSource::new(o.host, o.port, cx.schema.clone(), cx.subtask)))
+    }
+}
+
+/// A socket cannot be rewound: positions are a placeholder and restoring reads on.
+impl SourceReader for SocketSource {
+    fn next(&mut self) -> BoxFuture<'_, Result<Vec<StreamElement>, TaskError>> {
+        Box::pin(SocketSource::next(self))
+    }
+
+    fn position(&self) -> Vec<u64> {
+        vec![0]
+    }
+
+    fn restore(&mut self, _position: &[u64]) -> Result<(), TaskError> {
+        Ok(())
+    }
+
+    fn restore_rescaled(&mut self, _positions: &[Vec<u64>]) -> Result<(), TaskError> {
+        Ok(())
     }
 }
