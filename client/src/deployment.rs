@@ -127,6 +127,10 @@ pub async fn start(
         Ok(Ok(Some(url))) => url.trim().to_string(),
         Ok(_) => {
             let status = tokio::time::timeout(Duration::from_secs(5), process.wait()).await;
+            if status.is_err() {
+                // Its stdout closed but it runs on: no orphan cluster is left behind.
+                let _ = process.start_kill();
+            }
             let status =
                 status.map(|s| s.map(|s| s.to_string()).unwrap_or_else(|e| e.to_string())).unwrap_or_else(|_| "still running".into());
             let log = std::fs::read_to_string(&log_path).unwrap_or_default();

@@ -124,11 +124,13 @@ async fn served(jobs: &[JobMasterHandle]) {
     }
 }
 
-/// Resolves when one of `jobs` that had not ended yet ends (at once if none is left).
+/// Resolves when one of `jobs` that had not ended yet ends. Never when no JobMaster
+/// is left that could end (each ended, or was stopped where it was): the cluster's
+/// shutdown ends the wait then.
 async fn any_ends(jobs: &[JobMasterHandle]) {
     let waits: Vec<_> = jobs
         .iter()
-        .filter(|j| !*j.terminal.borrow())
+        .filter(|j| !*j.terminal.borrow() && j.terminal.has_changed().is_ok())
         .map(|j| {
             let mut terminal = j.terminal.clone();
             Box::pin(async move {
@@ -136,9 +138,10 @@ async fn any_ends(jobs: &[JobMasterHandle]) {
             })
         })
         .collect();
-    if !waits.is_empty() {
-        futures::future::select_all(waits).await;
+    if waits.is_empty() {
+        return std::future::pending().await;
     }
+    futures::future::select_all(waits).await;
 }
 
 /// Waits for a job's terminal state.

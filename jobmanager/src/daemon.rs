@@ -45,7 +45,8 @@ struct Args {
     /// failed, for diagnosis.
     #[arg(long, value_name = "DIR")]
     cleanup_dir: Option<PathBuf>,
-    /// Write the REST endpoint's URL to this file once the JobManager serves.
+    /// Once clients may come (a per-job cluster: once its job is submitted), write the
+    /// REST endpoint's URL to this file and print it on stdout.
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
 }

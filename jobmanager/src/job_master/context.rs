@@ -40,6 +40,9 @@ pub(super) struct JobMasterContext {
     /// The savepoint the job started from, once checked: restored whenever no
     /// checkpoint has completed since.
     pub savepoint: Option<CheckpointMetadata>,
+    /// A cancel arrived while tasks were being cancelled for a restart: the job is
+    /// cancelled instead of restarted.
+    pub cancel_requested: bool,
 }
 
 impl JobMasterContext {
@@ -69,6 +72,7 @@ impl JobMasterContext {
             savepoints,
             unrecoverable: false,
             savepoint: None,
+            cancel_requested: false,
         }
     }
 
@@ -107,6 +111,16 @@ impl JobMasterContext {
         addresses
     }
 
+    /// [`Self::slot_addresses`] of TaskManagers still registered.
+    fn live_slot_addresses(&self) -> Vec<String> {
+        let rm = &self.services.resource_manager;
+        let mut addresses: Vec<String> =
+            self.slot_pool.held().iter().filter(|s| rm.is_registered(&s.offer.resource_id)).map(|s| s.offer.rpc_address.clone()).collect();
+        addresses.sort();
+        addresses.dedup();
+        addresses
+    }
+
     /// Answers a savepoint request that cannot be served now.
     pub fn refuse_savepoint(&self, message: &JobMasterMessage, cause: &str) {
         if let JobMasterMessage::TriggerSavepoint { trigger_id, .. } = message {
@@ -132,7 +146,8 @@ impl JobMasterContext {
             }
         }
         self.set_unfinished_tasks(ExecutionState::Canceling);
-        for address in self.slot_addresses() {
+        // TaskManagers that are gone would only make each call wait for its timeout.
+        for address in self.live_slot_addresses() {
             if let Ok(gateway) = self.gateway(&address) {
                 let request = CancelJobTasksRequest { leader_token: self.services.leader_token.clone(), job_id: self.job_id().to_string() };
                 let _ = tokio::time::timeout(Duration::from_secs(2), gateway.cancel_job_tasks(request)).await;
@@ -151,7 +166,8 @@ impl JobMasterContext {
                         }
                     }
                     Some(message @ JobMasterMessage::TriggerSavepoint { .. }) => self.refuse_savepoint(&message, "the job is ending"),
-                    Some(JobMasterMessage::Cancel | JobMasterMessage::CheckpointAck(_) | JobMasterMessage::CheckpointDecline(_)) => {}
+                    Some(JobMasterMessage::Cancel) => self.cancel_requested = true,
+                    Some(JobMasterMessage::CheckpointAck(_) | JobMasterMessage::CheckpointDecline(_)) => {}
                     None => break,
                 },
                 // A TaskManager lost meanwhile will not answer for its tasks.
@@ -197,6 +213,9 @@ impl JobMasterContext {
     /// ResourceManager.
     pub async fn free_slots(&mut self) {
         for slot in self.slot_pool.take_held() {
+            if !self.services.resource_manager.is_registered(&slot.offer.resource_id) {
+                continue;
+            }
             if let Ok(gateway) = self.gateway(&slot.offer.rpc_address) {
                 let request = FreeSlotRequest { leader_token: self.services.leader_token.clone(), allocation_id: slot.allocation_id };
                 if let Ok(Ok(Some(report))) = tokio::time::timeout(Duration::from_secs(2), gateway.free_slot(request)).await {
@@ -205,6 +224,8 @@ impl JobMasterContext {
             }
         }
         self.slot_pool.release();
+        // The next attempt may run elsewhere: no connection is kept for nothing.
+        self.gateways.clear();
     }
 
     /// Tells every TaskExecutor of the job that checkpoint `id` is complete (sinks
@@ -226,13 +247,14 @@ impl JobMasterContext {
     /// Sends checkpoint `id`'s trigger to every TaskExecutor that runs a source task.
     pub async fn trigger_checkpoint(&mut self, id: u64, timestamp: i64, stop: bool, drain: bool) -> Result<(), String> {
         let held = self.slot_pool.held();
-        let mut addresses: Vec<String> = self
-            .graph
-            .vertices
-            .iter()
-            .filter(|v| self.graph.inputs_of(&v.id).is_empty())
-            .flat_map(|v| (0..v.parallelism as usize).map(|i| held[i].offer.rpc_address.clone()))
-            .collect();
+        let sources = self.graph.vertices.iter().filter(|v| self.graph.inputs_of(&v.id).is_empty());
+        let mut addresses = Vec::new();
+        for v in sources {
+            for i in 0..v.parallelism as usize {
+                let slot = held.get(i).ok_or_else(|| format!("no slot for subtask {i} of {}", v.name))?;
+                addresses.push(slot.offer.rpc_address.clone());
+            }
+        }
         addresses.sort();
         addresses.dedup();
         for address in addresses {

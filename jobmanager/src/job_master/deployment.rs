@@ -15,7 +15,8 @@ pub(super) struct Deployment<'a> {
     /// The JobGraph as JSON, encoded once per attempt.
     pub graph_json: prost::bytes::Bytes,
     pub settings: &'a JobSettings,
-    /// Slot i hosts subtask i of every vertex.
+    /// Slot i hosts subtask i of every vertex: at least as many as the widest vertex's
+    /// parallelism (checked by the caller).
     pub slots: &'a [AllocatedSlot],
     pub leader_token: &'a str,
     pub gateway_address: &'a str,

@@ -32,6 +32,9 @@ pub struct FakeTaskExecutors {
     pub freed: AtomicU32,
     /// When set, cancel calls never return (a TaskManager that hangs).
     pub hang_on_cancel: AtomicBool,
+    /// While set, submissions are answered only once `answer_submissions` is notified.
+    pub hold_answers: AtomicBool,
+    pub answer_submissions: tokio::sync::Notify,
     /// Called on a cancel call with every descriptor submitted so far: the test's
     /// tasks report CANCELED through it, as a TaskExecutor's would.
     pub on_cancel: Mutex<Option<CancelHook>>,
@@ -78,6 +81,9 @@ impl TaskExecutorGateway for FakeGateway {
             self.0.submissions.send_modify(|n| *n += 1);
             if refuse {
                 return Err(GatewayError::Failed("the fake TaskExecutor refused the task".into()));
+            }
+            if self.0.hold_answers.load(Ordering::SeqCst) {
+                self.0.answer_submissions.notified().await;
             }
             Ok(())
         })

@@ -4,7 +4,8 @@
 //! ```text
 //! Created ──> WaitingForResources ──> Deploying ──> Executing ──> Finished (FINISHED)
 //!   │              │    ^                 │             │
-//!   │              │    └── Restarting <──┴─────────────┤  (a failure the restart strategy retries)
+//!   │              │    └── Restarting <──┴─────────────┤  (a failure of a job that ran,
+//!   │              │                                    │   while restarts are left)
 //!   │              └──────────────────────┴─> Failing ──┴─> Finished (FAILED)
 //!   └─> Finished (FAILED, not recorded)   any ─> Cancelling ─> Finished (CANCELED)
 //! ```
@@ -162,8 +163,22 @@ pub fn spawn(graph: JobGraph, services: JobMasterServices, settings: Arc<JobSett
         savepoints.clone(),
     );
     let history = scheduler_states.clone();
+    let (failed_execution, rm, job_id) = (execution.clone(), ctx.services.resource_manager.clone(), graph.job_id.clone());
     let task = tokio::spawn(async move {
-        run(ctx, recovery, history).await;
+        // A bug that panics fails this job, not silently: its end is visible and its
+        // slots go back (the end is not recorded for HA; a next leader runs it again).
+        let ran = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(run(ctx, recovery, history))).await;
+        if let Err(panic) = ran {
+            let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            let cause = format!("the JobMaster failed: {}", what.unwrap_or_else(|| "a panic".into()));
+            tracing::error!("Job {job_id}: {cause}");
+            let mut eg = failed_execution.write();
+            eg.record_failure(cause);
+            eg.transition(JobStatus::Failing);
+            eg.transition(JobStatus::Failed);
+            drop(eg);
+            rm.release(&job_id);
+        }
         let _ = terminal_tx.send(true);
     });
     JobMasterHandle {

@@ -66,6 +66,8 @@ impl SlotPool {
                     Some((r, slots, deadline)) => {
                         let deadline = *deadline;
                         tokio::select! {
+                            // Slots already granted win over a deadline passing at once.
+                            biased;
                             offers = r.offers() => offers.map(SlotPoolEvent::SlotsOffered),
                             _ = tokio::time::sleep_until(deadline) => Some(SlotPoolEvent::RequestTimedOut { needed: *slots, free: 0 }),
                         }

@@ -329,3 +329,41 @@ async fn savepoints_are_refused_while_the_job_cannot_take_them() {
     let refused = format!("{:?}", h.handle.savepoints.lock().get("t2"));
     assert!(refused.contains("state.checkpoints.dir"), "a job without a checkpoint directory says which key: {refused}");
 }
+
+#[tokio::test]
+async fn a_cancel_while_a_restart_cancels_the_tasks_cancels_the_job() {
+    let h = Harness::start(&[("restart-strategy.type", "fixed-delay"), ("restart-strategy.fixed-delay.delay", "1 h")], SLOT_TIMEOUT, None)
+        .await;
+    register(&h.rm, "tm1", 1);
+    let tdds = h.run_attempt(1).await;
+    // The user cancels while the failed attempt's tasks are being cancelled.
+    let reporter = h.handle.clone();
+    *h.executors.on_cancel.lock() = Some(Arc::new(move |submitted: &[TaskDeploymentDescriptor]| {
+        reporter.send(JobMasterMessage::Cancel);
+        for tdd in submitted {
+            report_to(&reporter, tdd, WireState::Canceled, "");
+        }
+    }));
+    h.report(&tdds[0], WireState::Failed, "boom");
+    h.wait_end().await;
+    assert_eq!(h.status(), JobStatus::Canceled, "cancelled, not restarted after the delay");
+    assert_eq!(h.states()[4..], ["Restarting", "Cancelling", "Finished"]);
+}
+
+#[tokio::test]
+async fn tasks_that_finish_before_their_deployment_is_acknowledged_finish_the_job() {
+    let h = Harness::start(&[], SLOT_TIMEOUT, None).await;
+    h.executors.hold_answers.store(true, Ordering::SeqCst);
+    register(&h.rm, "tm1", 1);
+    let tasks = h.tasks();
+    let tdds = h.executors.wait_submitted(tasks, tasks).await;
+    for tdd in &tdds {
+        h.report(tdd, WireState::Running, "");
+        h.report(tdd, WireState::Finished, "");
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(h.states().last(), Some(&"Deploying"));
+    h.executors.answer_submissions.notify_waiters();
+    h.wait_end().await;
+    assert_eq!(h.status(), JobStatus::Finished);
+}

@@ -144,8 +144,12 @@ pub async fn drive(
         let mut starting = 0usize;
         let mut stop = Vec::new();
         wake_at = None;
+        let workers = provider.workers();
+        // Only workers that still run are remembered (an exit notice may be missed).
+        registered.retain(|id| workers.iter().any(|(w, _)| w == id));
+        idle_since.retain(|id, _| workers.iter().any(|(w, _)| w == id));
         let mut wake = |at: Instant| wake_at = Some(wake_at.map_or(at, |w: Instant| w.min(at)));
-        for (id, started) in provider.workers() {
+        for (id, started) in workers {
             if rm.is_registered(&id) {
                 if registered.insert(id.clone()) {
                     failures = 0;
@@ -187,11 +191,15 @@ pub async fn drive(
             continue;
         }
         for _ in 0..missing.div_ceil(slots_per_worker) {
-            if let Err(e) = provider.start_worker(slots_per_worker as u32).await {
-                tracing::error!("{e}");
-                hold_until = Instant::now() + Duration::from_secs(1);
-                wake(hold_until);
-                break;
+            match provider.start_worker(slots_per_worker as u32).await {
+                // Checked again when its registration grace ends.
+                Ok(_) => wake(Instant::now() + REGISTRATION_GRACE + Duration::from_millis(1)),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    hold_until = Instant::now() + Duration::from_secs(1);
+                    wake(hold_until);
+                    break;
+                }
             }
         }
     }

@@ -149,6 +149,11 @@ async fn deploy(ctx: &mut JobMasterContext) -> Result<Vec<Submission>, String> {
     let graph = ctx.graph.clone();
     let graph_json = prost::bytes::Bytes::from(serde_json::to_vec(graph.as_ref()).map_err(|e| e.to_string())?);
     let slots = ctx.slot_pool.held().to_vec();
+    // Slot i hosts subtask i of every vertex: the indexing below stays in bounds.
+    let widest = graph.vertices.iter().map(|v| v.parallelism as usize).max().unwrap_or(0);
+    if slots.len() < widest {
+        return Err(format!("the job needs {widest} slots and holds {}", slots.len()));
+    }
     let deployment = Deployment {
         graph: &graph,
         graph_json,

@@ -24,7 +24,12 @@ impl Executing {
     pub async fn run(mut self, ctx: &mut JobMasterContext) -> State {
         self.coordinator = ctx.coordinator.take();
         let far = Instant::now() + Duration::from_secs(86_400 * 365);
+        // Every task may have finished before the last deployment was acknowledged.
+        let finished_already = ctx.execution.read().all_tasks(|s| s == ExecutionState::Finished);
         let next = loop {
+            if finished_already {
+                break State::Finished(Finished { status: JobStatus::Finished, record: true });
+            }
             let deadline = self.coordinator.as_ref().map(|c| c.next_deadline()).unwrap_or(far);
             let event = tokio::select! {
                 e = next_event(ctx) => e,

@@ -1,7 +1,9 @@
 //! Restarting: a failed attempt is torn down (tasks cancelled, slots freed) and the
 //! restart strategy's delay passes.
 //!
-//! → WaitingForResources for the next attempt; → Cancelling on cancel.
+//! → WaitingForResources for the next attempt once the delay has passed (messages
+//! meanwhile do not cut it short); → Cancelling on cancel, also one that came while
+//! the tasks were being cancelled.
 
 use std::time::Duration;
 
@@ -29,6 +31,9 @@ impl Restarting {
         ctx.transition(JobStatus::Restarting);
         ctx.cancel_tasks().await;
         ctx.free_slots().await;
+        if ctx.cancel_requested {
+            return State::Cancelling(Cancelling);
+        }
         let deadline = tokio::time::Instant::now() + self.delay;
         loop {
             let event = tokio::select! {

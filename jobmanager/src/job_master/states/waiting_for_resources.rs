@@ -1,9 +1,10 @@
 //! WaitingForResources: the job's slot needs are declared to the ResourceManager
 //! (after a savepoint to start from has been checked); the SlotPool answers.
 //!
-//! → Deploying when the slots are offered; → Failing (or Restarting, per the restart
-//! strategy, for a job that ran) when the savepoint does not fit or slot.request.timeout
-//! passes; → Cancelling on cancel.
+//! → Deploying when the slots are offered; → Failing when the savepoint does not fit
+//! or slot.request.timeout passes (the job is not RUNNING here, so no restart: as in
+//! Flink's default scheduler, a job that cannot get its slots back fails); →
+//! Cancelling on cancel.
 
 use super::{after_failure, next_event, Cancelling, Deploying, Event, JobMasterContext, State};
 use crate::job_master::slot_pool::SlotPoolEvent;
