@@ -19,7 +19,8 @@ fn job(name: &str, rows: u64, pipeline: &str) -> String {
     format!(
         "name: {name}\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    seed: 1\n    fields:\n      \
          - {{name: id, type: BIGINT, kind: sequence}}\n      - {{name: product_id, type: BIGINT, min: 0, max: 9999}}\n      \
-         - {{name: price, type: DOUBLE, min: 1, max: 100}}\npipeline:\n{pipeline}sinks:\n  - {{name: out, connector: blackhole}}\n"
+         - {{name: price, type: DOUBLE, min: 1, max: 100}}\n{}sinks:\n  - {{name: out, connector: blackhole}}\n",
+        if pipeline.is_empty() { String::new() } else { format!("pipeline:\n{pipeline}") }
     )
 }
 
