@@ -235,7 +235,7 @@ impl CheckpointCoordinator {
             state_size: 0,
             num_subtasks: self.tasks,
             num_acknowledged: 0,
-            external_path: format!("file:{}/{}", self.settings.storage.dir(), self.settings.storage.checkpoint_path(&self.job_id, id)),
+            external_path: self.settings.storage.location(&self.settings.storage.checkpoint_path(&self.job_id, id)),
             failure_message: None,
         };
         stats.in_progress += 1;
@@ -368,7 +368,8 @@ impl CheckpointCoordinator {
     }
 
     /// Copies a completed savepoint's task state into its own directory under the
-    /// target and writes its `_metadata`; returns the location (`file:<dir>`).
+    /// target and writes its `_metadata` last; returns the location (`file:<dir>`, or
+    /// the URL of another store).
     async fn write_savepoint(
         &self,
         request: &SavepointRequest,
@@ -382,7 +383,7 @@ impl CheckpointCoordinator {
         for task in tasks.iter_mut() {
             let bytes = self.settings.storage.get(&task.path).await.map_err(|e| e.to_string())?;
             let file = format!("{}-{}", task.vertex_id, task.subtask);
-            target.put(&format!("{name}/{file}"), bytes.to_vec()).await.map_err(|e| e.to_string())?;
+            target.put(&format!("{name}/{file}"), bytes).await.map_err(|e| e.to_string())?;
             task.path = file;
         }
         let metadata = CheckpointMetadata {
@@ -397,7 +398,7 @@ impl CheckpointCoordinator {
             .put(&format!("{name}/_metadata"), serde_json::to_vec_pretty(&metadata).expect("serializes"))
             .await
             .map_err(|e| e.to_string())?;
-        Ok(format!("file:{}/{name}", target.dir()))
+        Ok(target.location(&name))
     }
 
     /// Aborts the pending checkpoint (declined, timed out, job ending) and deletes

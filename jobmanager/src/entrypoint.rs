@@ -74,8 +74,13 @@ impl JobManager {
     /// campaigns in the background and serves as a standby until it wins.
     pub async fn start(mut conf: JobManagerConfiguration) -> Result<Self, JobManagerError> {
         let working_dir = WorkingDirectory(conf.working_dir_base.join(format!("jm_{}", &rask_common::ids::random_hex_id()[..12])));
+        let working_dir_error = |e: rask_common::checkpoint::CheckpointError| JobManagerError::WorkingDir {
+            base: conf.working_dir_base.display().to_string(),
+            reason: e.to_string(),
+        };
         let staging = rask_common::checkpoint::CheckpointStorage::open(&working_dir.0.join("checkpoints").display().to_string())
-            .map_err(|e| JobManagerError::WorkingDir { base: conf.working_dir_base.display().to_string(), reason: e.to_string() })?;
+            .map_err(working_dir_error)?;
+        staging.prepare().await.map_err(working_dir_error)?;
         conf.savepoint_staging = Some(staging);
         let (rpc_listener, rpc_address) = bind("ResourceManager gRPC", &conf.rpc_bind).await?;
         let (rest_listener, rest_address) = bind("REST", &conf.rest_bind).await?;

@@ -475,8 +475,9 @@ async fn run(
     }
 }
 
-/// The job's checkpoint storage, opened (its directory made) when first used: a job
-/// that never checkpoints leaves no directory on this TaskManager.
+/// The job's checkpoint storage, opened when first used. Opening does no I/O (a local
+/// directory is made by the first write): a job that never checkpoints leaves no
+/// directory on this TaskManager.
 struct LazyStorage {
     dir: String,
     opened: std::sync::OnceLock<CheckpointStorage>,
@@ -552,10 +553,10 @@ async fn checkpoint(
     }
 }
 
-/// Reads a state file: an absolute path points into a savepoint (and must lie inside
-/// rask.io.allowed-paths), a relative one into the checkpoint storage (and may not
-/// climb out of it). A file larger than the slot's memory could never be restored
-/// and is refused before it is read.
+/// Reads a state file: an absolute path or a URL points into a savepoint (and must lie
+/// inside rask.io.allowed-paths), a relative one into the checkpoint storage (and may
+/// not climb out of it). A savepoint's file larger than the slot's memory could never
+/// be restored and is refused before it is read. Both go through the checkpoint storage.
 async fn read_state(
     path: &str,
     storage: &LazyStorage,
@@ -563,13 +564,19 @@ async fn read_state(
     max_bytes: u64,
 ) -> Result<bytes::Bytes, TaskError> {
     let refuse = |m: String| TaskError::Deployment(format!("state file {path}: {m}"));
-    if path.starts_with('/') {
-        allowed.check_file("a savepoint's state file", path).map_err(|e| TaskError::Deployment(e.to_string()))?;
-        let meta = tokio::fs::metadata(path).await.map_err(|e| refuse(e.to_string()))?;
-        if !meta.is_file() || meta.len() > max_bytes {
-            return Err(refuse(format!("not a file, or larger than the slot's {max_bytes} bytes of memory")));
+    let url = path.split_once("://").is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
+    if path.starts_with('/') || url {
+        match url {
+            true => allowed.check("a savepoint's state file", path),
+            false => allowed.check_file("a savepoint's state file", path),
         }
-        Ok(bytes::Bytes::from(tokio::fs::read(path).await.map_err(|e| refuse(e.to_string()))?))
+        .map_err(|e| TaskError::Deployment(e.to_string()))?;
+        rask_common::checkpoint::read_savepoint_file(path, max_bytes).await.map_err(|e| match e {
+            rask_common::checkpoint::CheckpointError::TooLarge { .. } => {
+                refuse(format!("not a file, or larger than the slot's {max_bytes} bytes of memory"))
+            }
+            e => refuse(e.to_string()),
+        })
     } else {
         if path.split('/').any(|segment| segment == ".." || segment == ".") {
             return Err(refuse("a checkpoint's state file may not leave the checkpoint directory".into()));
