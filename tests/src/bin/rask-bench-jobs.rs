@@ -96,17 +96,16 @@ fn main() {
     let chk = dir.path().join("c-chk");
     std::fs::write(
         &c,
-        job("bench-c", rows_c, "").replace(
-            "{name: out, connector: blackhole}",
-            &format!("{{name: out, connector: file, path: {}, format: csv}}", out.display()),
-        ),
+        job("bench-c", rows_c, "")
+            .replace("{name: out, connector: blackhole}", &format!("{{name: out, connector: file, path: {}, format: csv}}", out.display())),
     )
     .unwrap();
     let exactly_once = ["-D", "execution.checkpointing.interval=1s", "-D"];
     let chk_dir = format!("state.checkpoints.dir={}", chk.display());
     for p in [1u32, 2] {
         let ps = p.to_string();
-        for (what, extra) in [("(c) file sink CSV, at least once, local", &[][..]), ("(c) file sink CSV, exactly once (1 s), local", &exactly_once[..])]
+        for (what, extra) in
+            [("(c) file sink CSV, at least once, local", &[][..]), ("(c) file sink CSV, exactly once (1 s), local", &exactly_once[..])]
         {
             let _ = std::fs::remove_dir_all(&out);
             let _ = std::fs::remove_dir_all(&chk);
