@@ -315,6 +315,9 @@ async fn run(
             s.restore_rescaled(&source_states)?;
         }
     }
+    // The operators' set-up and restore I/O (the file sink's directories, commits and
+    // removals) is done before the task runs.
+    chain.settle().await?;
     // Checkpoint triggers (sources) and completions (all) from the JobMaster.
     let (control_tx, mut controls) = mpsc::channel::<CheckpointControl>(16);
     services.controls.lock().entry(tdd.job_id.clone()).or_default().push((task_id, source.is_some(), control_tx));
@@ -419,7 +422,7 @@ async fn run(
                 for element in elements {
                     ended |= matches!(element, StreamElement::EndOfInput);
                     if let StreamElement::Barrier(id) = element {
-                        let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot());
+                        let states = chain.prepare_checkpoint(id).await.and_then(|_| chain.snapshot());
                         checkpoint(services, tdd, &storage, id, states).await;
                     }
                     chain.push(element, &mut out)?;
@@ -428,7 +431,7 @@ async fn run(
             Some(control) = controls.recv() => match control {
                 CheckpointControl::Complete(id) => chain.notify_checkpoint_complete(id)?,
                 CheckpointControl::Trigger { id, stop, drain } => {
-                    let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot()).map(|mut states| {
+                    let states = chain.prepare_checkpoint(id).await.and_then(|_| chain.snapshot()).map(|mut states| {
                         if let Some(s) = &source {
                             states.insert(0, (SOURCE_STATE.to_string(), s.snapshot()));
                         }
@@ -470,6 +473,8 @@ async fn run(
             }
         }
         if ended {
+            // The sinks' output is written before the task reports FINISHED.
+            chain.settle().await?;
             return Ok(());
         }
     }
