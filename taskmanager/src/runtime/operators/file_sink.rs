@@ -149,7 +149,7 @@ struct Shared {
     failed: AtomicBool,
     error: Mutex<Option<String>>,
     /// The sink was dropped before its end (exactly-once mode): what is still queued
-    /// is not done, but for `Abandon`.
+    /// is not done, but for commits (of completed checkpoints) and `Abandon`.
     abandoned: AtomicBool,
 }
 
@@ -176,11 +176,10 @@ impl FileWriter {
             }
             Io::Abandon(path) => {
                 self.file = None;
-                match std::fs::remove_file(&path) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", path.display())),
-                    _ => Ok(()),
-                }
+                remove(&path)
             }
+            // A completed checkpoint's files are committed whatever becomes of the task.
+            io @ Io::Commit { .. } => self.step(io),
             _ if failed || abandoned => Ok(()),
             io => self.step(io),
         };
@@ -226,7 +225,7 @@ impl FileWriter {
                     let Ok(entries) = std::fs::read_dir(&dir) else { continue };
                     for entry in entries.flatten() {
                         if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                            std::fs::remove_file(entry.path()).map_err(|e| format!("cannot remove {}: {e}", entry.path().display()))?;
+                            remove(&entry.path())?;
                         }
                     }
                 }
@@ -237,13 +236,21 @@ impl FileWriter {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     if name.starts_with(&prefix) && epoch_of(&name).is_some_and(|e| e > checkpoint) {
                         tracing::warn!("file sink: removing {name}, written after checkpoint {checkpoint} that the job restarts from");
-                        std::fs::remove_file(entry.path()).map_err(|e| format!("cannot remove {}: {e}", entry.path().display()))?;
+                        remove(&entry.path())?;
                     }
                 }
             }
             Io::Abandon(_) | Io::Settle(_) => unreachable!("handled in run"),
         }
         Ok(())
+    }
+}
+
+/// Removes a file; one already gone (an earlier attempt's writer removed it) is fine.
+fn remove(path: &std::path::Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", path.display())),
+        _ => Ok(()),
     }
 }
 
