@@ -161,7 +161,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut graph = commands::run::plan(&job_file, parallelism, &conf)?;
             if let Some(path) = from_savepoint {
                 let dir = rask_common::checkpoint::savepoint_dir(&path);
-                if !std::path::Path::new(&dir).join("_metadata").is_file() {
+                if !rask_common::checkpoint::savepoint_exists(&dir).await? {
                     anyhow::bail!("savepoint path {path} does not exist or holds no _metadata: give the path `rask savepoint` or `rask stop` printed (\"Savepoint completed. Path: …\"), a directory holding _metadata");
                 }
                 graph.savepoint = Some(rask_common::job::graph::SavepointRestore { path: dir, allow_non_restored_state });

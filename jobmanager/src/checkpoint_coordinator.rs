@@ -235,7 +235,7 @@ impl CheckpointCoordinator {
             state_size: 0,
             num_subtasks: self.tasks,
             num_acknowledged: 0,
-            external_path: format!("file:{}/{}", self.settings.storage.dir(), self.settings.storage.checkpoint_path(&self.job_id, id)),
+            external_path: self.settings.storage.location(&self.settings.storage.checkpoint_path(&self.job_id, id)),
             failure_message: None,
         };
         stats.in_progress += 1;
@@ -368,7 +368,8 @@ impl CheckpointCoordinator {
     }
 
     /// Copies a completed savepoint's task state into its own directory under the
-    /// target and writes its `_metadata`; returns the location (`file:<dir>`).
+    /// target and writes its `_metadata` last; returns the location (`file:<dir>`, or
+    /// the URL of another store).
     async fn write_savepoint(
         &self,
         request: &SavepointRequest,
@@ -382,7 +383,7 @@ impl CheckpointCoordinator {
         for task in tasks.iter_mut() {
             let bytes = self.settings.storage.get(&task.path).await.map_err(|e| e.to_string())?;
             let file = format!("{}-{}", task.vertex_id, task.subtask);
-            target.put(&format!("{name}/{file}"), bytes.to_vec()).await.map_err(|e| e.to_string())?;
+            target.put(&format!("{name}/{file}"), bytes).await.map_err(|e| e.to_string())?;
             task.path = file;
         }
         let metadata = CheckpointMetadata {
@@ -397,7 +398,7 @@ impl CheckpointCoordinator {
             .put(&format!("{name}/_metadata"), serde_json::to_vec_pretty(&metadata).expect("serializes"))
             .await
             .map_err(|e| e.to_string())?;
-        Ok(format!("file:{}/{name}", target.dir()))
+        Ok(target.location(&name))
     }
 
     /// Aborts the pending checkpoint (declined, timed out, job ending) and deletes
@@ -474,5 +475,78 @@ impl CheckpointCoordinator {
 
     pub fn pending_id(&self) -> Option<u64> {
         self.pending.as_ref().map(|p| p.record.id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rask_common::checkpoint::{encode_task_state, read_savepoint, read_savepoint_file};
+
+    use super::*;
+
+    fn ack(vertex: &str, subtask: u32, id: u64, path: &str, size: u64) -> CheckpointAck {
+        CheckpointAck {
+            job_id: "0123456789abcdef".into(),
+            vertex_id: vertex.into(),
+            subtask_index: subtask,
+            checkpoint_id: id,
+            state_path: path.into(),
+            state_size: size,
+            operator_uids: vec!["op".into()],
+            execution_attempt_id: String::new(),
+        }
+    }
+
+    /// Checkpoints and a savepoint of a job of two tasks, all in object_store's
+    /// in-memory store: `_metadata` last, one retained, the savepoint readable.
+    #[tokio::test]
+    async fn checkpoints_and_savepoints_go_through_the_storage() {
+        let storage = CheckpointStorage::open("memory://coordinator-test/chk").unwrap();
+        let settings = CheckpointSettings {
+            interval: Some(Duration::from_secs(1)),
+            timeout: Duration::from_secs(10),
+            min_pause: Duration::ZERO,
+            retained: 1,
+            storage: storage.clone(),
+        };
+        let job = "0123456789abcdef";
+        let operations = SavepointOperations::default();
+        let mut coordinator =
+            CheckpointCoordinator::new(settings, job.into(), 2, operations.clone(), Arc::new(crate::ha::StandaloneJobStore));
+        let mut stats = CheckpointStats::default();
+        let state = encode_task_state(&[("op".into(), vec![1, 2, 3])]);
+        for _ in 0..2 {
+            let (id, _) = coordinator.start(&mut stats);
+            for subtask in 0..2 {
+                let path = format!("{}/v-{subtask}", storage.checkpoint_path(job, id));
+                let size = storage.put(&path, state.clone()).await.unwrap();
+                assert!(!storage.exists(&format!("{}/_metadata", storage.checkpoint_path(job, id))).await.unwrap());
+                coordinator.acknowledge(ack("v", subtask, id, &path, size), &mut stats).await;
+            }
+        }
+        assert_eq!(stats.completed, 2);
+        assert_eq!(stats.latest_completed.as_ref().unwrap().external_path, format!("memory://coordinator-test/chk/{job}/chk-2"));
+        assert!(storage.exists(&format!("{job}/chk-2/_metadata")).await.unwrap());
+        assert!(!storage.exists(&format!("{job}/chk-1/_metadata")).await.unwrap(), "one retained");
+        assert!(!storage.exists(&format!("{job}/chk-1/v-0")).await.unwrap());
+        assert_eq!(coordinator.restore_point().await.unwrap().unwrap().checkpoint_id, 2);
+
+        let request = SavepointRequest { trigger_id: "t".into(), target_dir: "memory://coordinator-test/savepoints".into() };
+        let (id, _) = coordinator.start_savepoint(request, &mut stats);
+        for subtask in 0..2 {
+            let path = format!("{}/v-{subtask}", storage.checkpoint_path(job, id));
+            let size = storage.put(&path, state.clone()).await.unwrap();
+            coordinator.acknowledge(ack("v", subtask, id, &path, size), &mut stats).await;
+        }
+        let location = match operations.lock().get("t") {
+            Some(SavepointOperation::Completed { location }) => location.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(location.starts_with("memory://coordinator-test/savepoints/savepoint-012345-"), "{location}");
+        assert!(!storage.exists(&format!("{job}/chk-{id}/v-0")).await.unwrap(), "the staged copy is gone");
+        let savepoint = read_savepoint(&location).await.unwrap();
+        assert_eq!(savepoint.tasks.len(), 2);
+        assert_eq!(savepoint.tasks[0].path, format!("{location}/v-0"));
+        assert_eq!(read_savepoint_file(&savepoint.tasks[1].path, 1 << 20).await.unwrap(), state);
     }
 }

@@ -79,14 +79,21 @@ impl Dispatcher {
     }
 
     /// What a job runs with: the cluster's configuration under the job's own keys. Its
-    /// checkpoint directory is opened (made) on the blocking pool, not on this thread.
+    /// checkpoint storage is prepared (a local directory made, an object store
+    /// reached), asynchronously: one that cannot be fails the submission (or leaves a
+    /// recovered job for later) instead of every checkpoint.
     async fn settings_of(&self, graph: &JobGraph) -> Result<Arc<JobSettings>, rask_common::config::ConfigError> {
-        let cluster = self.services.cluster_configuration.clone();
-        let staging = self.services.savepoint_staging.clone();
-        let keys = graph.configuration.clone();
-        tokio::task::spawn_blocking(move || JobSettings::resolve(&cluster, &keys, staging.as_ref()).map(Arc::new))
-            .await
-            .unwrap_or_else(|e| Err(rask_common::config::ConfigError::Security(format!("resolving the job's settings failed: {e}"))))
+        let settings =
+            JobSettings::resolve(&self.services.cluster_configuration, &graph.configuration, self.services.savepoint_staging.as_ref())?;
+        if let Some(checkpointing) = settings.checkpointing.as_ref().filter(|_| !settings.savepoint_staging) {
+            checkpointing.storage.prepare().await.map_err(|e| rask_common::config::ConfigError::InvalidValue {
+                key: rask_common::config::options::CHECKPOINTS_DIR.key.into(),
+                value: checkpointing.storage.dir().to_string(),
+                origin: settings.configuration.origin(&rask_common::config::options::CHECKPOINTS_DIR),
+                reason: e.to_string(),
+            })?;
+        }
+        Ok(Arc::new(settings))
     }
 
     /// Takes over a job an earlier leader ran: it restarts from its latest checkpoint,

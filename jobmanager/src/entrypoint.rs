@@ -34,6 +34,8 @@ pub enum JobManagerError {
     Tls(String),
     #[error("cannot create the JobManager's working directory under {base} (process.jobmanager.working-dir): {reason}")]
     WorkingDir { base: String, reason: String },
+    #[error("state.checkpoints.dir of the cluster's configuration cannot be used: {0}")]
+    CheckpointStorage(String),
 }
 
 /// A running JobManager: both endpoints bound, leading or standing by.
@@ -74,9 +76,19 @@ impl JobManager {
     /// campaigns in the background and serves as a standby until it wins.
     pub async fn start(mut conf: JobManagerConfiguration) -> Result<Self, JobManagerError> {
         let working_dir = WorkingDirectory(conf.working_dir_base.join(format!("jm_{}", &rask_common::ids::random_hex_id()[..12])));
+        let working_dir_error = |e: rask_common::checkpoint::CheckpointError| JobManagerError::WorkingDir {
+            base: conf.working_dir_base.display().to_string(),
+            reason: e.to_string(),
+        };
         let staging = rask_common::checkpoint::CheckpointStorage::open(&working_dir.0.join("checkpoints").display().to_string())
-            .map_err(|e| JobManagerError::WorkingDir { base: conf.working_dir_base.display().to_string(), reason: e.to_string() })?;
+            .map_err(working_dir_error)?;
+        staging.prepare().await.map_err(working_dir_error)?;
         conf.savepoint_staging = Some(staging);
+        // The cluster's checkpoint directory is made (or its object store reached) now:
+        // a bad one stops the JobManager at start, as a bad key does.
+        if let Ok(Some(checkpointing)) = crate::job_settings::checkpointing(&conf.raw) {
+            checkpointing.storage.prepare().await.map_err(|e| JobManagerError::CheckpointStorage(e.to_string()))?;
+        }
         let (rpc_listener, rpc_address) = bind("ResourceManager gRPC", &conf.rpc_bind).await?;
         let (rest_listener, rest_address) = bind("REST", &conf.rest_bind).await?;
         let gateway_address = rask_common::net::host_port(&conf.rpc_host, rpc_address.port());

@@ -162,13 +162,19 @@ option!(
     Some("0"),
     "Least time between the end of one checkpoint and the start of the next."
 );
-option!(CHECKPOINTS_DIR, "state.checkpoints.dir", String, None, "Where checkpoints are written: a directory path or a file:// URL.");
+option!(
+    CHECKPOINTS_DIR,
+    "state.checkpoints.dir",
+    String,
+    None,
+    "Where checkpoints are written: a directory path, a file:// URL, or an s3://, gs:// or az:// URL in a build with that feature."
+);
 option!(
     SAVEPOINTS_DIR,
     "state.savepoints.dir",
     String,
     None,
-    "Default directory for savepoints (rask savepoint / rask stop without a directory)."
+    "Default directory for savepoints (rask savepoint / rask stop without a directory): a path or a URL, as state.checkpoints.dir."
 );
 option!(
     CHECKPOINTS_NUM_RETAINED,

@@ -86,8 +86,8 @@ impl AllowedPaths {
         for e in entries {
             match scheme(e) {
                 Some(s) if !s.eq_ignore_ascii_case("file") => {
-                    if e.split('/').any(|seg| seg == "..") {
-                        return Err(format!("'{e}' contains '..'"));
+                    if e.split('/').any(crate::checkpoint::storage::is_dot_segment) {
+                        return Err(format!("'{e}' contains a '.' or '..' segment"));
                     }
                     allowed.urls.push(if e.ends_with('/') { e.clone() } else { format!("{e}/") });
                 }
@@ -127,7 +127,9 @@ impl AllowedPaths {
         let refuse = || PathNotAllowed { what: what.to_string(), path: path.to_string(), allowed: self.shown.clone() };
         match scheme(path) {
             Some(s) if !s.eq_ignore_ascii_case("file") => {
-                let inside = !path.split('/').any(|seg| seg == "..")
+                // A `..` (also percent-encoded) would be resolved by the store's URL
+                // parser: refused, as is any URL it leads out of a prefix with.
+                let inside = !path.split('/').any(crate::checkpoint::storage::is_dot_segment)
                     && self.urls.iter().any(|u| path.starts_with(u.as_str()) || format!("{path}/") == *u);
                 inside.then_some(()).ok_or_else(refuse)
             }
@@ -174,6 +176,8 @@ mod tests {
         assert!(ok("s3://bucket/jobs/a/b").is_ok());
         assert!(ok("s3://bucket/jobsmore/a").is_err());
         assert!(ok("s3://bucket/jobs/../secret").is_err());
+        assert!(ok("s3://bucket/jobs/%2E%2e/secret").is_err(), "an encoded '..' is a '..' to the store");
+        assert!(ok("s3://bucket/jobs/./a").is_err());
         assert!(ok("gs://bucket/jobs/a").is_err());
         let err = ok("/etc/passwd").unwrap_err().to_string();
         assert!(err.contains("/etc/passwd") && err.contains("rask.io.allowed-paths"), "{err}");

@@ -31,8 +31,14 @@ fn is_absolute(path: &str) -> bool {
     }
 }
 
+/// A location this build can open (a cloud URL needs its feature): checked before an
+/// operation is accepted, so that the answer is a 400 naming what is missing.
+fn openable(location: &str) -> Result<(), RestError> {
+    rask_common::checkpoint::CheckpointStorage::open(location).map(drop).map_err(|e| RestError::bad_request(e.to_string()))
+}
+
 /// The target directory: the request's, else the job's state.savepoints.dir (its own
-/// or the cluster's). It must be absolute and inside rask.io.allowed-paths.
+/// or the cluster's). It must be absolute, inside rask.io.allowed-paths and openable.
 fn target(state: &RestState, job_id: &str, given: Option<&str>) -> Result<String, RestError> {
     if let Some(dir) = given.filter(|d| !is_absolute(d)) {
         return Err(RestError::bad_request(format!("The savepoint target '{dir}' is relative: give an absolute path or a file:// URL.")));
@@ -44,6 +50,7 @@ fn target(state: &RestState, job_id: &str, given: Option<&str>) -> Result<String
         .map(|d| rask_common::checkpoint::savepoint_dir(&d))
         .ok_or_else(|| RestError::bad_request(format!("No savepoint directory for job {job_id}: give one (`rask savepoint {job_id} DIR`, `rask stop --savepointPath DIR {job_id}`; target-directory in REST), or set state.savepoints.dir for the job (`rask run -D state.savepoints.dir=DIR`, when it is submitted) or in the cluster's configuration (a restart applies it).")))?;
     state.configuration.allowed_paths.check("the savepoint target", &dir).map_err(|e| RestError::bad_request(e.to_string()))?;
+    openable(&dir)?;
     Ok(dir)
 }
 
@@ -102,20 +109,22 @@ fn disposals() -> &'static Mutex<HashMap<String, SavepointOperation>> {
 pub async fn dispose(State(state): State<RestState>, bytes: Bytes) -> Result<(StatusCode, Json<Value>), RestError> {
     let request = body(&bytes)?;
     let path = request["savepoint-path"].as_str().ok_or_else(|| RestError::bad_request("Missing 'savepoint-path'."))?.to_string();
-    if !is_absolute(&path) || path.contains("://") && !path.starts_with("file:") {
-        return Err(RestError::bad_request(format!("The savepoint path '{path}' must be an absolute path or a file:// URL.")));
+    if !is_absolute(&path) {
+        return Err(RestError::bad_request(format!(
+            "The savepoint path '{path}' must be an absolute path or a URL (file:///dir, s3://…)."
+        )));
     }
     let dir = rask_common::checkpoint::savepoint_dir(&path);
     state.configuration.allowed_paths.check("the savepoint path", &dir).map_err(|e| RestError::bad_request(e.to_string()))?;
+    openable(&dir)?;
     if let Some(job) = live_checkpoints_of(&state, &dir) {
         return Err(RestError {
             status: StatusCode::CONFLICT,
             message: format!("'{path}' holds the checkpoints of job {job}, which is still running: only savepoints are disposed of."),
         });
     }
-    let result = tokio::task::spawn_blocking(move || rask_common::checkpoint::dispose_savepoint(&path))
-        .await
-        .map_err(|e| RestError { status: StatusCode::INTERNAL_SERVER_ERROR, message: e.to_string() })?;
+    // Async through the checkpoint storage: nothing blocks this thread.
+    let result = rask_common::checkpoint::dispose_savepoint(&path).await;
     let op = match result {
         Ok(()) => SavepointOperation::Completed { location: String::new() },
         Err(e) => SavepointOperation::Failed { cause: e.to_string() },
@@ -126,13 +135,23 @@ pub async fn dispose(State(state): State<RestState>, bytes: Bytes) -> Result<(St
 }
 
 /// The running job whose checkpoint directory (`<state.checkpoints.dir>/<job id>`)
-/// holds `dir`, if any.
+/// holds `dir` or lies in it, if any: local paths compared resolved, URLs by their
+/// path segments.
 fn live_checkpoints_of(state: &RestState, dir: &str) -> Option<String> {
-    let resolved = rask_common::security::paths::resolve(std::path::Path::new(dir))?;
+    let resolved = rask_common::security::paths::resolve(std::path::Path::new(dir));
     state.dispatcher.jobs().iter().filter(|j| !j.status().is_terminal()).find_map(|j| {
         let storage = j.settings.checkpointing.as_ref()?;
-        let own = rask_common::security::paths::resolve(std::path::Path::new(storage.storage.dir()))?.join(&j.graph.job_id);
-        (resolved.starts_with(&own) || own.starts_with(&resolved)).then(|| j.graph.job_id.clone())
+        let holds = match &resolved {
+            Some(resolved) => {
+                let own = rask_common::security::paths::resolve(std::path::Path::new(storage.storage.dir()))?.join(&j.graph.job_id);
+                resolved.starts_with(&own) || own.starts_with(resolved)
+            }
+            None => {
+                let (own, dir) = (format!("{}/{}/", storage.storage.dir(), j.graph.job_id), format!("{}/", dir.trim_end_matches('/')));
+                dir.starts_with(&own) || own.starts_with(&dir)
+            }
+        };
+        holds.then(|| j.graph.job_id.clone())
     })
 }
 

@@ -317,6 +317,9 @@ async fn run(
             s.restore_rescaled(&source_states)?;
         }
     }
+    // The operators' set-up and restore I/O (the file sink's directories, commits and
+    // removals) is done before the task runs.
+    chain.settle().await?;
     // Checkpoint triggers (sources) and completions (all) from the JobMaster.
     let (control_tx, mut controls) = mpsc::channel::<CheckpointControl>(16);
     services.controls.lock().entry(tdd.job_id.clone()).or_default().push((task_id, source.is_some(), control_tx));
@@ -421,7 +424,7 @@ async fn run(
                 for element in elements {
                     ended |= matches!(element, StreamElement::EndOfInput);
                     if let StreamElement::Barrier(id) = element {
-                        let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot());
+                        let states = chain.prepare_checkpoint(id).await.and_then(|_| chain.snapshot());
                         checkpoint(services, tdd, &storage, id, states).await;
                     }
                     chain.push(element, &mut out)?;
@@ -430,7 +433,7 @@ async fn run(
             Some(control) = controls.recv() => match control {
                 CheckpointControl::Complete(id) => chain.notify_checkpoint_complete(id)?,
                 CheckpointControl::Trigger { id, stop, drain } => {
-                    let states = chain.prepare_checkpoint(id).and_then(|_| chain.snapshot()).map(|mut states| {
+                    let states = chain.prepare_checkpoint(id).await.and_then(|_| chain.snapshot()).map(|mut states| {
                         if let Some(s) = &source {
                             states.insert(0, (SOURCE_STATE.to_string(), s.snapshot()));
                         }
@@ -472,13 +475,16 @@ async fn run(
             }
         }
         if ended {
+            // The sinks' output is written before the task reports FINISHED.
+            chain.settle().await?;
             return Ok(());
         }
     }
 }
 
-/// The job's checkpoint storage, opened (its directory made) when first used: a job
-/// that never checkpoints leaves no directory on this TaskManager.
+/// The job's checkpoint storage, opened when first used. Opening does no I/O (a local
+/// directory is made by the first write): a job that never checkpoints leaves no
+/// directory on this TaskManager.
 struct LazyStorage {
     dir: String,
     opened: std::sync::OnceLock<CheckpointStorage>,
@@ -554,10 +560,10 @@ async fn checkpoint(
     }
 }
 
-/// Reads a state file: an absolute path points into a savepoint (and must lie inside
-/// rask.io.allowed-paths), a relative one into the checkpoint storage (and may not
-/// climb out of it). A file larger than the slot's memory could never be restored
-/// and is refused before it is read.
+/// Reads a state file: an absolute path or a URL points into a savepoint (and must lie
+/// inside rask.io.allowed-paths), a relative one into the checkpoint storage (and may
+/// not climb out of it). A savepoint's file larger than the slot's memory could never
+/// be restored and is refused before it is read. Both go through the checkpoint storage.
 async fn read_state(
     path: &str,
     storage: &LazyStorage,
@@ -565,13 +571,19 @@ async fn read_state(
     max_bytes: u64,
 ) -> Result<bytes::Bytes, TaskError> {
     let refuse = |m: String| TaskError::Deployment(format!("state file {path}: {m}"));
-    if path.starts_with('/') {
-        allowed.check_file("a savepoint's state file", path).map_err(|e| TaskError::Deployment(e.to_string()))?;
-        let meta = tokio::fs::metadata(path).await.map_err(|e| refuse(e.to_string()))?;
-        if !meta.is_file() || meta.len() > max_bytes {
-            return Err(refuse(format!("not a file, or larger than the slot's {max_bytes} bytes of memory")));
+    let url = path.split_once("://").is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
+    if path.starts_with('/') || url {
+        match url {
+            true => allowed.check("a savepoint's state file", path),
+            false => allowed.check_file("a savepoint's state file", path),
         }
-        Ok(bytes::Bytes::from(tokio::fs::read(path).await.map_err(|e| refuse(e.to_string()))?))
+        .map_err(|e| TaskError::Deployment(e.to_string()))?;
+        rask_common::checkpoint::read_savepoint_file(path, max_bytes).await.map_err(|e| match e {
+            rask_common::checkpoint::CheckpointError::TooLarge { .. } => {
+                refuse(format!("not a file, or larger than the slot's {max_bytes} bytes of memory"))
+            }
+            e => refuse(e.to_string()),
+        })
     } else {
         if path.split('/').any(|segment| segment == ".." || segment == ".") {
             return Err(refuse("a checkpoint's state file may not leave the checkpoint directory".into()));

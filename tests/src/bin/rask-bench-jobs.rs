@@ -3,9 +3,11 @@
 //! 2, on the local target and on a session cluster of two TaskManagers (so (b)
 //! crosses the network); submission latency (`rask run --detached` until RUNNING,
 //! median of 20); time to the first printed row of `rask run examples/top-products.yaml`;
-//! TaskManager memory added by (b) at parallelism 2.
+//! TaskManager memory added by (b) at parallelism 2; and (c) datagen -> file sink (CSV)
+//! at parallelism 1 and 2 on the local target, at least once and exactly once (a
+//! checkpoint every second: in-progress, pending and committed files).
 //!
-//!   cargo run --release -p rask-tests --bin rask-bench-jobs [-- --rows-a 50000000 --rows-b 20000000]
+//!   cargo run --release -p rask-tests --bin rask-bench-jobs [-- --rows-a 50000000 --rows-b 20000000 --rows-c 10000000 --file-sink-only]
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -17,7 +19,8 @@ fn job(name: &str, rows: u64, pipeline: &str) -> String {
     format!(
         "name: {name}\nsources:\n  - name: gen\n    connector: datagen\n    number-of-rows: {rows}\n    seed: 1\n    fields:\n      \
          - {{name: id, type: BIGINT, kind: sequence}}\n      - {{name: product_id, type: BIGINT, min: 0, max: 9999}}\n      \
-         - {{name: price, type: DOUBLE, min: 1, max: 100}}\npipeline:\n{pipeline}sinks:\n  - {{name: out, connector: blackhole}}\n"
+         - {{name: price, type: DOUBLE, min: 1, max: 100}}\n{}sinks:\n  - {{name: out, connector: blackhole}}\n",
+        if pipeline.is_empty() { String::new() } else { format!("pipeline:\n{pipeline}") }
     )
 }
 
@@ -38,13 +41,20 @@ fn rss_mb(d: &Daemon) -> f64 {
 fn main() {
     let mut rows_a: u64 = 50_000_000;
     let mut rows_b: u64 = 20_000_000;
+    let mut rows_c: u64 = 10_000_000;
+    let mut file_sink_only = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
+        if flag == "--file-sink-only" {
+            file_sink_only = true;
+            continue;
+        }
         match (flag.as_str(), args.next().and_then(|v| v.parse().ok())) {
             ("--rows-a", Some(v)) => rows_a = v,
             ("--rows-b", Some(v)) => rows_b = v,
+            ("--rows-c", Some(v)) => rows_c = v,
             _ => {
-                eprintln!("usage: rask-bench-jobs [--rows-a N] [--rows-b N]");
+                eprintln!("usage: rask-bench-jobs [--rows-a N] [--rows-b N] [--rows-c N] [--file-sink-only]");
                 std::process::exit(2);
             }
         }
@@ -78,6 +88,50 @@ fn main() {
             took.as_millis()
         );
     };
+
+    // (c) The file sink: CSV part files, at least once, and exactly once with a
+    // checkpoint every second (in-progress files closed, moved and committed).
+    let c = dir.path().join("c.yaml");
+    let out = dir.path().join("c-out");
+    let chk = dir.path().join("c-chk");
+    std::fs::write(
+        &c,
+        job("bench-c", rows_c, "")
+            .replace("{name: out, connector: blackhole}", &format!("{{name: out, connector: file, path: {}, format: csv}}", out.display())),
+    )
+    .unwrap();
+    let exactly_once = ["-D", "execution.checkpointing.interval=1s", "-D"];
+    let chk_dir = format!("state.checkpoints.dir={}", chk.display());
+    for p in [1u32, 2] {
+        let ps = p.to_string();
+        for (what, extra) in
+            [("(c) file sink CSV, at least once, local", &[][..]), ("(c) file sink CSV, exactly once (1 s), local", &exactly_once[..])]
+        {
+            let _ = std::fs::remove_dir_all(&out);
+            let _ = std::fs::remove_dir_all(&chk);
+            let mut args = vec!["run", "-p", &ps];
+            args.extend_from_slice(extra);
+            if !extra.is_empty() {
+                args.push(&chk_dir);
+            }
+            args.push(c.to_str().unwrap());
+            let took = runtime(&args);
+            let bytes: u64 = std::fs::read_dir(&out)
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().starts_with("part-"))
+                .map(|e| e.metadata().unwrap().len())
+                .sum();
+            report(what, rows_c, p, took);
+            println!("{:<44}      {:.0} MB written, {:.0} MB/s", "", bytes as f64 / 1e6, bytes as f64 / 1e6 / took.as_secs_f64());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    let _ = std::fs::remove_dir_all(&chk);
+    if file_sink_only {
+        return;
+    }
+
     for p in [1u32, 2] {
         let ps = p.to_string();
         report("(a) filter, local target", rows_a, p, runtime(&["run", "-p", &ps, a.to_str().unwrap()]));

@@ -8,55 +8,275 @@
 //! written after the last completed checkpoint are discarded on restore (their rows
 //! are replayed). Without checkpointing it writes `<path>/part-<subtask>.<ext>`
 //! directly (at least once).
+//!
+//! No file I/O runs on the task's thread: rows are encoded into a buffer, which goes
+//! to the sink's writer in chunks of [`CHUNK_BYTES`] (or after [`FLUSH_AFTER_MS`]); the
+//! writer is a tokio task that runs the file operations in order, a batch of them per
+//! trip to the runtime's blocking pool. The task waits for the writer
+//! ([`StreamOperator::settle`]) only where it must: before a checkpoint's state is
+//! written (the closed file must be in `.pending/`), after a restore (its commits and
+//! removals done) and at the end of input. More than [`MAX_QUEUED_BYTES`] waiting to be
+//! written holds the task's input back ([`StreamOperator::pause`]).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
+use bytes::Bytes;
+use parking_lot::Mutex;
 use rask_common::job::graph::FileFormat;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, oneshot};
 
-use super::{OperatorContext, StreamOperator};
+use super::{now_ms, OperatorContext, Settling, StreamOperator};
 use crate::runtime::{StreamElement, TaskError};
 
 const IN_PROGRESS: &str = ".inprogress";
 const PENDING: &str = ".pending";
 
-enum Writer {
-    Csv(Box<arrow::csv::Writer<BufWriter<File>>>),
-    Json(arrow::json::LineDelimitedWriter<BufWriter<File>>),
+/// Encoded rows go to the writer in chunks of this size.
+pub const CHUNK_BYTES: usize = 512 << 10;
+/// Rows that fill no chunk go to the writer this long after they were encoded.
+pub const FLUSH_AFTER_MS: i64 = 200;
+/// Bytes waiting for the writer beyond which the task's input is held back.
+pub const MAX_QUEUED_BYTES: u64 = 4 << 20;
+
+/// Encoded rows not yet handed to the writer: the Arrow writers write into it.
+#[derive(Clone, Default)]
+struct Spool(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Spool {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
-impl Writer {
-    fn create(path: &Path, format: FileFormat) -> Result<Self, TaskError> {
-        let file = BufWriter::new(File::create(path)?);
-        Ok(match format {
-            FileFormat::Json => Writer::Json(arrow::json::LineDelimitedWriter::new(file)),
-            _ => Writer::Csv(Box::new(arrow::csv::WriterBuilder::new().with_header(true).build(file))),
-        })
+impl Spool {
+    fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    /// What is spooled, leaving a fresh buffer.
+    fn take(&self) -> Option<Bytes> {
+        let mut buf = self.0.lock();
+        (!buf.is_empty()).then(|| Bytes::from(std::mem::replace(&mut *buf, Vec::with_capacity(CHUNK_BYTES))))
+    }
+}
+
+/// The Arrow writer of the open part file (a new one per file: each CSV file has its
+/// header).
+enum Encoder {
+    Csv(Box<arrow::csv::Writer<Spool>>),
+    Json(arrow::json::LineDelimitedWriter<Spool>),
+}
+
+impl Encoder {
+    fn new(format: FileFormat, spool: Spool) -> Self {
+        match format {
+            FileFormat::Json => Encoder::Json(arrow::json::LineDelimitedWriter::new(spool)),
+            _ => Encoder::Csv(Box::new(arrow::csv::WriterBuilder::new().with_header(true).build(spool))),
+        }
     }
 
     fn write(&mut self, batch: &RecordBatch) -> Result<(), TaskError> {
         match self {
-            Writer::Csv(w) => w.write(batch)?,
-            Writer::Json(w) => w.write(batch)?,
+            Encoder::Csv(w) => w.write(batch)?,
+            Encoder::Json(w) => w.write(batch)?,
         }
         Ok(())
     }
 
-    /// Flushes everything to the file and closes it.
-    fn close(self) -> Result<(), TaskError> {
-        let mut file = match self {
-            Writer::Csv(w) => w.into_inner(),
-            Writer::Json(mut w) => {
-                w.finish()?;
-                w.into_inner()
-            }
-        };
-        file.flush()?;
-        file.into_inner().map_err(|e| TaskError::Io(e.into_error()))?.sync_all()?;
+    /// Everything encoded is in the spool.
+    fn finish(self) -> Result<(), TaskError> {
+        if let Encoder::Json(mut w) = self {
+            w.finish()?;
+        }
         Ok(())
+    }
+}
+
+/// What the writer does, in order.
+enum Io {
+    /// Makes directories (with their parents).
+    Dirs(Vec<PathBuf>),
+    /// Creates (or truncates) the file the next writes go to.
+    Create(PathBuf),
+    Write(Bytes),
+    /// Flushes the open file to disk and closes it; then renames it to `to`, if given.
+    Close {
+        to: Option<PathBuf>,
+    },
+    /// Makes a pending file visible. Idempotent: a file already visible is fine.
+    Commit {
+        from: PathBuf,
+        to: PathBuf,
+    },
+    /// Removes the files in `dirs` whose names start with `prefix` (uncommitted files
+    /// of this job's subtask).
+    Discard {
+        dirs: Vec<PathBuf>,
+        prefix: String,
+    },
+    /// Removes the committed files in `dir` starting with `prefix` that belong to
+    /// checkpoints after `checkpoint`.
+    RollbackAfter {
+        dir: PathBuf,
+        prefix: String,
+        checkpoint: u64,
+    },
+    /// The task was cancelled or failed: close the open file and remove it (the rows of
+    /// an in-progress file are not covered by any checkpoint).
+    Abandon(PathBuf),
+    /// Answered once everything before it ran: Ok, or the writer's first error.
+    Settle(oneshot::Sender<Result<(), String>>),
+}
+
+/// What the sink and its writer share.
+#[derive(Default)]
+struct Shared {
+    /// Bytes sent to the writer and not yet written.
+    queued: AtomicU64,
+    /// The writer failed: its error, also answered to every settle.
+    failed: AtomicBool,
+    error: Mutex<Option<String>>,
+    /// The sink was dropped before its end (exactly-once mode): what is still queued
+    /// is not done, but for commits (of completed checkpoints) and `Abandon`.
+    abandoned: AtomicBool,
+}
+
+/// The writer's state, moved to the blocking pool and back for each batch of commands.
+struct FileWriter {
+    file: Option<(PathBuf, File)>,
+    shared: Arc<Shared>,
+}
+
+impl FileWriter {
+    fn run(&mut self, io: Io) {
+        if let Io::Write(bytes) = &io {
+            self.shared.queued.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+        }
+        let abandoned = self.shared.abandoned.load(Ordering::Relaxed);
+        let failed = self.shared.failed.load(Ordering::Relaxed);
+        let result = match io {
+            Io::Settle(answer) => {
+                let _ = answer.send(match failed {
+                    true => Err(self.shared.error.lock().clone().unwrap_or_default()),
+                    false => Ok(()),
+                });
+                Ok(())
+            }
+            Io::Abandon(path) => {
+                self.file = None;
+                remove(&path)
+            }
+            // A completed checkpoint's files are committed whatever becomes of the task.
+            io @ Io::Commit { .. } => self.step(io),
+            _ if failed || abandoned => Ok(()),
+            io => self.step(io),
+        };
+        if let Err(e) = result {
+            let mut error = self.shared.error.lock();
+            if error.is_none() {
+                *error = Some(e);
+                self.shared.failed.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn step(&mut self, io: Io) -> Result<(), String> {
+        match io {
+            Io::Dirs(dirs) => {
+                for dir in dirs {
+                    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                }
+            }
+            Io::Create(path) => {
+                let file = File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+                self.file = Some((path, file));
+            }
+            Io::Write(bytes) => {
+                let (path, file) = self.file.as_mut().ok_or("a write without an open file (please report)")?;
+                file.write_all(&bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            Io::Close { to } => {
+                let (path, file) = self.file.take().ok_or("a close without an open file (please report)")?;
+                file.sync_all().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                drop(file);
+                if let Some(to) = to {
+                    std::fs::rename(&path, &to).map_err(|e| format!("cannot move {} to {}: {e}", path.display(), to.display()))?;
+                }
+            }
+            Io::Commit { from, to } => match std::fs::rename(&from, &to) {
+                Ok(()) => {}
+                Err(_) if to.exists() => {}
+                Err(e) => return Err(format!("cannot commit {}: {e}", from.display())),
+            },
+            Io::Discard { dirs, prefix } => {
+                for dir in dirs {
+                    let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+                    for entry in entries.flatten() {
+                        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                            remove(&entry.path())?;
+                        }
+                    }
+                }
+            }
+            Io::RollbackAfter { dir, prefix, checkpoint } => {
+                let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.starts_with(&prefix) && epoch_of(&name).is_some_and(|e| e > checkpoint) {
+                        tracing::warn!("file sink: removing {name}, written after checkpoint {checkpoint} that the job restarts from");
+                        remove(&entry.path())?;
+                    }
+                }
+            }
+            Io::Abandon(_) | Io::Settle(_) => unreachable!("handled in run"),
+        }
+        Ok(())
+    }
+}
+
+/// Removes a file; one already gone (an earlier attempt's writer removed it) is fine.
+fn remove(path: &std::path::Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("cannot remove {}: {e}", path.display())),
+        _ => Ok(()),
+    }
+}
+
+/// The sink's writer: runs the commands in order, each batch of those waiting in one
+/// trip to the blocking pool. Ends when the sink is gone and every command ran.
+async fn write_files(mut commands: mpsc::UnboundedReceiver<Io>, shared: Arc<Shared>) {
+    let mut writer = Some(FileWriter { file: None, shared });
+    let mut batch = Vec::with_capacity(16);
+    while commands.recv_many(&mut batch, 16).await > 0 {
+        let mut w = writer.take().expect("the writer came back");
+        let mut todo = std::mem::take(&mut batch);
+        let trip = tokio::task::spawn_blocking(move || {
+            for io in todo.drain(..) {
+                w.run(io);
+            }
+            (w, todo)
+        });
+        match trip.await {
+            Ok((w, empty)) => {
+                writer = Some(w);
+                batch = empty;
+            }
+            // The runtime is shutting down, or a command panicked: settles waiting
+            // on the dropped commands see the writer gone.
+            Err(_) => return,
+        }
     }
 }
 
@@ -76,22 +296,29 @@ pub struct FileSink {
     attempt: u32,
     transactional: bool,
     seq: u64,
-    current: Option<(String, Writer)>,
+    /// The open part file's name and encoder.
+    current: Option<(String, Encoder)>,
+    spool: Spool,
+    /// When rows first sat in the spool without a chunk's worth (ms since the epoch).
+    spooled_since: Option<i64>,
     pending: Vec<(u64, String)>,
     /// The latest barrier seen: files are named by the checkpoint they belong to.
     last_checkpoint: u64,
+    writer: mpsc::UnboundedSender<Io>,
+    shared: Arc<Shared>,
+    /// Commands were sent since the last settle.
+    unsettled: bool,
 }
 
 impl FileSink {
+    /// A sink writing under `dir` (made by the writer; an error shows when the task
+    /// settles, before it runs). Must be called within the tokio runtime.
     pub fn new(dir: &str, format: FileFormat, ctx: &OperatorContext) -> Result<Self, TaskError> {
         let dir = PathBuf::from(dir);
-        std::fs::create_dir_all(&dir)?;
-        if ctx.transactional {
-            std::fs::create_dir_all(dir.join(IN_PROGRESS))?;
-            std::fs::create_dir_all(dir.join(PENDING))?;
-        }
-        Ok(Self {
-            dir,
+        let shared = Arc::new(Shared::default());
+        let (writer, commands) = mpsc::unbounded_channel();
+        tokio::spawn(write_files(commands, shared.clone()));
+        let mut sink = Self {
             format,
             subtask: ctx.subtask,
             job: ctx.job_id.chars().take(6).collect(),
@@ -99,9 +326,46 @@ impl FileSink {
             transactional: ctx.transactional,
             seq: 0,
             current: None,
+            spool: Spool::default(),
+            spooled_since: None,
             pending: Vec::new(),
             last_checkpoint: 0,
-        })
+            writer,
+            shared,
+            unsettled: false,
+            dir,
+        };
+        let mut dirs = vec![sink.dir.clone()];
+        if sink.transactional {
+            dirs.extend([sink.dir.join(IN_PROGRESS), sink.dir.join(PENDING)]);
+        }
+        sink.send(Io::Dirs(dirs));
+        Ok(sink)
+    }
+
+    fn send(&mut self, io: Io) {
+        if let Io::Write(bytes) = &io {
+            self.shared.queued.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+        self.unsettled |= !matches!(io, Io::Settle(_));
+        // The writer ends only after the sink is gone.
+        let _ = self.writer.send(io);
+    }
+
+    /// The writer's error, once it failed.
+    fn check(&self) -> Result<(), TaskError> {
+        match self.shared.failed.load(Ordering::Relaxed) {
+            true => Err(TaskError::operator("file sink", self.shared.error.lock().clone().unwrap_or_default())),
+            false => Ok(()),
+        }
+    }
+
+    /// Hands what is spooled to the writer.
+    fn send_spool(&mut self) {
+        self.spooled_since = None;
+        if let Some(bytes) = self.spool.take() {
+            self.send(Io::Write(bytes));
+        }
     }
 
     fn ext(&self) -> &'static str {
@@ -112,7 +376,7 @@ impl FileSink {
         }
     }
 
-    fn writer(&mut self) -> Result<&mut Writer, TaskError> {
+    fn encoder(&mut self) -> &mut Encoder {
         if self.current.is_none() {
             let (name, path) = if self.transactional {
                 let name = format!("part-{}-{}-{}-{}.{}", self.subtask, self.job, self.attempt, self.seq, self.ext());
@@ -124,35 +388,24 @@ impl FileSink {
                 let path = self.dir.join(&name);
                 (name, path)
             };
-            self.current = Some((name, Writer::create(&path, self.format)?));
+            self.send(Io::Create(path));
+            self.current = Some((name, Encoder::new(self.format, self.spool.clone())));
         }
-        Ok(&mut self.current.as_mut().expect("set").1)
+        &mut self.current.as_mut().expect("set").1
     }
 
-    /// Makes a pending file visible. Idempotent: a file already visible is fine.
-    fn commit(&self, name: &str) -> Result<(), TaskError> {
-        let from = self.dir.join(PENDING).join(name);
-        let to = self.dir.join(name);
-        match std::fs::rename(&from, &to) {
-            Ok(()) => Ok(()),
-            Err(_) if to.exists() => Ok(()),
-            Err(e) => Err(TaskError::operator("file sink", format!("cannot commit {}: {e}", from.display()))),
-        }
+    /// Closes the open part file (its rows all sent), then moves it to `to` if given.
+    fn close_current(&mut self, to: impl FnOnce(&Self, &str) -> Option<PathBuf>) -> Result<Option<String>, TaskError> {
+        let Some((name, encoder)) = self.current.take() else { return Ok(None) };
+        encoder.finish()?;
+        self.send_spool();
+        let to = to(self, &name);
+        self.send(Io::Close { to });
+        Ok(Some(name))
     }
 
-    /// Removes this job's and subtask's in-progress and pending files other than `keep`.
-    fn discard_uncommitted(&self, keep: &[(u64, String)]) -> Result<(), TaskError> {
-        let prefix = format!("part-{}-{}-", self.subtask, self.job);
-        for sub in [IN_PROGRESS, PENDING] {
-            let Ok(entries) = std::fs::read_dir(self.dir.join(sub)) else { continue };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with(&prefix) && !keep.iter().any(|(_, k)| k == &name) {
-                    std::fs::remove_file(entry.path())?;
-                }
-            }
-        }
-        Ok(())
+    fn commit(&mut self, name: &str) {
+        self.send(Io::Commit { from: self.dir.join(PENDING).join(name), to: self.dir.join(name) });
     }
 }
 
@@ -170,46 +423,65 @@ fn epoch_of(name: &str) -> Option<u64> {
     name.split('-').find_map(|p| p.strip_prefix("ck")).and_then(|d| d.parse().ok())
 }
 
-impl FileSink {
-    /// Deletes this subtask's committed files of checkpoints after `checkpoint`.
-    fn rollback_after(&self, checkpoint: u64) -> Result<(), TaskError> {
-        let prefix = format!("part-{}-{}-ck", self.subtask, self.job);
-        for entry in std::fs::read_dir(&self.dir)?.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&prefix) && epoch_of(&name).is_some_and(|e| e > checkpoint) {
-                tracing::warn!("file sink: removing {name}, written after checkpoint {checkpoint} that the job restarts from");
-                std::fs::remove_file(entry.path())?;
-            }
+impl StreamOperator for FileSink {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        self.check()?;
+        self.encoder().write(&batch)?;
+        if self.spool.len() >= CHUNK_BYTES {
+            self.send_spool();
+        } else if self.spooled_since.is_none() {
+            self.spooled_since = Some(now_ms());
         }
         Ok(())
     }
-}
 
-impl StreamOperator for FileSink {
-    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        self.writer()?.write(&batch)
+    fn next_timer(&self) -> Option<i64> {
+        self.spooled_since.map(|t| t + FLUSH_AFTER_MS)
+    }
+
+    fn on_processing_time(&mut self, _now_ms: i64, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        self.send_spool();
+        Ok(())
+    }
+
+    fn pause(&self) -> Option<Duration> {
+        (self.shared.queued.load(Ordering::Relaxed) > MAX_QUEUED_BYTES).then_some(Duration::from_millis(1))
     }
 
     fn prepare_checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
+        self.check()?;
         if !self.transactional {
             return Ok(());
         }
         self.last_checkpoint = id;
-        if let Some((name, writer)) = self.current.take() {
-            writer.close()?;
-            // Pending and committed names carry the checkpoint they belong to.
-            let committed = epoch_name(&name, id);
-            std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(PENDING).join(&committed))?;
-            self.pending.push((id, committed));
+        // Pending and committed names carry the checkpoint they belong to.
+        let pending = |sink: &Self, name: &str| Some(sink.dir.join(PENDING).join(epoch_name(name, id)));
+        if let Some(name) = self.close_current(pending)? {
+            self.pending.push((id, epoch_name(&name, id)));
         }
         Ok(())
+    }
+
+    fn settle(&mut self) -> Option<Settling> {
+        if !std::mem::take(&mut self.unsettled) {
+            return None;
+        }
+        let (answer, settled) = oneshot::channel();
+        self.send(Io::Settle(answer));
+        Some(Box::pin(async move {
+            match settled.await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(TaskError::operator("file sink", e)),
+                Err(_) => Err(TaskError::operator("file sink", "its writer stopped")),
+            }
+        }))
     }
 
     fn notify_checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {
         let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending).into_iter().partition(|(n, _)| *n <= id);
         self.pending = waiting;
         for (_, name) in done {
-            self.commit(&name)?;
+            self.commit(&name);
         }
         Ok(())
     }
@@ -227,13 +499,16 @@ impl StreamOperator for FileSink {
             serde_json::from_slice(state).map_err(|e| TaskError::operator("file sink", format!("corrupt state: {e}")))?;
         // The restored checkpoint completed: everything it recorded is committed.
         for (_, name) in &state.pending {
-            self.commit(name)?;
+            self.commit(name);
         }
         // What was written after it is replayed; drop it. That includes files already
         // committed for later checkpoints when an older checkpoint is restored (the
         // newer one was unusable): their rows come again.
-        self.discard_uncommitted(&[])?;
-        self.rollback_after(state.checkpoint)
+        let prefix = format!("part-{}-{}-", self.subtask, self.job);
+        self.send(Io::Discard { dirs: vec![self.dir.join(IN_PROGRESS), self.dir.join(PENDING)], prefix });
+        let prefix = format!("part-{}-{}-ck", self.subtask, self.job);
+        self.send(Io::RollbackAfter { dir: self.dir.clone(), prefix, checkpoint: state.checkpoint });
+        Ok(())
     }
 
     fn restore_state_rescaled(&mut self, state: &[u8], _keep: &dyn Fn(u64) -> bool) -> Result<(), TaskError> {
@@ -241,23 +516,20 @@ impl StreamOperator for FileSink {
         let state: SinkState =
             serde_json::from_slice(state).map_err(|e| TaskError::operator("file sink", format!("corrupt state: {e}")))?;
         for (_, name) in &state.pending {
-            self.commit(name)?;
+            self.commit(name);
         }
         Ok(())
     }
 
     fn finish(&mut self, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        if let Some((name, writer)) = self.current.take() {
-            writer.close()?;
-            if self.transactional {
-                // The input ended: these rows are final.
-                let committed = epoch_name(&name, self.last_checkpoint + 1);
-                std::fs::rename(self.dir.join(IN_PROGRESS).join(&name), self.dir.join(committed))?;
-            }
-        }
+        self.check()?;
+        // The input ended: these rows are final.
+        let last = self.last_checkpoint + 1;
+        let committed = |sink: &Self, name: &str| sink.transactional.then(|| sink.dir.join(epoch_name(name, last)));
+        self.close_current(committed)?;
         let pending = std::mem::take(&mut self.pending);
         for (_, name) in pending {
-            self.commit(&name)?;
+            self.commit(&name);
         }
         Ok(())
     }
@@ -265,11 +537,128 @@ impl StreamOperator for FileSink {
 
 impl Drop for FileSink {
     fn drop(&mut self) {
-        // Cancelled or failed: the open file's rows are not covered by any checkpoint.
-        if let Some((name, _)) = self.current.take() {
-            if self.transactional {
-                let _ = std::fs::remove_file(self.dir.join(IN_PROGRESS).join(name));
-            }
+        let Some((name, encoder)) = self.current.take() else { return };
+        if self.transactional {
+            // Cancelled or failed: the open file's rows are not covered by any
+            // checkpoint, and nothing still queued is done.
+            self.shared.abandoned.store(true, Ordering::Relaxed);
+            self.send(Io::Abandon(self.dir.join(IN_PROGRESS).join(name)));
+        } else {
+            // At least once: what was written stays.
+            let _ = encoder.finish();
+            self.send_spool();
+            self.send(Io::Close { to: None });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc as StdArc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+    use crate::runtime::memory::SlotMemory;
+    use crate::runtime::printed::PrintedRows;
+
+    fn ctx(transactional: bool, attempt: u32) -> OperatorContext {
+        let slot_memory = SlotMemory::new(64 << 20);
+        OperatorContext {
+            job_id: "abcdef0123".into(),
+            subtask: 0,
+            parallelism: 1,
+            printed: PrintedRows::new(slot_memory.clone()),
+            slot_memory,
+            attempt,
+            transactional,
+        }
+    }
+
+    fn batch(from: i64, rows: i64) -> RecordBatch {
+        let schema = StdArc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![StdArc::new(Int64Array::from_iter_values(from..from + rows))]).unwrap()
+    }
+
+    async fn settle(sink: &mut FileSink) -> Result<(), TaskError> {
+        match sink.settle() {
+            Some(wait) => wait.await,
+            None => Ok(()),
+        }
+    }
+
+    fn visible(dir: &std::path::Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("part-"))
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn rows(dir: &std::path::Path) -> usize {
+        visible(dir).iter().map(|n| std::fs::read_to_string(dir.join(n)).unwrap().lines().count() - 1).sum()
+    }
+
+    #[tokio::test]
+    async fn exactly_once_files_become_visible_when_their_checkpoint_completes() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out");
+        let mut sink = FileSink::new(dir.to_str().unwrap(), FileFormat::Csv, &ctx(true, 0)).unwrap();
+        settle(&mut sink).await.unwrap();
+        let mut out = Vec::new();
+        sink.process_batch(batch(0, 1000), &mut out).unwrap();
+        sink.prepare_checkpoint(1).unwrap();
+        settle(&mut sink).await.unwrap();
+        // Acknowledged: the closed file is durable in .pending/, nothing visible yet.
+        assert_eq!(std::fs::read_dir(dir.join(PENDING)).unwrap().count(), 1);
+        assert!(visible(&dir).is_empty());
+        let state = sink.snapshot_state().unwrap().unwrap();
+        sink.process_batch(batch(1000, 500), &mut out).unwrap();
+        sink.notify_checkpoint_complete(1).unwrap();
+        settle(&mut sink).await.unwrap();
+        assert_eq!(rows(&dir), 1000);
+        // A failure now: the open file goes; a new attempt restores checkpoint 1.
+        drop(sink);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut again = FileSink::new(dir.to_str().unwrap(), FileFormat::Csv, &ctx(true, 1)).unwrap();
+        again.restore_state(&state).unwrap();
+        settle(&mut again).await.unwrap();
+        assert_eq!(std::fs::read_dir(dir.join(IN_PROGRESS)).unwrap().count(), 0, "the failed attempt's file is gone");
+        again.process_batch(batch(1000, 500), &mut out).unwrap();
+        again.finish(&mut out).unwrap();
+        settle(&mut again).await.unwrap();
+        assert_eq!(rows(&dir), 1500, "{:?}", visible(&dir));
+    }
+
+    #[tokio::test]
+    async fn at_least_once_writes_one_part_file_in_chunks() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out");
+        let mut sink = FileSink::new(dir.to_str().unwrap(), FileFormat::Json, &ctx(false, 0)).unwrap();
+        let mut out = Vec::new();
+        for i in 0..100 {
+            sink.process_batch(batch(i * 10_000, 10_000), &mut out).unwrap();
+        }
+        sink.finish(&mut out).unwrap();
+        settle(&mut sink).await.unwrap();
+        assert_eq!(visible(&dir), vec!["part-0.json".to_string()]);
+        let text = std::fs::read_to_string(dir.join("part-0.json")).unwrap();
+        assert_eq!(text.lines().count(), 1_000_000);
+        assert_eq!(text.lines().last(), Some("{\"id\":999999}"));
+    }
+
+    #[tokio::test]
+    async fn a_write_error_fails_the_sink() {
+        let root = tempfile::tempdir().unwrap();
+        let blocker = root.path().join("file");
+        std::fs::write(&blocker, "not a directory").unwrap();
+        let mut sink = FileSink::new(blocker.join("out").to_str().unwrap(), FileFormat::Csv, &ctx(true, 0)).unwrap();
+        let e = settle(&mut sink).await.unwrap_err().to_string();
+        assert!(e.contains("file sink") && e.contains("cannot create"), "{e}");
+        assert!(sink.process_batch(batch(0, 1), &mut Vec::new()).is_err());
     }
 }

@@ -34,6 +34,9 @@ pub struct OperatorContext {
     pub transactional: bool,
 }
 
+/// An operator's outstanding I/O, as [`StreamOperator::settle`] returns it.
+pub type Settling = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TaskError>> + Send>>;
+
 pub trait StreamOperator: Send {
     fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError>;
 
@@ -61,6 +64,14 @@ pub trait StreamOperator: Send {
     /// `id` (the file sink closes its file here). Called before `snapshot_state`.
     fn prepare_checkpoint(&mut self, _id: u64) -> Result<(), TaskError> {
         Ok(())
+    }
+
+    /// Waits for the I/O this operator handed off the task's thread (the file sink's
+    /// writes, closes and renames): its first error. `None` when nothing is
+    /// outstanding. The task awaits it after `prepare_checkpoint` (before the state is
+    /// written and acknowledged), after restoring state and at the end of input.
+    fn settle(&mut self) -> Option<Settling> {
+        None
     }
 
     /// Checkpoint `id` is complete: commit what it covers.
@@ -137,9 +148,20 @@ impl OperatorChain {
         self.operators[i].restore_state(state)
     }
 
-    /// Barrier `id` reached the chain (before `snapshot`).
-    pub fn prepare_checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
-        self.operators.iter_mut().try_for_each(|o| o.prepare_checkpoint(id))
+    /// Barrier `id` reached the chain (before `snapshot`): every operator prepares,
+    /// then the I/O that started settles.
+    pub async fn prepare_checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
+        self.operators.iter_mut().try_for_each(|o| o.prepare_checkpoint(id))?;
+        self.settle().await
+    }
+
+    /// Waits for every operator's outstanding I/O (see the trait method).
+    pub async fn settle(&mut self) -> Result<(), TaskError> {
+        let waits: Vec<Settling> = self.operators.iter_mut().filter_map(|o| o.settle()).collect();
+        for wait in waits {
+            wait.await?;
+        }
+        Ok(())
     }
 
     pub fn notify_checkpoint_complete(&mut self, id: u64) -> Result<(), TaskError> {

@@ -214,14 +214,18 @@ mod tests {
         assert!(unlimited.pause().is_none());
     }
 
-    #[test]
-    fn file_is_planned_and_built_through_the_registry() {
+    #[tokio::test]
+    async fn file_is_planned_and_built_through_the_registry() {
         let dir = std::env::temp_dir().join(format!("rask-registry-file-sink-{}", rask_common::ids::random_hex_id()));
         std::fs::create_dir_all(&dir).unwrap();
         let ctx = test_context();
         let mut sink = planned_sink(&dir, "{name: out, connector: file, path: out, format: csv}", &ctx);
         sink.process_batch(batch(3), &mut Vec::new()).unwrap();
         sink.finish(&mut Vec::new()).unwrap();
+        // Its writer works on the blocking pool: wait until it has written.
+        if let Some(settling) = sink.settle() {
+            settling.await.unwrap();
+        }
         drop(sink);
         let parts: Vec<String> =
             std::fs::read_dir(dir.join("out")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
