@@ -39,11 +39,27 @@ impl Harness {
     /// A JobMaster of the conformance job on a cluster configured with `keys` and
     /// slot.request.timeout of `slot_timeout`, leader of an in-memory HA store.
     async fn start(keys: &[(&str, &str)], slot_timeout: Duration, recovery: Option<Recovery>) -> Self {
+        Self::start_with(keys, slot_timeout, recovery, None).await
+    }
+
+    /// A JobMaster of the conformance job started from the savepoint at `path`.
+    async fn start_from_savepoint(path: &str) -> Self {
+        let savepoint = rask_common::job::graph::SavepointRestore { path: path.into(), allow_non_restored_state: false };
+        Self::start_with(&[], SLOT_TIMEOUT, None, Some(savepoint)).await
+    }
+
+    async fn start_with(
+        keys: &[(&str, &str)],
+        slot_timeout: Duration,
+        recovery: Option<Recovery>,
+        savepoint: Option<rask_common::job::graph::SavepointRestore>,
+    ) -> Self {
         let rm = Arc::new(ResourceManager::new("test".into(), "t".repeat(32), Duration::from_secs(1), Duration::from_secs(5)));
         let executors = Arc::new(FakeTaskExecutors::default());
         let ha = InMemoryHaServices::default();
         let leadership = ha.candidate().campaign().await.expect("leads");
-        let graph = crate::ha::conformance::job_graph(JOB);
+        let mut graph = crate::ha::conformance::job_graph(JOB);
+        graph.savepoint = savepoint;
         leadership.store.put_job_graph(&graph).await.expect("stored");
         let conf = configuration(keys);
         let settings = Arc::new(JobSettings::resolve(&conf, &Default::default(), None).expect("settings"));
@@ -366,4 +382,30 @@ async fn tasks_that_finish_before_their_deployment_is_acknowledged_finish_the_jo
     h.executors.answer_submissions.notify_waiters();
     h.wait_end().await;
     assert_eq!(h.status(), JobStatus::Finished);
+}
+
+#[tokio::test]
+async fn cancelling_while_deploying_cancels_the_job() {
+    let h = Harness::start(&[], SLOT_TIMEOUT, None).await;
+    h.executors.hold_answers.store(true, Ordering::SeqCst);
+    register(&h.rm, "tm1", 1);
+    let tasks = h.tasks();
+    h.executors.wait_submitted(tasks, tasks).await;
+    assert_eq!(h.states().last(), Some(&"Deploying"));
+    h.handle.send(JobMasterMessage::Cancel);
+    h.wait_end().await;
+    assert_eq!(h.status(), JobStatus::Canceled);
+    assert_eq!(h.states()[2..], ["Deploying", "Cancelling", "Finished"]);
+    assert!(h.executors.cancels.load(Ordering::SeqCst) >= 1, "the deployed tasks are cancelled");
+    assert_eq!(h.rm.overview().slots_available, 1, "the slot is back");
+}
+
+#[tokio::test]
+async fn a_savepoint_that_does_not_exist_fails_the_job_before_it_asks_for_slots() {
+    let h = Harness::start_from_savepoint("/nonexistent/savepoint-1").await;
+    h.wait_end().await;
+    assert_eq!(h.status(), JobStatus::Failed);
+    assert_eq!(h.states(), ["Created", "WaitingForResources", "Failing", "Finished"]);
+    assert!(h.cause().contains("/nonexistent/savepoint-1"), "{}", h.cause());
+    assert_eq!(h.rm.unmet_demand(), 0, "no slots were asked for");
 }
