@@ -412,6 +412,13 @@ async fn run(
                 _ = cancel.cancelled() => return Err(TaskError::Cancelled),
             }
         }
+        // Back-pressure from a sink whose writer is behind.
+        if let Some(backlog) = chain.backlog() {
+            tokio::select! {
+                _ = backlog => {}
+                _ = cancel.cancelled() => return Err(TaskError::Cancelled),
+            }
+        }
         let flush_at = writers.iter().filter_map(|w| w.flush_deadline()).min();
         let timer_at = chain.next_timer().map(|t| {
             let wait = (t - now_ms()).max(0) as u64;

@@ -23,7 +23,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
@@ -145,12 +144,33 @@ enum Io {
 struct Shared {
     /// Bytes sent to the writer and not yet written.
     queued: AtomicU64,
+    /// Notified whenever the writer has taken bytes off `queued` (or failed).
+    drained: tokio::sync::Notify,
     /// The writer failed: its error, also answered to every settle.
     failed: AtomicBool,
     error: Mutex<Option<String>>,
     /// The sink was dropped before its end (exactly-once mode): what is still queued
     /// is not done, but for commits (of completed checkpoints) and `Abandon`.
     abandoned: AtomicBool,
+}
+
+/// Whether more than MAX_QUEUED_BYTES wait for a writer that has not failed.
+fn behind(shared: &Shared) -> bool {
+    shared.queued.load(Ordering::Relaxed) > MAX_QUEUED_BYTES && !shared.failed.load(Ordering::Relaxed)
+}
+
+/// Resolves once the writer is no longer [`behind`], woken by its drains.
+async fn room(shared: Arc<Shared>) {
+    loop {
+        // Registered before the check: a drain in between is not missed.
+        let drained = shared.drained.notified();
+        tokio::pin!(drained);
+        drained.as_mut().enable();
+        if !behind(&shared) {
+            return;
+        }
+        drained.await;
+    }
 }
 
 /// The writer's state, moved to the blocking pool and back for each batch of commands.
@@ -163,6 +183,7 @@ impl FileWriter {
     fn run(&mut self, io: Io) {
         if let Io::Write(bytes) = &io {
             self.shared.queued.fetch_sub(bytes.len() as u64, Ordering::Relaxed);
+            self.shared.drained.notify_waiters();
         }
         let abandoned = self.shared.abandoned.load(Ordering::Relaxed);
         let failed = self.shared.failed.load(Ordering::Relaxed);
@@ -188,6 +209,7 @@ impl FileWriter {
             if error.is_none() {
                 *error = Some(e);
                 self.shared.failed.store(true, Ordering::Relaxed);
+                self.shared.drained.notify_waiters();
             }
         }
     }
@@ -444,8 +466,8 @@ impl StreamOperator for FileSink {
         Ok(())
     }
 
-    fn pause(&self) -> Option<Duration> {
-        (self.shared.queued.load(Ordering::Relaxed) > MAX_QUEUED_BYTES).then_some(Duration::from_millis(1))
+    fn backlog(&self) -> Option<super::Backlog> {
+        behind(&self.shared).then(|| Box::pin(room(self.shared.clone())) as super::Backlog)
     }
 
     fn prepare_checkpoint(&mut self, id: u64) -> Result<(), TaskError> {
@@ -623,7 +645,7 @@ mod tests {
         assert_eq!(rows(&dir), 1000);
         // A failure now: the open file goes; a new attempt restores checkpoint 1.
         drop(sink);
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let mut again = FileSink::new(dir.to_str().unwrap(), FileFormat::Csv, &ctx(true, 1)).unwrap();
         again.restore_state(&state).unwrap();
         settle(&mut again).await.unwrap();
@@ -660,5 +682,17 @@ mod tests {
         let e = settle(&mut sink).await.unwrap_err().to_string();
         assert!(e.contains("file sink") && e.contains("cannot create"), "{e}");
         assert!(sink.process_batch(batch(0, 1), &mut Vec::new()).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_sink_behind_its_writer_holds_input_back_until_the_writer_drains() {
+        let shared = Arc::new(Shared::default());
+        shared.queued.store(MAX_QUEUED_BYTES + 1, Ordering::Relaxed);
+        let waiting = tokio::spawn(room(shared.clone()));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!waiting.is_finished(), "behind: the input waits");
+        shared.queued.fetch_sub(2, Ordering::Relaxed);
+        shared.drained.notify_waiters();
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting).await.expect("woken by the drain").unwrap();
     }
 }

@@ -37,6 +37,9 @@ pub struct OperatorContext {
 /// An operator's outstanding I/O, as [`StreamOperator::settle`] returns it.
 pub type Settling = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), TaskError>> + Send>>;
 
+/// Resolves once an operator held up by its own output can take input again.
+pub type Backlog = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 pub trait StreamOperator: Send {
     fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError>;
 
@@ -98,6 +101,13 @@ pub trait StreamOperator: Send {
     /// How long the task should wait before feeding this operator more input (a
     /// deliberately slow sink); the wait holds back the inputs, not the thread.
     fn pause(&self) -> Option<std::time::Duration> {
+        None
+    }
+
+    /// While the operator's output is behind (a writer with too much queued), a future
+    /// that resolves when it can take input again; the task waits on it, holding back
+    /// its inputs (back-pressure), woken by the operator, not by a timer.
+    fn backlog(&self) -> Option<Backlog> {
         None
     }
 }
@@ -193,6 +203,17 @@ impl OperatorChain {
 
     pub fn pause(&self) -> Option<std::time::Duration> {
         self.operators.iter().filter_map(|o| o.pause()).max()
+    }
+
+    /// Resolves once no operator of the chain is behind; `None` when none is now.
+    pub fn backlog(&self) -> Option<Backlog> {
+        let waits: Vec<Backlog> = self.operators.iter().filter_map(|o| o.backlog()).collect();
+        if waits.is_empty() {
+            return None;
+        }
+        Some(Box::pin(async move {
+            futures::future::join_all(waits).await;
+        }))
     }
 
     pub fn next_timer(&self) -> Option<i64> {
