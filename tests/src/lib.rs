@@ -869,3 +869,40 @@ impl ClusterCertificates {
         builder.build().expect("HTTPS client")
     }
 }
+
+/// Where `ours` lacks the shape of `sample` (a real Flink answer): every key of every
+/// object in `sample` must be in `ours` with the same JSON type (numbers are one type;
+/// `null` in the sample matches anything), recursively; arrays compare their first
+/// elements when both have one. Returns the differences as `path: what`.
+pub fn shape_differences(sample: &Value, ours: &Value, path: &str) -> Vec<String> {
+    fn kind(v: &Value) -> &'static str {
+        match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        }
+    }
+    let mut out = Vec::new();
+    match (sample, ours) {
+        (Value::Null, _) => {}
+        (Value::Object(s), Value::Object(o)) => {
+            for (key, value) in s {
+                match o.get(key) {
+                    Some(theirs) => out.extend(shape_differences(value, theirs, &format!("{path}.{key}"))),
+                    None => out.push(format!("{path}.{key}: missing (Flink: {})", kind(value))),
+                }
+            }
+        }
+        (Value::Array(s), Value::Array(o)) => {
+            if let (Some(s0), Some(o0)) = (s.first(), o.first()) {
+                out.extend(shape_differences(s0, o0, &format!("{path}[0]")));
+            }
+        }
+        (s, o) if kind(s) != kind(o) => out.push(format!("{path}: {} (Flink: {})", kind(o), kind(s))),
+        _ => {}
+    }
+    out
+}

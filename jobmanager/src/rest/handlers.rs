@@ -81,11 +81,51 @@ fn taskmanager_json(tm: &TaskManagerInfo) -> Value {
             "freeMemory": tm.hardware.free_memory_bytes,
             "managedMemory": slot_memory,
         },
+        // Flink's memory model: Rask has no JVM heap, metaspace or overhead and no
+        // network buffer pool apart from the slots' budgets, so those are 0 (as Flink
+        // reports a component it does not use); the slots' budgets are managed memory.
         "memoryConfiguration": {
+            "frameworkHeap": 0,
+            "taskHeap": 0,
+            "frameworkOffHeap": 0,
+            "taskOffHeap": 0,
+            "networkMemory": 0,
             "managedMemory": slot_memory,
+            "jvmMetaspace": 0,
+            "jvmOverhead": 0,
+            "totalFlinkMemory": slot_memory,
             "totalProcessMemory": tm.process_memory_bytes,
         },
     })
+}
+
+/// A TaskManager's `metrics` in `/taskmanagers/:id`: Flink's JVM and Netty figures,
+/// which have no counterpart in a Rask process (0, as Flink shows before its first
+/// metrics fetch).
+fn jvm_metrics() -> Value {
+    let zero = |names: &[&str]| names.iter().map(|n| (n.to_string(), json!(0))).collect::<serde_json::Map<String, Value>>();
+    let mut metrics = zero(&[
+        "heapUsed",
+        "heapCommitted",
+        "heapMax",
+        "nonHeapUsed",
+        "nonHeapCommitted",
+        "nonHeapMax",
+        "directCount",
+        "directUsed",
+        "directMax",
+        "mappedCount",
+        "mappedUsed",
+        "mappedMax",
+        "nettyShuffleMemorySegmentsAvailable",
+        "nettyShuffleMemorySegmentsUsed",
+        "nettyShuffleMemorySegmentsTotal",
+        "nettyShuffleMemoryAvailable",
+        "nettyShuffleMemoryUsed",
+        "nettyShuffleMemoryTotal",
+    ]);
+    metrics.insert("garbageCollectors".into(), json!([]));
+    Value::Object(metrics)
 }
 
 pub async fn taskmanagers(State(state): State<RestState>) -> Json<Value> {
@@ -96,6 +136,7 @@ pub async fn taskmanagers(State(state): State<RestState>) -> Json<Value> {
 pub async fn taskmanager_detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
     let tm = state.resource_manager.taskmanager(&id).ok_or_else(|| RestError::not_found(format!("TaskManager {id} does not exist.")))?;
     let mut body = taskmanager_json(&tm);
+    body["metrics"] = jvm_metrics();
     let slots: Vec<Value> = tm
         .slots
         .iter()

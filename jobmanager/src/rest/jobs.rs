@@ -87,12 +87,16 @@ pub async fn overview(State(state): State<RestState>) -> Json<Value> {
                 "jid": eg.job_id,
                 "name": eg.name,
                 "jobType": "STREAMING",
+                "schedulerType": "Default",
                 "start-time": eg.start_time,
                 "end-time": eg.end_time,
                 "duration": duration(&eg),
                 "state": eg.status.name(),
                 "last-modification": eg.timestamps.values().max().copied().unwrap_or(eg.start_time),
                 "tasks": tasks,
+                // Operators not yet part of the running job (Flink's adaptive batch
+                // scheduler); a streaming job has none.
+                "pending-operators": 0,
             })
         })
         .collect();

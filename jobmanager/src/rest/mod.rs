@@ -35,6 +35,21 @@ const MAX_URI_BYTES: usize = 8 * 1024;
 
 pub fn router(state: RestState) -> Router {
     let max_body = state.configuration.max_content_length;
+    // Every endpoint at its plain path and under /v1/, as Flink serves them (its own
+    // clients call the versioned paths).
+    let endpoints = endpoints();
+    Router::new()
+        .merge(endpoints.clone())
+        .nest("/v1", endpoints)
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(max_body, json_errors))
+        .with_state(state)
+}
+
+/// The REST endpoints, by Flink's paths.
+fn endpoints() -> Router<RestState> {
     Router::new()
         .route("/config", get(handlers::web_config))
         .route("/overview", get(handlers::overview))
@@ -55,11 +70,6 @@ pub fn router(state: RestState) -> Router {
         .route("/savepoint-disposal", axum::routing::post(savepoints::dispose))
         .route("/savepoint-disposal/{trigger}", get(savepoints::disposal_status))
         .route("/jobs/{id}/output", get(jobs::output))
-        .fallback(handlers::not_found)
-        .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(max_body, json_errors))
-        .with_state(state)
 }
 
 /// Every error answer in Flink's JSON shape, including those produced before a
