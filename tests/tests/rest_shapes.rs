@@ -36,6 +36,10 @@ fn answers_have_every_field_of_flinks_answers_at_both_paths() {
         ("/jobs".to_string(), "jobs.json"),
         ("/taskmanagers".to_string(), "taskmanagers.json"),
         (format!("/taskmanagers/{tm_id}"), "taskmanager-detail.json"),
+        ("/config".to_string(), "config.json"),
+        ("/jobmanager/config".to_string(), "jobmanager-config.json"),
+        (format!("/jobs/{id}/exceptions"), "job-exceptions.json"),
+        (format!("/jobs/{id}/config"), "job-config.json"),
     ];
     let mut differences = Vec::new();
     for (path, file) in &cases {
