@@ -122,7 +122,13 @@ impl TaskExecutorGateway for FakeGateway {
 
 /// Registers a TaskManager `id` with `slots` free slots; returns its registration id.
 pub fn register(rm: &ResourceManager, id: &str, slots: u32) -> String {
-    let registration = RegisterTaskExecutor {
+    rm.register(&registration(id, slots)).expect("registers").registration_id
+}
+
+/// The registration of a TaskManager `id` of cluster `test` with `slots` free slots of
+/// 1 MiB, reachable at `id:6122`.
+pub fn registration(id: &str, slots: u32) -> RegisterTaskExecutor {
+    RegisterTaskExecutor {
         resource_id: id.into(),
         instance_id: id.into(),
         cluster_id: "test".into(),
@@ -131,6 +137,5 @@ pub fn register(rm: &ResourceManager, id: &str, slots: u32) -> String {
             slots: (0..slots).map(|index| SlotStatus { index, memory_budget_bytes: 1 << 20, ..Default::default() }).collect(),
         }),
         ..Default::default()
-    };
-    rm.register(&registration).expect("registers").registration_id
+    }
 }

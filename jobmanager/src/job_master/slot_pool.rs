@@ -129,27 +129,13 @@ impl SlotPool {
 mod tests {
     use std::time::Duration;
 
-    use rask_common::proto::{RegisterTaskExecutor, SlotReport, SlotStatus};
-
     use super::*;
+    use crate::job_master::fake::registration;
     use crate::resource_manager::LossReason;
-
-    fn registration(id: &str, slots: u32) -> RegisterTaskExecutor {
-        RegisterTaskExecutor {
-            resource_id: id.into(),
-            instance_id: id.into(),
-            cluster_id: "c".into(),
-            rpc_address: format!("{id}:1"),
-            slot_report: Some(SlotReport {
-                slots: (0..slots).map(|index| SlotStatus { index, memory_budget_bytes: 1, ..Default::default() }).collect(),
-            }),
-            ..Default::default()
-        }
-    }
 
     #[tokio::test]
     async fn offers_losses_and_timeouts_arrive_as_events() {
-        let rm = Arc::new(ResourceManager::new("c".into(), "t".into(), Duration::from_secs(1), Duration::from_secs(5)));
+        let rm = Arc::new(ResourceManager::new("test".into(), "t".into(), Duration::from_secs(1), Duration::from_secs(5)));
         let mut pool = SlotPool::new(rm.clone(), "job");
         pool.declare(2, Duration::from_secs(300));
         let accepted = rm.register(&registration("tm1", 2)).unwrap();

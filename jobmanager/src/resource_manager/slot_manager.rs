@@ -141,25 +141,11 @@ impl ResourceManager {
 mod tests {
     use std::time::Duration;
 
-    use rask_common::proto::{RegisterTaskExecutor, SlotReport, SlotStatus};
-
     use super::*;
-
-    fn registration(id: &str, slots: u32) -> RegisterTaskExecutor {
-        RegisterTaskExecutor {
-            resource_id: id.into(),
-            instance_id: id.into(),
-            cluster_id: "c".into(),
-            rpc_address: format!("{id}:1"),
-            slot_report: Some(SlotReport {
-                slots: (0..slots).map(|index| SlotStatus { index, memory_budget_bytes: 1, ..Default::default() }).collect(),
-            }),
-            ..Default::default()
-        }
-    }
+    use crate::job_master::fake::registration;
 
     fn rm() -> ResourceManager {
-        ResourceManager::new("c".into(), "t".into(), Duration::from_secs(1), Duration::from_secs(5))
+        ResourceManager::new("test".into(), "t".into(), Duration::from_secs(1), Duration::from_secs(5))
     }
 
     #[tokio::test]

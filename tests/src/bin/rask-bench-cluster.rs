@@ -103,7 +103,11 @@ fn main() {
         for _ in 0..4 {
             submit_detached(&format!("127.0.0.1:{}", spec.rest_port), &job);
         }
-        std::thread::sleep(Duration::from_secs(1));
+        wait_for(Duration::from_secs(10), "4 jobs waiting for slots", || {
+            let overview = get_json(&format!("{}/jobs/overview", spec.rest_url()))?;
+            let jobs = overview["jobs"].as_array()?;
+            (jobs.len() == 4 && jobs.iter().all(|j| j["state"] == "CREATED")).then_some(())
+        });
         let cpu0 = cpu_seconds(jm.pid());
         let w0 = Instant::now();
         std::thread::sleep(Duration::from_secs(args.waiting_seconds));
