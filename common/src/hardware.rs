@@ -35,3 +35,46 @@ pub fn rss_bytes_of(pid: &str) -> u64 {
         .map(|pages| pages * 4096)
         .unwrap_or(0)
 }
+
+/// CPU time (user + system) the calling process has used, in ms; 0 if unknown.
+pub fn own_cpu_time_ms() -> u64 {
+    // /proc/self/stat: fields 14 and 15 (utime, stime) in clock ticks, after the
+    // parenthesised command name (which may hold spaces).
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0 };
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0 };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    // Fields after ')' start at field 3 (state): utime is field 14, stime 15.
+    (ticks(11) + ticks(12)) * 1000 / CLOCK_TICKS_PER_SECOND
+}
+
+/// USER_HZ, which Linux fixes at 100 for /proc on every architecture it runs on.
+const CLOCK_TICKS_PER_SECOND: u64 = 100;
+
+/// A process's CPU load between two calls, as Flink's `Status.JVM.CPU.Load`: the share
+/// of all cores' time it used, 0.0–1.0.
+#[derive(Debug)]
+pub struct CpuLoad {
+    last: parking_lot::Mutex<(std::time::Instant, u64)>,
+}
+
+impl Default for CpuLoad {
+    fn default() -> Self {
+        Self { last: parking_lot::Mutex::new((std::time::Instant::now(), own_cpu_time_ms())) }
+    }
+}
+
+impl CpuLoad {
+    /// The load since the previous call (or since creation), as a share of all cores.
+    /// Calls less than 100 ms apart return the previous figure's window extended.
+    pub fn sample(&self) -> f64 {
+        let mut last = self.last.lock();
+        let (now, cpu) = (std::time::Instant::now(), own_cpu_time_ms());
+        let wall = now.duration_since(last.0).as_millis() as f64;
+        let load = if wall <= 0.0 { 0.0 } else { (cpu.saturating_sub(last.1)) as f64 / wall / f64::from(cpu_cores().max(1)) };
+        if wall >= 100.0 {
+            *last = (now, cpu);
+        }
+        load.clamp(0.0, 1.0)
+    }
+}

@@ -10,6 +10,7 @@ pub mod ids;
 pub mod job;
 pub mod leader;
 pub mod logging;
+pub mod metrics;
 pub mod net;
 pub mod proto;
 pub mod security;

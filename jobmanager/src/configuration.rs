@@ -48,6 +48,11 @@ pub struct JobManagerConfiguration {
     pub max_content_length: usize,
     /// rask.io.allowed-paths: where jobs may read and write.
     pub allowed_paths: AllowedPaths,
+    /// metrics.fetcher.update-interval: how old the TaskManagers' metrics served by
+    /// REST may be.
+    pub metrics_fetcher_interval: Duration,
+    /// metrics.reporter.prom.host / .port: the Prometheus endpoint, when a port is set.
+    pub prometheus: Option<(String, String)>,
     /// The whole configuration, for `/jobmanager/config`.
     pub raw: Arc<Configuration>,
 }
@@ -101,6 +106,10 @@ impl JobManagerConfiguration {
             rest_tls: RestTls::server_from_configuration(conf)?,
             max_content_length: usize::try_from(conf.get_memory_size(&o::REST_SERVER_MAX_CONTENT_LENGTH)?).unwrap_or(usize::MAX),
             allowed_paths: AllowedPaths::from_configuration(conf)?,
+            metrics_fetcher_interval: conf.get_duration(&o::METRICS_FETCHER_UPDATE_INTERVAL)?,
+            prometheus: conf
+                .get_string(&o::METRICS_PROM_PORT)
+                .map(|port| (conf.get_string(&o::METRICS_PROM_HOST).unwrap_or_else(|| "localhost".into()), port)),
             raw: Arc::new(conf.clone()),
         })
     }

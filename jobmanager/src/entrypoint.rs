@@ -4,7 +4,9 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use rask_common::metrics::prometheus::PrometheusReporter;
 
 use rask_common::proto::resource_manager_server::ResourceManagerServer;
 use tokio::net::TcpListener;
@@ -19,6 +21,7 @@ use crate::gateway::JobMasterGatewayService;
 use crate::ha::etcd::EtcdLeaderElection;
 use crate::ha::{HaError, LeaderElection, StandaloneLeaderElection};
 use crate::leadership::{self, LeaderGate, LeaderTerm};
+use crate::metrics::JobManagerMetricSource;
 use crate::resource_manager::session::ResourceManagerService;
 use crate::resource_provider::process::ProcessProvider;
 use crate::resource_provider::{ResourceProvider, StandaloneProvider};
@@ -36,6 +39,8 @@ pub enum JobManagerError {
     WorkingDir { base: String, reason: String },
     #[error("state.checkpoints.dir of the cluster's configuration cannot be used: {0}")]
     CheckpointStorage(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 /// A running JobManager: both endpoints bound, leading or standing by.
@@ -50,6 +55,9 @@ pub struct JobManager {
     rest_server: JoinHandle<()>,
     /// jm_<id> under process.jobmanager.working-dir, removed at shutdown.
     working_dir: WorkingDirectory,
+    /// Where the Prometheus reporter serves, when metrics.reporter.prom.port is set.
+    pub prometheus_address: Option<SocketAddr>,
+    _reporter: Option<PrometheusReporter>,
 }
 
 /// The JobManager's working directory: removed at shutdown, and on drop when the
@@ -136,6 +144,18 @@ impl JobManager {
             }
         });
 
+        let reporter = match &conf.prometheus {
+            Some((host, ports)) => {
+                let source = JobManagerMetricSource {
+                    gate: gate.clone(),
+                    host: conf.rpc_host.clone(),
+                    started: Instant::now(),
+                    cpu: Default::default(),
+                };
+                Some(PrometheusReporter::start(host, ports, Arc::new(source)).await.map_err(|e| JobManagerError::Metrics(e.to_string()))?)
+            }
+            None => None,
+        };
         let app = leadership::rest_router(gate.clone());
         let rest_server = serve_rest(rest_listener, app, conf.rest_tls.as_deref(), shutdown_rx.clone())?;
         warn_if_unauthenticated(&conf);
@@ -151,7 +171,19 @@ impl JobManager {
         tracing::info!(
             "JobManager started for cluster '{cluster_id}': ResourceManager at {rpc_address}, REST at {scheme}://{rest_address}"
         );
-        Ok(Self { rpc_address, rest_address, gate, provider, shutdown, leadership, rpc_server, rest_server, working_dir })
+        Ok(Self {
+            rpc_address,
+            rest_address,
+            gate,
+            provider,
+            shutdown,
+            leadership,
+            rpc_server,
+            rest_server,
+            working_dir,
+            prometheus_address: reporter.as_ref().map(|r| r.address),
+            _reporter: reporter,
+        })
     }
 
     /// The current leadership term, when this JobManager leads.

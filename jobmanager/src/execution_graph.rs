@@ -164,6 +164,8 @@ pub struct Execution {
     pub rpc_address: Option<String>,
     pub start_time: i64,
     pub end_time: i64,
+    /// The attempt's final I/O figures, reported with its terminal state.
+    pub io: Option<rask_common::proto::TaskIoMetrics>,
 }
 
 #[derive(Debug, Clone)]
@@ -282,6 +284,20 @@ impl ExecutionGraph {
         true
     }
 
+    /// Applies a task's state report: its state, and with a terminal state its final
+    /// I/O figures.
+    pub fn apply_task_update(&mut self, update: &rask_common::proto::TaskExecutionState, state: ExecutionState) -> bool {
+        let changed = self.set_task_state(&update.vertex_id, update.subtask_index, state);
+        if changed && state.is_terminal() {
+            if let Some(e) =
+                self.vertices.iter_mut().find(|v| v.id == update.vertex_id).and_then(|v| v.subtasks.get_mut(update.subtask_index as usize))
+            {
+                e.io = update.io_metrics;
+            }
+        }
+        changed
+    }
+
     /// Records a failure of the job (a restart's cause, or the final one).
     pub fn record_failure(&mut self, cause: String) {
         let at = now_ms();
@@ -325,7 +341,15 @@ impl ExecutionGraph {
 
 impl Default for Execution {
     fn default() -> Self {
-        Execution { state: ExecutionState::Created, attempt_id: None, resource_id: None, rpc_address: None, start_time: -1, end_time: -1 }
+        Execution {
+            state: ExecutionState::Created,
+            attempt_id: None,
+            resource_id: None,
+            rpc_address: None,
+            start_time: -1,
+            end_time: -1,
+            io: None,
+        }
     }
 }
 

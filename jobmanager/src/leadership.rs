@@ -21,6 +21,8 @@ use crate::configuration::JobManagerConfiguration;
 use crate::dispatcher::Dispatcher;
 use crate::ha::{LeaderElection, Leadership};
 use crate::job_master::JobMasterServices;
+use crate::metrics::fetcher::MetricFetcher;
+use crate::metrics::JobManagerMetrics;
 use crate::resource_manager::ResourceManager;
 use crate::resource_provider::{self, ResourceProvider};
 use crate::rest::{self, RestState};
@@ -31,6 +33,7 @@ pub struct LeaderTerm {
     pub term: u64,
     pub resource_manager: Arc<ResourceManager>,
     pub dispatcher: Arc<Dispatcher>,
+    pub metrics: Arc<JobManagerMetrics>,
     rest: axum::Router,
     /// Turns true when the term ends: TaskManager sessions close.
     ended: watch::Sender<bool>,
@@ -205,12 +208,14 @@ async fn start_term(
     started: Instant,
 ) -> Result<Arc<LeaderTerm>, crate::ha::HaError> {
     let recovered = leadership.store.recover_jobs().await?;
+    let gateways: Arc<dyn crate::job_master::gateway::TaskExecutorGateways> =
+        Arc::new(crate::job_master::gateway::GrpcGateways { tls: conf.internal_tls.clone() });
     let resource_manager =
         Arc::new(ResourceManager::new(conf.cluster_id.clone(), leadership.token.clone(), conf.heartbeat_interval, conf.heartbeat_timeout));
     let dispatcher = Arc::new(Dispatcher::new(
         JobMasterServices {
             resource_manager: resource_manager.clone(),
-            gateways: Arc::new(crate::job_master::gateway::GrpcGateways { tls: conf.internal_tls.clone() }),
+            gateways: gateways.clone(),
             leader_token: leadership.token.clone(),
             gateway_address: gateway_address.to_string(),
             slot_request_timeout: conf.slot_request_timeout,
@@ -226,10 +231,17 @@ async fn start_term(
         tracing::info!("Recovering job '{}' ({}) from the high-availability store.", job.graph.name, job.graph.job_id);
         dispatcher.recover(job).await;
     }
+    let metrics = Arc::new(JobManagerMetrics {
+        resource_manager: resource_manager.clone(),
+        dispatcher: dispatcher.clone(),
+        fetcher: MetricFetcher::new(resource_manager.clone(), gateways.clone(), conf.metrics_fetcher_interval),
+    });
     let rest = rest::router(RestState {
         resource_manager: resource_manager.clone(),
         dispatcher: dispatcher.clone(),
         configuration: Arc::new(conf.clone()),
+        metrics: metrics.clone(),
+        cpu: Arc::default(),
         started,
     });
     tracing::info!("leading cluster '{}' (term {})", conf.cluster_id, leadership.term);
@@ -238,6 +250,7 @@ async fn start_term(
         term: leadership.term,
         resource_manager,
         dispatcher,
+        metrics,
         rest,
         ended: watch::Sender::new(false),
     }))

@@ -14,6 +14,7 @@ pub mod ha;
 pub mod job_master;
 pub mod job_settings;
 pub mod leadership;
+pub mod metrics;
 pub mod resource_manager;
 pub mod resource_provider;
 pub mod rest;

@@ -25,6 +25,10 @@ pub struct TaskManagerConfiguration {
     pub internal_tls: Option<std::sync::Arc<rask_common::security::InternalTls>>,
     /// rask.io.allowed-paths: where tasks may read and write.
     pub allowed_paths: rask_common::security::AllowedPaths,
+    /// metrics.reporter.prom.host / .port: the Prometheus endpoint, when a port is set.
+    pub prometheus: Option<(String, String)>,
+    /// rask.metrics.task-io.enabled.
+    pub task_io_metrics: bool,
 }
 
 impl TaskManagerConfiguration {
@@ -51,6 +55,10 @@ impl TaskManagerConfiguration {
             ha: rask_common::etcd::EtcdSettings::from_configuration(conf)?,
             internal_tls: rask_common::security::InternalTls::from_configuration(conf)?,
             allowed_paths: rask_common::security::AllowedPaths::from_configuration(conf)?,
+            prometheus: conf
+                .get_string(&o::METRICS_PROM_PORT)
+                .map(|port| (conf.get_string(&o::METRICS_PROM_HOST).unwrap_or_else(|| "localhost".into()), port)),
+            task_io_metrics: conf.get_bool(&o::METRICS_TASK_IO_ENABLED)?,
         })
     }
 }

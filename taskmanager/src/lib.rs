@@ -5,6 +5,7 @@
 pub mod configuration;
 pub mod daemon;
 pub mod fencing;
+pub mod metrics;
 pub mod resource_manager_connection;
 pub mod runner;
 pub mod runtime;

@@ -14,10 +14,12 @@ use tokio::task::JoinHandle;
 
 use crate::configuration::TaskManagerConfiguration;
 use crate::fencing::LeaderFence;
+use crate::metrics::{ProcessFigures, TaskManagerMetricGroup, TaskManagerMetricSource};
 use crate::resource_manager_connection::{self, ConnectionContext, ConnectionError};
 use crate::runtime::task::TaskServices;
 use crate::slot_table::SlotTable;
 use crate::task_executor::TaskExecutorService;
+use rask_common::metrics::prometheus::PrometheusReporter;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TaskManagerError {
@@ -29,6 +31,8 @@ pub enum TaskManagerError {
     Internal(String),
     #[error("internal TLS: {0}")]
     Tls(String),
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 /// A running TaskManager.
@@ -36,9 +40,25 @@ pub struct TaskManager {
     pub resource_id: String,
     /// host:port of the TaskExecutor gRPC endpoint.
     pub rpc_address: SocketAddr,
+    /// Where the Prometheus reporter serves, when metrics.reporter.prom.port is set.
+    pub prometheus_address: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     connection: JoinHandle<Result<(), ConnectionError>>,
     server: JoinHandle<()>,
+    /// The metric view updater and the reporter; both stop with the TaskManager.
+    _metrics: MetricTasks,
+}
+
+/// Background metric work that ends when the TaskManager is dropped.
+struct MetricTasks {
+    views: tokio::task::AbortHandle,
+    _reporter: Option<PrometheusReporter>,
+}
+
+impl Drop for MetricTasks {
+    fn drop(&mut self) {
+        self.views.abort();
+    }
 }
 
 impl TaskManager {
@@ -67,8 +87,37 @@ impl TaskManager {
         let (shutdown, shutdown_rx) = watch::channel(false);
 
         let own_address = rask_common::net::host_port(&conf.host, local.port());
-        let tasks = Arc::new(TaskServices::new(resource_id.clone(), own_address, conf.internal_tls.clone(), conf.allowed_paths.clone()));
-        let service = TaskExecutorService { fence: fence.clone(), slots: slots.clone(), tasks: tasks.clone() };
+        let metric_group = TaskManagerMetricGroup::new(&resource_id, &conf.host, conf.task_io_metrics);
+        let tasks = Arc::new(TaskServices::new(
+            resource_id.clone(),
+            own_address,
+            conf.internal_tls.clone(),
+            conf.allowed_paths.clone(),
+            metric_group.clone(),
+        ));
+        let metrics = Arc::new(TaskManagerMetricSource {
+            group: metric_group.clone(),
+            process: {
+                let (slots, tasks) = (slots.clone(), tasks.clone());
+                Box::new(move || {
+                    let report = slots.lock().report();
+                    ProcessFigures {
+                        slots_total: report.slots.len() as u32,
+                        slots_free: report.slots.iter().filter(|s| s.allocation_id.is_empty()).count() as u32,
+                        managed_memory_total: report.slots.iter().map(|s| s.memory_budget_bytes).sum(),
+                        managed_memory_used: tasks.managed_memory_used(),
+                    }
+                })
+            },
+        });
+        let views = tokio::spawn(metric_group.update_views());
+        let reporter = match &conf.prometheus {
+            Some((host, ports)) => {
+                Some(PrometheusReporter::start(host, ports, metrics.clone()).await.map_err(|e| TaskManagerError::Metrics(e.to_string()))?)
+            }
+            None => None,
+        };
+        let service = TaskExecutorService { fence: fence.clone(), slots: slots.clone(), tasks: tasks.clone(), metrics };
         let mut server_shutdown = shutdown_rx.clone();
         let tls = match &conf.internal_tls {
             Some(tls) => Some(tls.server_config().map_err(|e| TaskManagerError::Tls(e.to_string()))?),
@@ -122,7 +171,15 @@ impl TaskManager {
             conf.num_slots,
             (conf.process_memory_bytes / u64::from(conf.num_slots)) >> 20
         );
-        Ok(Self { resource_id, rpc_address: local, shutdown, connection, server })
+        Ok(Self {
+            resource_id,
+            rpc_address: local,
+            prometheus_address: reporter.as_ref().map(|r| r.address),
+            shutdown,
+            connection,
+            server,
+            _metrics: MetricTasks { views: views.abort_handle(), _reporter: reporter },
+        })
     }
 
     /// Waits until the TaskManager stops on its own, which happens only when the

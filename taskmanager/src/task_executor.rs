@@ -6,14 +6,15 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use rask_common::proto::task_executor_server::TaskExecutor;
 use rask_common::proto::{
-    CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse, NotifyCheckpointCompleteRequest,
-    PartitionRequest, RequestSlotRequest, RequestSlotResponse, SubmitTaskResponse, TaskDeploymentDescriptor, TriggerCheckpointRequest,
-    TriggerCheckpointResponse,
+    CancelJobTasksRequest, CancelJobTasksResponse, DataFrame, FreeSlotRequest, FreeSlotResponse, LogKind, LogRequest, LogResponse,
+    MetricsRequest, NotifyCheckpointCompleteRequest, PartitionRequest, RequestSlotRequest, RequestSlotResponse, SubmitTaskResponse,
+    TaskDeploymentDescriptor, TaskManagerMetrics, TriggerCheckpointRequest, TriggerCheckpointResponse,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::fencing::LeaderFence;
+use crate::metrics::TaskManagerMetricSource;
 use crate::runtime::network::registry::SubpartitionKey;
 use crate::runtime::network::remote;
 use crate::runtime::task::{self, TaskServices};
@@ -23,7 +24,11 @@ pub struct TaskExecutorService {
     pub(crate) fence: Arc<LeaderFence>,
     pub(crate) slots: Arc<Mutex<SlotTable>>,
     pub(crate) tasks: Arc<TaskServices>,
+    pub(crate) metrics: Arc<TaskManagerMetricSource>,
 }
+
+/// The most of a log a `RequestLog` answer carries.
+const MAX_LOG_BYTES: u64 = rask_common::logging::TAIL_BYTES as u64;
 
 #[tonic::async_trait]
 impl TaskExecutor for TaskExecutorService {
@@ -86,6 +91,24 @@ impl TaskExecutor for TaskExecutorService {
     }
 
     type ReadPartitionStream = ReceiverStream<Result<DataFrame, Status>>;
+
+    async fn request_metrics(&self, request: Request<MetricsRequest>) -> Result<Response<TaskManagerMetrics>, Status> {
+        let req = request.into_inner();
+        let _fenced = self.fence.guard(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        Ok(Response::new(self.metrics.current()))
+    }
+
+    async fn request_log(&self, request: Request<LogRequest>) -> Result<Response<LogResponse>, Status> {
+        let req = request.into_inner();
+        let _fenced = self.fence.guard(&req.leader_token).map_err(|e| Status::failed_precondition(e.to_string()))?;
+        let tail = match LogKind::try_from(req.kind) {
+            Ok(LogKind::Log) => rask_common::logging::log_tail(),
+            Ok(LogKind::Stdout) => rask_common::logging::stdout_tail(),
+            _ => return Err(Status::invalid_argument(format!("unknown log kind {}", req.kind))),
+        };
+        let (text, total_bytes) = tail.tail(req.max_bytes.clamp(1, MAX_LOG_BYTES) as usize);
+        Ok(Response::new(LogResponse { text, total_bytes }))
+    }
 
     async fn read_partition(&self, request: Request<PartitionRequest>) -> Result<Response<Self::ReadPartitionStream>, Status> {
         let req = request.into_inner();

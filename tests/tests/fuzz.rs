@@ -277,6 +277,16 @@ const PATHS: &[&str] = &[
     "/jobs/{id}/output?from={id}",
     "/savepoint-disposal",
     "/savepoint-disposal/{id}",
+    "/applications/{id}",
+    "/taskmanagers/{id}/metrics?get={id}",
+    "/taskmanagers/{id}/logs/{id}",
+    "/jobs/{id}/metrics?get={id}",
+    "/jobs/{id}/checkpoints/details/{id}",
+    "/jobs/{id}/vertices/{id}",
+    "/jobs/{id}/vertices/{id}/subtasks/metrics?get={id}&agg={id}",
+    "/jobs/{id}/vertices/{id}/subtasks/{id}/metrics?get={id}",
+    "/jobs/{id}/vertices/{id}/backpressure",
+    "/jobmanager/logs/{id}",
     "/{id}",
     "/jobs/{id}/{id}/{id}",
 ];
@@ -391,7 +401,7 @@ fn grpc_fuzz(spec: &ClusterSpec) {
     let graphs: Vec<Vec<u8>> = planned_graphs().iter().map(|g| serde_json::to_vec(g).unwrap()).collect();
     let text = || prop_oneof!["\\PC{0,64}", "[0-9a-f]{32}", Just(String::new())];
     let strategy = (
-        0u8..13,
+        0u8..15,
         (text(), text(), text(), text()),
         (any::<u32>(), any::<u64>(), any::<i64>(), any::<bool>()),
         (0..graphs.len(), proptest::collection::vec(any::<u8>(), 0..512), any::<bool>()),
@@ -414,6 +424,11 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                             error: d.clone(),
                             resource_id: d,
                             execution_attempt_id: list.first().cloned().unwrap_or_default(),
+                            io_metrics: Some(rask_common::proto::TaskIoMetrics {
+                                records_in: u64::MAX,
+                                bytes_out: i64v as u64,
+                                ..Default::default()
+                            }),
                         })
                         .await
                         .map(drop),
@@ -529,6 +544,11 @@ fn grpc_fuzz(spec: &ClusterSpec) {
                         .map(drop),
                     11 => executor
                         .notify_checkpoint_complete(NotifyCheckpointCompleteRequest { leader_token: a, job_id: b, checkpoint_id: n64 })
+                        .await
+                        .map(drop),
+                    12 => executor.request_metrics(rask_common::proto::MetricsRequest { leader_token: a }).await.map(drop),
+                    13 => executor
+                        .request_log(rask_common::proto::LogRequest { leader_token: a, kind: n32 as i32, max_bytes: n64 })
                         .await
                         .map(drop),
                     _ => {

@@ -22,13 +22,22 @@ fn answers_have_every_field_of_flinks_answers_at_both_paths() {
     let job = dir.path().join("slow.yaml");
     std::fs::write(
         &job,
-        "name: slow\nsources:\n  - name: numbers\n    connector: datagen\n    rows-per-second: 10\n    fields:\n      - {name: n, type: BIGINT, kind: sequence, start: 1}\nsinks:\n  - name: out\n    connector: blackhole\n",
+        "name: slow\nsources:\n  - name: numbers\n    connector: datagen\n    rows-per-second: 10\n    fields:\n      - {name: n, type: BIGINT, kind: sequence, start: 1}\npipeline:\n  - key_by: n\n  - name: counts\n    aggregate:\n      select: \"n, COUNT(*) AS c\"\nsinks:\n  - name: out\n    connector: blackhole\n",
     )
     .unwrap();
-    let id = submit_detached(&format!("127.0.0.1:{}", spec.rest_port), &job);
-    wait_for(Duration::from_secs(20), "the job to run", || {
-        get_json(&format!("{}/jobs/{id}", spec.rest_url())).filter(|j| j["state"] == "RUNNING").map(|_| ())
+    let checkpoints = format!("state.checkpoints.dir={}", dir.path().join("checkpoints").display());
+    let id = submit_detached_with(
+        &format!("127.0.0.1:{}", spec.rest_port),
+        &job,
+        &["-D", "execution.checkpointing.interval=100ms", "-D", &checkpoints],
+    );
+    let detail = wait_for(Duration::from_secs(20), "the job to run and complete a checkpoint", || {
+        let running = get_json(&format!("{}/jobs/{id}", spec.rest_url())).filter(|j| j["state"] == "RUNNING")?;
+        get_json(&format!("{}/jobs/{id}/checkpoints", spec.rest_url())).filter(|c| c["counts"]["completed"].as_u64() > Some(0))?;
+        Some(running)
     });
+    let vertex = detail["vertices"][0]["id"].as_str().unwrap().to_string();
+    let checkpoint = get_json(&format!("{}/jobs/{id}/checkpoints", spec.rest_url())).unwrap()["latest"]["completed"]["id"].clone();
     let tm_id = get_json(&format!("{}/taskmanagers", spec.rest_url())).unwrap()["taskmanagers"][0]["id"].as_str().unwrap().to_string();
     let cases = [
         ("/overview".to_string(), "overview.json"),
@@ -40,6 +49,10 @@ fn answers_have_every_field_of_flinks_answers_at_both_paths() {
         ("/jobmanager/config".to_string(), "jobmanager-config.json"),
         (format!("/jobs/{id}/exceptions"), "job-exceptions.json"),
         (format!("/jobs/{id}/config"), "job-config.json"),
+        (format!("/jobs/{id}"), "job-detail.json"),
+        (format!("/jobs/{id}/vertices/{vertex}"), "job-vertex.json"),
+        (format!("/jobs/{id}/checkpoints"), "job-checkpoints.json"),
+        (format!("/jobs/{id}/checkpoints/config"), "job-checkpoints-config.json"),
     ];
     let mut differences = Vec::new();
     for (path, file) in &cases {
@@ -50,6 +63,13 @@ fn answers_have_every_field_of_flinks_answers_at_both_paths() {
         }
     }
     assert!(differences.is_empty(), "fields Flink has and Rask lacks:\n{}", differences.join("\n"));
+    // A checkpoint of the history has Flink's details, with an entry per vertex.
+    let details = get_json(&format!("{}/v1/jobs/{id}/checkpoints/details/{checkpoint}", spec.rest_url())).expect("details");
+    let latest = &sample("job-checkpoints.json")["latest"]["completed"];
+    let differences = shape_differences(latest, &details, "details");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    assert_eq!(details["id"], checkpoint);
+    assert_eq!(details["tasks"][&vertex]["num_subtasks"], 1);
     // An unknown path answers as Flink's does, under /v1 too.
     let (status, body) = get_status_json(&format!("{}/v1/no/such/path", spec.rest_url()));
     assert_eq!(status, 404);

@@ -364,6 +364,28 @@ option!(
     None,
     "Directories or URL prefixes (separated by ; or ,) that jobs may read and write: file sources and sinks, checkpoint and savepoint directories. Unset: anything the TaskManager's user may."
 );
+option!(
+    METRICS_PROM_PORT,
+    "metrics.reporter.prom.port",
+    String,
+    None,
+    "Port (or range, e.g. 9250-9260: the first free one) of this process's Prometheus endpoint, Flink's PrometheusReporter; unset: no endpoint."
+);
+option!(METRICS_PROM_HOST, "metrics.reporter.prom.host", String, Some("localhost"), "Address the Prometheus endpoint binds to.");
+option!(
+    METRICS_FETCHER_UPDATE_INTERVAL,
+    "metrics.fetcher.update-interval",
+    Duration,
+    Some("1000"),
+    "How old the TaskManagers' metrics the REST API serves may be before the JobManager fetches them again (Flink's default is 10 s; Rask's dashboard refreshes every 1.5 s)."
+);
+option!(
+    METRICS_TASK_IO_ENABLED,
+    "rask.metrics.task-io.enabled",
+    Boolean,
+    Some("true"),
+    "Whether tasks count records, bytes and busy time (off only to measure what counting costs)."
+);
 
 /// Every key, in the order `rask.yaml` documents them.
 pub const ALL: &[&ConfigOption] = &[
@@ -426,6 +448,10 @@ pub const ALL: &[&ConfigOption] = &[
     &ENV_LOG_DIR,
     &JOBMANAGER_WORKING_DIR,
     &LOG_LEVEL,
+    &METRICS_PROM_PORT,
+    &METRICS_PROM_HOST,
+    &METRICS_FETCHER_UPDATE_INTERVAL,
+    &METRICS_TASK_IO_ENABLED,
 ];
 
 /// Finds the option a key (or one of its aliases) names, ignoring ASCII case.

@@ -162,7 +162,7 @@ impl JobMasterContext {
                             // While cancelling, a task that fails because its peers went
                             // away ends CANCELED, as the whole job does.
                             let state = if state == ExecutionState::Failed { ExecutionState::Canceled } else { state };
-                            self.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
+                            self.execution.write().apply_task_update(&update, state);
                         }
                     }
                     Some(message @ JobMasterMessage::TriggerSavepoint { .. }) => self.refuse_savepoint(&message, "the job is ending"),

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use rask_common::proto::{
-    CancelJobTasksRequest, FreeSlotRequest, NotifyCheckpointCompleteRequest, RegisterTaskExecutor, RequestSlotRequest, SlotReport,
-    SlotStatus, TaskDeploymentDescriptor, TriggerCheckpointRequest,
+    CancelJobTasksRequest, FreeSlotRequest, LogRequest, LogResponse, MetricsRequest, NotifyCheckpointCompleteRequest, RegisterTaskExecutor,
+    RequestSlotRequest, SlotReport, SlotStatus, TaskDeploymentDescriptor, TaskManagerMetrics, TriggerCheckpointRequest,
 };
 use tokio::sync::watch;
 
@@ -117,6 +117,14 @@ impl TaskExecutorGateway for FakeGateway {
 
     fn notify_checkpoint_complete(&self, _: NotifyCheckpointCompleteRequest) -> BoxFuture<'_, Result<(), GatewayError>> {
         Box::pin(async { Ok(()) })
+    }
+
+    fn request_metrics(&self, _: MetricsRequest) -> BoxFuture<'_, Result<TaskManagerMetrics, GatewayError>> {
+        Box::pin(async { Ok(TaskManagerMetrics::default()) })
+    }
+
+    fn request_log(&self, _: LogRequest) -> BoxFuture<'_, Result<LogResponse, GatewayError>> {
+        Box::pin(async { Ok(LogResponse { text: b"fake log\n".to_vec(), total_bytes: 9 }) })
     }
 }
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use rask_common::proto::task_executor_client::TaskExecutorClient;
 use rask_common::proto::{
-    CancelJobTasksRequest, FreeSlotRequest, NotifyCheckpointCompleteRequest, RequestSlotRequest, SlotReport, TaskDeploymentDescriptor,
-    TriggerCheckpointRequest,
+    CancelJobTasksRequest, FreeSlotRequest, LogRequest, LogResponse, MetricsRequest, NotifyCheckpointCompleteRequest, RequestSlotRequest,
+    SlotReport, TaskDeploymentDescriptor, TaskManagerMetrics, TriggerCheckpointRequest,
 };
 use tonic::transport::Channel;
 
@@ -43,6 +43,10 @@ pub trait TaskExecutorGateway: Send + Sync {
     fn trigger_checkpoint(&self, request: TriggerCheckpointRequest) -> BoxFuture<'_, Result<(), GatewayError>>;
     /// Tells the job's tasks that a checkpoint completed (sinks commit).
     fn notify_checkpoint_complete(&self, request: NotifyCheckpointCompleteRequest) -> BoxFuture<'_, Result<(), GatewayError>>;
+    /// The TaskExecutor's metrics now: its process and its running tasks.
+    fn request_metrics(&self, request: MetricsRequest) -> BoxFuture<'_, Result<TaskManagerMetrics, GatewayError>>;
+    /// The tail of the TaskExecutor's log or stdout, at most `max_bytes` of it.
+    fn request_log(&self, request: LogRequest) -> BoxFuture<'_, Result<LogResponse, GatewayError>>;
 }
 
 /// Where a JobMaster gets the gateway of a TaskExecutor address.
@@ -106,5 +110,15 @@ impl TaskExecutorGateway for GrpcGateway {
     fn notify_checkpoint_complete(&self, request: NotifyCheckpointCompleteRequest) -> BoxFuture<'_, Result<(), GatewayError>> {
         let mut client = self.0.clone();
         Box::pin(async move { client.notify_checkpoint_complete(request).await.map(drop).map_err(failed) })
+    }
+
+    fn request_metrics(&self, request: MetricsRequest) -> BoxFuture<'_, Result<TaskManagerMetrics, GatewayError>> {
+        let mut client = self.0.clone();
+        Box::pin(async move { client.request_metrics(request).await.map(|r| r.into_inner()).map_err(failed) })
+    }
+
+    fn request_log(&self, request: LogRequest) -> BoxFuture<'_, Result<LogResponse, GatewayError>> {
+        let mut client = self.0.clone();
+        Box::pin(async move { client.request_log(request).await.map(|r| r.into_inner()).map_err(failed) })
     }
 }

@@ -148,6 +148,7 @@ fn report_to(handle: &JobMasterHandle, tdd: &TaskDeploymentDescriptor, state: Wi
         error: error.into(),
         resource_id: "tm1".into(),
         execution_attempt_id: tdd.execution_attempt_id.clone(),
+        io_metrics: None,
     }));
 }
 

@@ -1,8 +1,6 @@
 //! REST handlers: each turns a component's answer into Flink's JSON shape.
 
-use std::collections::HashMap;
-
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::Json;
 use serde_json::{json, Value};
@@ -164,40 +162,6 @@ pub async fn jobmanager_config(State(state): State<RestState>) -> Json<Value> {
     let entries: Vec<Value> =
         state.configuration.raw.effective_entries().into_iter().map(|(key, value)| json!({ "key": key, "value": value })).collect();
     Json(json!(entries))
-}
-
-/// Flink's metric query: `?get=a,b` returns those values, no parameter lists the ids.
-pub async fn jobmanager_metrics(
-    State(state): State<RestState>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Value>, RestError> {
-    let rm = &state.resource_manager;
-    let o = rm.overview();
-    let stats = rm.heartbeat_stats();
-    let ms = |q: f64| stats.quantile(q).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0);
-    let metrics: Vec<(&str, String)> = vec![
-        ("numRegisteredTaskManagers", o.taskmanagers.to_string()),
-        ("taskSlotsTotal", o.slots_total.to_string()),
-        ("taskSlotsAvailable", o.slots_available.to_string()),
-        ("heartbeatRttSamples", stats.count().to_string()),
-        ("heartbeatRttP50Ms", format!("{:.3}", ms(0.50))),
-        ("heartbeatRttP99Ms", format!("{:.3}", ms(0.99))),
-        ("heartbeatRttMaxMs", format!("{:.3}", ms(1.0))),
-        ("processRssBytes", rask_common::hardware::own_rss_bytes().to_string()),
-        ("uptimeMs", state.started.elapsed().as_millis().to_string()),
-    ];
-    match params.get("get") {
-        None => Ok(Json(json!(metrics.iter().map(|(id, _)| json!({ "id": id })).collect::<Vec<_>>()))),
-        Some(wanted) => {
-            let mut out = Vec::new();
-            for id in wanted.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let (_, value) =
-                    metrics.iter().find(|(m, _)| *m == id).ok_or_else(|| RestError::bad_request(format!("Unknown metric '{id}'.")))?;
-                out.push(json!({ "id": id, "value": value }));
-            }
-            Ok(Json(json!(out)))
-        }
-    }
 }
 
 pub async fn not_found(uri: Uri) -> RestError {

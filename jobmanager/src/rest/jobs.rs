@@ -12,10 +12,12 @@ use axum::Json;
 use rask_common::job::graph::JobGraph;
 use serde_json::{json, Value};
 
+use super::vertices;
 use super::{RestError, RestState};
 use crate::dispatcher::DispatcherError;
 use crate::execution_graph::{now_ms, ExecutionGraph, ExecutionState, JobStatus};
 use crate::job_master::JobMasterHandle;
+use crate::metrics::fetcher::MetricStore;
 
 impl From<DispatcherError> for RestError {
     fn from(e: DispatcherError) -> Self {
@@ -69,46 +71,43 @@ fn task_counts(eg: &ExecutionGraph) -> Value {
 }
 
 pub async fn overview(State(state): State<RestState>) -> Json<Value> {
-    let jobs: Vec<Value> = state
-        .dispatcher
-        .jobs()
-        .iter()
-        .map(|j| {
-            let eg = j.execution.read();
-            let mut tasks: serde_json::Map<String, Value> =
-                ExecutionState::ALL.iter().map(|s| (s.name().to_ascii_lowercase(), json!(0))).collect();
-            for e in eg.executions() {
-                let key = e.state.name().to_ascii_lowercase();
-                tasks[&key] = json!(tasks[&key].as_u64().unwrap_or(0) + 1);
-            }
-            tasks.insert("reconciling".into(), json!(0));
-            tasks.insert("total".into(), json!(eg.executions().count()));
-            json!({
-                "jid": eg.job_id,
-                "name": eg.name,
-                "jobType": "STREAMING",
-                "schedulerType": "Default",
-                "start-time": eg.start_time,
-                "end-time": eg.end_time,
-                "duration": duration(&eg),
-                "state": eg.status.name(),
-                "last-modification": eg.timestamps.values().max().copied().unwrap_or(eg.start_time),
-                "tasks": tasks,
-                // Operators not yet part of the running job (Flink's adaptive batch
-                // scheduler); a streaming job has none.
-                "pending-operators": 0,
-            })
-        })
-        .collect();
+    let jobs: Vec<Value> = state.dispatcher.jobs().iter().map(overview_entry).collect();
     Json(json!({ "jobs": jobs }))
 }
 
-fn detail_json(job: &JobMasterHandle) -> Value {
+/// One job of `/jobs/overview` (also an application's job in `/applications/:id`).
+pub fn overview_entry(j: &JobMasterHandle) -> Value {
+    let eg = j.execution.read();
+    let mut tasks: serde_json::Map<String, Value> = ExecutionState::ALL.iter().map(|s| (s.name().to_ascii_lowercase(), json!(0))).collect();
+    for e in eg.executions() {
+        let key = e.state.name().to_ascii_lowercase();
+        tasks[&key] = json!(tasks[&key].as_u64().unwrap_or(0) + 1);
+    }
+    tasks.insert("reconciling".into(), json!(0));
+    tasks.insert("total".into(), json!(eg.executions().count()));
+    json!({
+        "jid": eg.job_id,
+        "name": eg.name,
+        "jobType": "STREAMING",
+        "schedulerType": "Default",
+        "start-time": eg.start_time,
+        "end-time": eg.end_time,
+        "duration": duration(&eg),
+        "state": eg.status.name(),
+        "last-modification": eg.timestamps.values().max().copied().unwrap_or(eg.start_time),
+        "tasks": tasks,
+        // Operators not yet part of the running job (Flink's adaptive batch
+        // scheduler); a streaming job has none.
+        "pending-operators": 0,
+    })
+}
+
+fn detail_json(job: &JobMasterHandle, store: &MetricStore) -> Value {
     let eg = job.execution.read();
     let timestamps: serde_json::Map<String, Value> = JobStatus::ALL
         .iter()
         .map(|s| (s.name().to_string(), json!(eg.timestamps.get(s).copied().unwrap_or(0))))
-        .chain(std::iter::once(("SUSPENDED".to_string(), json!(0))))
+        .chain([("SUSPENDED".to_string(), json!(0)), ("RECONCILING".to_string(), json!(0))])
         .collect();
     let vertices: Vec<Value> = eg
         .vertices
@@ -120,9 +119,13 @@ fn detail_json(job: &JobMasterHandle) -> Value {
             } else {
                 -1
             };
-            let tasks: serde_json::Map<String, Value> = v.counts().into_iter().map(|(s, n)| (s.name().to_string(), json!(n))).collect();
+            let mut tasks: serde_json::Map<String, Value> = v.counts().into_iter().map(|(s, n)| (s.name().to_string(), json!(n))).collect();
+            tasks.insert("RECONCILING".into(), json!(0));
             json!({
                 "id": v.id,
+                // Every vertex shares the job's one slot sharing group, as in Flink by default.
+                "slotSharingGroupId": slot_sharing_group(&eg.job_id),
+                "metrics": vertices::vertex_io(&eg.job_id, v, store),
                 "name": v.name,
                 "maxParallelism": eg.max_parallelism,
                 "parallelism": v.parallelism,
@@ -152,15 +155,27 @@ fn detail_json(job: &JobMasterHandle) -> Value {
                 .enumerate()
                 .map(|(n, e)| json!({ "num": n, "id": e.source, "ship_strategy": ship_strategy(&e.partitioning), "exchange": "pipelined_bounded" }))
                 .collect();
-            json!({ "id": v.id, "parallelism": v.parallelism, "operator": "", "operator_strategy": "", "description": v.name, "inputs": inputs })
+            json!({
+                "id": v.id,
+                "parallelism": v.parallelism,
+                "operator": "",
+                "operator_strategy": "",
+                "description": v.name,
+                "optimizer_properties": {},
+                "inputs": inputs,
+            })
         })
         .collect();
     json!({
         "jid": eg.job_id,
+        // Each job is its own application (see /applications).
+        "application-id": eg.job_id,
         "name": eg.name,
         "isStoppable": false,
         "state": eg.status.name(),
         "job-type": "STREAMING",
+        "schedulerType": "Default",
+        "pending-operators": 0,
         "start-time": eg.start_time,
         "end-time": eg.end_time,
         "duration": duration(&eg),
@@ -184,7 +199,21 @@ pub fn ship_strategy(p: &rask_common::job::graph::Partitioning) -> &'static str 
 }
 
 pub async fn detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
-    Ok(Json(detail_json(&state.dispatcher.job(&id)?)))
+    let job = state.dispatcher.job(&id)?;
+    let store = state.metrics.fetcher.store().await;
+    Ok(Json(detail_json(&job, &store)))
+}
+
+/// `GET /jobs/:id/plan`: the job's dataflow plan, as in the job detail.
+pub async fn plan(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&id)?;
+    let detail = detail_json(&job, &MetricStore::default());
+    Ok(Json(json!({ "plan": detail["plan"] })))
+}
+
+/// A stable id for the job's slot sharing group (32 hex characters, as Flink's).
+fn slot_sharing_group(job_id: &str) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(format!("slot-sharing-group:{job_id}").as_bytes()))
 }
 
 /// `PATCH /jobs/:id?mode=cancel`, as Flink.
@@ -285,75 +314,4 @@ pub async fn output(
         job.result_served.send_replace(true);
     }
     Ok(Json(answer))
-}
-
-fn checkpoint_json(r: &crate::checkpoint_coordinator::CheckpointRecord) -> Value {
-    json!({
-        "className": match r.status {
-            crate::checkpoint_coordinator::CheckpointStatus::Completed => "completed",
-            crate::checkpoint_coordinator::CheckpointStatus::Failed => "failed",
-            crate::checkpoint_coordinator::CheckpointStatus::InProgress => "in_progress",
-        },
-        "id": r.id,
-        "status": r.status.name(),
-        "is_savepoint": false,
-        "savepointFormat": Value::Null,
-        "trigger_timestamp": r.trigger_timestamp,
-        "latest_ack_timestamp": r.latest_ack_timestamp,
-        "checkpointed_size": r.state_size,
-        "state_size": r.state_size,
-        "end_to_end_duration": r.duration_ms(),
-        "alignment_buffered": 0,
-        "processed_data": 0,
-        "persisted_data": 0,
-        "num_subtasks": r.num_subtasks,
-        "num_acknowledged_subtasks": r.num_acknowledged,
-        "checkpoint_type": "CHECKPOINT",
-        "tasks": {},
-        "external_path": r.external_path,
-        "discarded": false,
-        "failure_message": r.failure_message,
-    })
-}
-
-fn summary<T: Copy + Into<f64>>(values: &[T]) -> Value {
-    let mut v: Vec<f64> = values.iter().map(|x| (*x).into()).collect();
-    v.sort_by(|a, b| a.partial_cmp(b).expect("no NaN"));
-    let q = |p: f64| if v.is_empty() { 0.0 } else { v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1] };
-    json!({
-        "min": v.first().copied().unwrap_or(0.0) as i64,
-        "max": v.last().copied().unwrap_or(0.0) as i64,
-        "avg": if v.is_empty() { 0 } else { (v.iter().sum::<f64>() / v.len() as f64) as i64 },
-        "p50": q(0.5), "p90": q(0.9), "p95": q(0.95), "p99": q(0.99), "p999": q(0.999),
-    })
-}
-
-/// `GET /jobs/:id/checkpoints`, in Flink's shape.
-pub async fn checkpoints(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
-    let job = state.dispatcher.job(&id)?;
-    let eg = job.execution.read();
-    let s = &eg.checkpoints;
-    let durations: Vec<f64> = s.durations_ms.iter().map(|d| *d as f64).collect();
-    let sizes: Vec<f64> = s.sizes.iter().map(|d| *d as f64).collect();
-    Ok(Json(json!({
-        "counts": {
-            "restored": s.restored,
-            "total": s.completed + s.failed + s.in_progress,
-            "in_progress": s.in_progress,
-            "completed": s.completed,
-            "failed": s.failed,
-        },
-        "summary": {
-            "checkpointed_size": summary(&sizes),
-            "state_size": summary(&sizes),
-            "end_to_end_duration": summary(&durations),
-        },
-        "latest": {
-            "completed": s.latest_completed.as_ref().map(checkpoint_json),
-            "savepoint": Value::Null,
-            "failed": s.latest_failed.as_ref().map(checkpoint_json),
-            "restored": s.latest_restored.map(|(id, t)| json!({ "id": id, "restore_timestamp": t, "is_savepoint": false, "external_path": Value::Null })),
-        },
-        "history": s.history.iter().map(checkpoint_json).collect::<Vec<_>>(),
-    })))
 }

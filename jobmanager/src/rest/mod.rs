@@ -1,10 +1,16 @@
 //! The REST API, with Flink's paths and JSON field names so that tools built for
 //! Flink's REST API can drive Rask. Every error is JSON: `{"errors": ["..."]}`.
 
+mod applications;
+mod checkpoints;
+mod dashboard;
 mod handlers;
 mod job_config;
 mod jobs;
+mod logs;
+mod metrics;
 mod savepoints;
+mod vertices;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,6 +33,9 @@ pub struct RestState {
     pub resource_manager: Arc<ResourceManager>,
     pub dispatcher: Arc<Dispatcher>,
     pub configuration: Arc<JobManagerConfiguration>,
+    pub metrics: Arc<crate::metrics::JobManagerMetrics>,
+    /// The process's CPU load, for `/jobmanager/metrics`.
+    pub cpu: Arc<rask_common::hardware::CpuLoad>,
     pub started: Instant,
 }
 
@@ -41,6 +50,7 @@ pub fn router(state: RestState) -> Router {
     Router::new()
         .merge(endpoints.clone())
         .nest("/v1", endpoints)
+        .merge(dashboard::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
@@ -50,24 +60,50 @@ pub fn router(state: RestState) -> Router {
 
 /// The REST endpoints, by Flink's paths.
 fn endpoints() -> Router<RestState> {
+    use axum::routing::post;
     Router::new()
         .route("/config", get(handlers::web_config))
         .route("/overview", get(handlers::overview))
+        .route("/applications/overview", get(applications::overview))
+        .route("/applications/{id}", get(applications::detail))
         .route("/taskmanagers", get(handlers::taskmanagers))
         .route("/taskmanagers/{id}", get(handlers::taskmanager_detail))
+        .route("/taskmanagers/{id}/metrics", get(metrics::taskmanager))
+        .route("/taskmanagers/{id}/log", get(logs::taskmanager_log))
+        .route("/taskmanagers/{id}/logs", get(logs::taskmanager_logs))
+        .route("/taskmanagers/{id}/logs/{name}", get(logs::taskmanager_log_file))
+        .route("/taskmanagers/{id}/stdout", get(logs::taskmanager_stdout))
         .route("/jobmanager/config", get(handlers::jobmanager_config))
-        .route("/jobmanager/metrics", get(handlers::jobmanager_metrics))
+        .route("/jobmanager/environment", get(applications::environment))
+        .route("/jobmanager/metrics", get(metrics::jobmanager))
+        .route("/jobmanager/log", get(logs::jobmanager_log))
+        .route("/jobmanager/logs", get(logs::jobmanager_logs))
+        .route("/jobmanager/logs/{name}", get(logs::jobmanager_log_file))
+        .route("/jobmanager/stdout", get(logs::jobmanager_stdout))
         .route("/jobs", get(jobs::list).post(jobs::submit))
         .route("/jobs/overview", get(jobs::overview))
         .route("/jobs/{id}", get(jobs::detail).patch(jobs::cancel))
+        .route("/jobs/{id}/plan", get(jobs::plan))
+        .route("/jobs/{id}/metrics", get(metrics::job))
+        .route("/jobs/{id}/accumulators", get(vertices::job_accumulators))
         .route("/jobs/{id}/exceptions", get(jobs::exceptions))
         .route("/jobs/{id}/config", get(job_config::config))
         .route("/jobs/{id}/jobmanager/config", get(job_config::jobmanager_config))
-        .route("/jobs/{id}/checkpoints", get(jobs::checkpoints))
-        .route("/jobs/{id}/savepoints", axum::routing::post(savepoints::trigger))
+        .route("/jobs/{id}/checkpoints", get(checkpoints::checkpoints))
+        .route("/jobs/{id}/checkpoints/config", get(checkpoints::config))
+        .route("/jobs/{id}/checkpoints/details/{cid}", get(checkpoints::details))
+        .route("/jobs/{id}/vertices/{vid}", get(vertices::detail))
+        .route("/jobs/{id}/vertices/{vid}/taskmanagers", get(vertices::taskmanagers))
+        .route("/jobs/{id}/vertices/{vid}/accumulators", get(vertices::accumulators))
+        .route("/jobs/{id}/vertices/{vid}/metrics", get(metrics::vertex))
+        .route("/jobs/{id}/vertices/{vid}/subtasks/metrics", get(metrics::subtasks_aggregated))
+        .route("/jobs/{id}/vertices/{vid}/subtasks/{index}/metrics", get(metrics::subtask))
+        .route("/jobs/{id}/vertices/{vid}/watermarks", get(metrics::watermarks))
+        .route("/jobs/{id}/vertices/{vid}/backpressure", get(metrics::backpressure))
+        .route("/jobs/{id}/savepoints", post(savepoints::trigger))
         .route("/jobs/{id}/savepoints/{trigger}", get(savepoints::status))
-        .route("/jobs/{id}/stop", axum::routing::post(savepoints::stop))
-        .route("/savepoint-disposal", axum::routing::post(savepoints::dispose))
+        .route("/jobs/{id}/stop", post(savepoints::stop))
+        .route("/savepoint-disposal", post(savepoints::dispose))
         .route("/savepoint-disposal/{trigger}", get(savepoints::disposal_status))
         .route("/jobs/{id}/output", get(jobs::output))
 }

@@ -26,6 +26,8 @@ use super::operators::{self, now_ms, OperatorChain, OperatorContext};
 use super::printed::PrintedRows;
 use super::sources::Source;
 use super::{StreamElement, TaskError};
+use crate::metrics::task::{OperatorCounters, TaskClock, TaskIdentity, TaskMetricGroup};
+use crate::metrics::TaskManagerMetricGroup;
 
 /// How long a consumer waits for a producer to register its result.
 const PARTITION_WAIT: Duration = Duration::from_secs(60);
@@ -59,6 +61,8 @@ pub struct TaskServices {
     pub internal_tls: Option<Arc<rask_common::security::InternalTls>>,
     /// rask.io.allowed-paths: checked again before a task is deployed.
     pub allowed_paths: rask_common::security::AllowedPaths,
+    /// The TaskManager's metric group, where each task registers its own.
+    pub metrics: Arc<TaskManagerMetricGroup>,
 }
 
 impl TaskServices {
@@ -67,8 +71,10 @@ impl TaskServices {
         own_address: String,
         internal_tls: Option<Arc<rask_common::security::InternalTls>>,
         allowed_paths: rask_common::security::AllowedPaths,
+        metrics: Arc<TaskManagerMetricGroup>,
     ) -> Self {
         Self {
+            metrics,
             internal_tls,
             allowed_paths,
             resource_id,
@@ -126,6 +132,11 @@ impl TaskServices {
         self.slot_memory.lock().remove(allocation_id);
     }
 
+    /// Managed memory (slot budgets) in use by this TaskManager's tasks, in bytes.
+    pub fn managed_memory_used(&self) -> u64 {
+        self.slot_memory.lock().values().map(|m| m.used()).sum()
+    }
+
     fn memory(&self, allocation_id: &str, budget: u64) -> Arc<SlotMemory> {
         self.slot_memory.lock().entry(allocation_id.to_string()).or_insert_with(|| SlotMemory::new(budget)).clone()
     }
@@ -172,6 +183,20 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
     let task_id = services.next_task.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     services.running.lock().entry(tdd.job_id.clone()).or_default().push((task_id, token.clone()));
     let name = format!("{} ({}/{})", vertex.name, tdd.subtask_index + 1, vertex.parallelism);
+    let metrics = services.metrics.task_io_enabled.then(|| {
+        let identity = TaskIdentity {
+            job_id: tdd.job_id.clone(),
+            job_name: graph.name.clone(),
+            vertex_id: tdd.vertex_id.clone(),
+            task_name: vertex.name.clone(),
+            subtask_index: tdd.subtask_index,
+            attempt: tdd.attempt,
+            execution_attempt_id: tdd.execution_attempt_id.clone(),
+        };
+        let group = TaskMetricGroup::new(identity, vertex.operators.iter().map(|o| OperatorCounters::new(&o.name, &o.uid)).collect());
+        services.metrics.register(task_id, group.clone());
+        group
+    });
     tokio::spawn(async move {
         let printed = PrintedRows::new(services.memory(&tdd.allocation_id, tdd.memory_budget_bytes));
         let forwarder = tokio::spawn(forward_output(services.clone(), tdd.clone(), name.clone(), printed.clone()));
@@ -179,8 +204,8 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
         // The task body runs as its own tokio task, so that a panic in an operator
         // fails this task (and is reported) instead of silently vanishing.
         let body = {
-            let (services, tdd, token, printed) = (services.clone(), tdd.clone(), token.clone(), printed.clone());
-            tokio::spawn(async move { run(&services, &tdd, &graph, printed, &token, task_id).await })
+            let (services, tdd, token, printed, metrics) = (services.clone(), tdd.clone(), token.clone(), printed.clone(), metrics.clone());
+            tokio::spawn(async move { run(&services, &tdd, &graph, printed, &token, task_id, metrics).await })
         };
         let abort = body.abort_handle();
         let result = tokio::select! {
@@ -224,18 +249,22 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
             }
             other => other,
         };
+        // The final figures travel with the final state; the task's metrics are no
+        // longer served here.
+        let io = metrics.as_ref().map(|m| m.io());
+        services.metrics.unregister(task_id);
         match result {
             Ok(()) => {
                 tracing::info!("{name} finished");
-                report(&services, &tdd, ExecutionState::Finished, "").await;
+                report_final(&services, &tdd, ExecutionState::Finished, "", io).await;
             }
             Err(TaskError::Cancelled) => {
                 tracing::info!("{name} canceled");
-                report(&services, &tdd, ExecutionState::Canceled, "").await;
+                report_final(&services, &tdd, ExecutionState::Canceled, "", io).await;
             }
             Err(e) => {
                 tracing::warn!("{name} failed: {e}");
-                report(&services, &tdd, ExecutionState::Failed, &format!("{name} on {}: {e}", services.resource_id)).await;
+                report_final(&services, &tdd, ExecutionState::Failed, &format!("{name} on {}: {e}", services.resource_id), io).await;
             }
         }
         if let Some(controls) = services.controls.lock().get_mut(&tdd.job_id) {
@@ -259,6 +288,7 @@ async fn run(
     printed: Arc<PrintedRows>,
     cancel: &CancellationToken,
     task_id: u64,
+    metrics: Option<Arc<TaskMetricGroup>>,
 ) -> Result<(), TaskError> {
     let vertex = graph.vertex(&tdd.vertex_id).expect("validated");
     let subtask = tdd.subtask_index;
@@ -276,6 +306,11 @@ async fn run(
     let ops = vertex.operators[skip..].iter().map(|d| operators::build(d, &ctx)).collect::<Result<Vec<_>, _>>()?;
     let uids = vertex.operators[skip..].iter().map(|d| d.uid.clone()).collect();
     let mut chain = OperatorChain::new(ops, uids);
+    // The source's counters come first; the chain counts its own operators.
+    let source_counters = metrics.as_ref().filter(|_| skip == 1).map(|m| m.operators[0].clone());
+    if let Some(m) = &metrics {
+        chain.count_with(m.operators[skip..].to_vec());
+    }
     let storage = LazyStorage::new(&tdd.checkpoint_dir);
     if !tdd.restore_state_path.is_empty() {
         let bytes = read_state(&tdd.restore_state_path, &storage, &services.allowed_paths, tdd.memory_budget_bytes).await?;
@@ -400,17 +435,22 @@ async fn run(
     report(services, tdd, ExecutionState::Running, "").await;
     let mut out: Vec<StreamElement> = Vec::new();
     let far = Instant::now() + Duration::from_secs(86_400);
+    let mut clock = TaskClock::new(metrics.is_some());
     loop {
+        clock.start_waiting_for_output();
         // Back-pressure from the print sink's buffer.
         tokio::select! {
             _ = printed.wait_for_space() => {}
             _ = cancel.cancelled() => return Err(TaskError::Cancelled),
         }
         if let Some(wait) = chain.pause() {
+            // A throttled source waits by choice: idle, not back-pressured.
+            clock.start_waiting_for_input();
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = cancel.cancelled() => return Err(TaskError::Cancelled),
             }
+            clock.start_waiting_for_output();
         }
         // Back-pressure from a sink whose writer is behind.
         if let Some(backlog) = chain.backlog() {
@@ -419,6 +459,7 @@ async fn run(
                 _ = cancel.cancelled() => return Err(TaskError::Cancelled),
             }
         }
+        clock.start_waiting_for_input();
         let flush_at = writers.iter().filter_map(|w| w.flush_deadline()).min();
         let timer_at = chain.next_timer().map(|t| {
             let wait = (t - now_ms()).max(0) as u64;
@@ -428,7 +469,17 @@ async fn run(
         tokio::select! {
             elements = next_input(&mut source, &mut gate) => {
                 let elements = elements?;
+                clock.start_working();
                 for element in elements {
+                    if let Some(m) = &metrics {
+                        match (&element, &source_counters) {
+                            (StreamElement::Batch(b), Some(source)) => source.add_out(b.num_rows()),
+                            (StreamElement::Batch(b), None) => m.batch_in(b),
+                            (StreamElement::Watermark(w), None) => m.input_watermark(*w),
+                            (StreamElement::Watermark(w), Some(source)) => source.set_output_watermark(*w),
+                            _ => {}
+                        }
+                    }
                     ended |= matches!(element, StreamElement::EndOfInput);
                     if let StreamElement::Barrier(id) = element {
                         let states = chain.prepare_checkpoint(id).await.and_then(|_| chain.snapshot());
@@ -467,9 +518,13 @@ async fn run(
                 chain.on_processing_time(now_ms(), &mut out)?;
             }
         }
+        clock.start_working();
         for element in out.drain(..) {
             match element {
                 StreamElement::Batch(b) => {
+                    if let (Some(m), false) = (&metrics, writers.is_empty()) {
+                        m.batch_out(&b);
+                    }
                     for w in writers.iter_mut() {
                         w.write(b.clone()).await?;
                     }
@@ -480,6 +535,10 @@ async fn run(
                     }
                 }
             }
+        }
+        if let Some(m) = &metrics {
+            let backpressured: Duration = writers.iter_mut().map(|w| w.take_backpressured()).sum();
+            clock.account(m, backpressured);
         }
         if ended {
             // The sinks' output is written before the task reports FINISHED.
@@ -625,6 +684,12 @@ async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescript
     let mut last_summary = Instant::now();
     while let Some(crate::runtime::printed::Chunk { lines, total, rows }) = printed.next_chunk().await {
         let count = lines.len() as u64;
+        // This TaskManager's stdout, as Flink's print sink writes to its `.out` file.
+        let stdout = rask_common::logging::stdout_tail();
+        for line in &lines {
+            stdout.append(line.as_bytes());
+            stdout.append(b"\n");
+        }
         let output = TaskOutput {
             job_id: tdd.job_id.clone(),
             lines,
@@ -666,7 +731,19 @@ async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescript
 
 /// Reports a state change; retried briefly, since the JobMaster relies on it.
 async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: ExecutionState, error: &str) {
+    report_final(services, tdd, state, error, None).await
+}
+
+/// Reports a state change with the task's final figures.
+async fn report_final(
+    services: &TaskServices,
+    tdd: &TaskDeploymentDescriptor,
+    state: ExecutionState,
+    error: &str,
+    io_metrics: Option<rask_common::proto::TaskIoMetrics>,
+) {
     let update = TaskExecutionState {
+        io_metrics,
         job_id: tdd.job_id.clone(),
         vertex_id: tdd.vertex_id.clone(),
         subtask_index: tdd.subtask_index,

@@ -71,7 +71,7 @@ impl Deploying {
             Event::Message(JobMasterMessage::Cancel) | Event::MessagesClosed => Some(State::Cancelling(Cancelling)),
             Event::Message(JobMasterMessage::TaskState(update)) => {
                 let state = ExecutionState::from_proto(update.state).filter(|_| update.attempt == ctx.attempt)?;
-                ctx.execution.write().set_task_state(&update.vertex_id, update.subtask_index, state);
+                ctx.execution.write().apply_task_update(&update, state);
                 match state {
                     ExecutionState::Failed => Some(after_failure(ctx, update.error)),
                     ExecutionState::Canceled => Some(after_failure(ctx, unexpected_cancel(&update))),

@@ -55,7 +55,7 @@ impl Executing {
                 let state = ExecutionState::from_proto(update.state).filter(|_| update.attempt == ctx.attempt)?;
                 let all_finished = {
                     let mut eg = ctx.execution.write();
-                    eg.set_task_state(&update.vertex_id, update.subtask_index, state);
+                    eg.apply_task_update(&update, state);
                     eg.all_tasks(|s| s == ExecutionState::Finished)
                 };
                 match state {

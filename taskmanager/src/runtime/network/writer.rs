@@ -30,6 +30,8 @@ pub struct RecordWriter {
     pending_rows: Vec<usize>,
     oldest_pending: Option<Instant>,
     buffer_timeout: Duration,
+    /// Time spent waiting for room in a full consumer queue since the last take.
+    backpressured: Duration,
 }
 
 /// The key group of a key hash (Flink's assignment: key group, then operator index).
@@ -67,6 +69,7 @@ impl RecordWriter {
             pending_rows: vec![0; n],
             oldest_pending: None,
             buffer_timeout,
+            backpressured: Duration::ZERO,
         }
     }
 
@@ -168,7 +171,22 @@ impl RecordWriter {
     }
 
     async fn send(&mut self, target: usize, element: StreamElement) -> Result<(), TaskError> {
-        self.targets[target].send(element).await.map_err(|_| TaskError::PeerGone(format!("consumer subtask {target} went away")))
+        let gone = || TaskError::PeerGone(format!("consumer subtask {target} went away"));
+        // Only a full queue is waited for, and only that wait is back-pressure.
+        let element = match self.targets[target].try_send(element) {
+            Ok(()) => return Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err(gone()),
+            Err(mpsc::error::TrySendError::Full(element)) => element,
+        };
+        let waiting = Instant::now();
+        let sent = self.targets[target].send(element).await.map_err(|_| gone());
+        self.backpressured += waiting.elapsed();
+        sent
+    }
+
+    /// The time spent waiting for room downstream since the previous call.
+    pub fn take_backpressured(&mut self) -> Duration {
+        std::mem::take(&mut self.backpressured)
     }
 }
 

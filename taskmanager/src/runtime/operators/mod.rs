@@ -18,6 +18,7 @@ use rask_common::job::graph::{OperatorDescriptor, OperatorKind};
 
 use super::memory::SlotMemory;
 use super::{StreamElement, TaskError};
+use crate::metrics::task::OperatorCounters;
 
 /// What an operator knows of where it runs.
 #[derive(Clone)]
@@ -139,11 +140,19 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
 pub struct OperatorChain {
     operators: Vec<Box<dyn StreamOperator>>,
     uids: Vec<String>,
+    /// Each operator's counters (empty: not counted).
+    counters: Vec<Arc<OperatorCounters>>,
 }
 
 impl OperatorChain {
     pub fn new(operators: Vec<Box<dyn StreamOperator>>, uids: Vec<String>) -> Self {
-        Self { operators, uids }
+        Self { operators, uids, counters: Vec::new() }
+    }
+
+    /// Counts each operator's records in and out, and its output watermark.
+    pub fn count_with(&mut self, counters: Vec<Arc<OperatorCounters>>) {
+        debug_assert_eq!(counters.len(), self.operators.len());
+        self.counters = counters;
     }
 
     pub fn has_operator(&self, uid: &str) -> bool {
@@ -198,7 +207,7 @@ impl OperatorChain {
     /// Pushes one element through every operator; what leaves the last one is appended
     /// to `out`.
     pub fn push(&mut self, element: StreamElement, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        push_through(&mut self.operators, element, out)
+        push_through(&mut self.operators, &self.counters, element, out)
     }
 
     pub fn pause(&self) -> Option<std::time::Duration> {
@@ -227,8 +236,12 @@ impl OperatorChain {
             if self.operators[i].next_timer().is_some_and(|t| t <= now_ms) {
                 let mut emitted = Vec::new();
                 self.operators[i].on_processing_time(now_ms, &mut emitted)?;
+                if let Some(c) = self.counters.get(i) {
+                    count_out(c, &emitted);
+                }
+                let downstream = self.counters.get(i + 1..).unwrap_or_default();
                 for e in emitted {
-                    push_through(&mut self.operators[i + 1..], e, out)?;
+                    push_through(&mut self.operators[i + 1..], downstream, e, out)?;
                 }
             }
         }
@@ -236,13 +249,23 @@ impl OperatorChain {
     }
 }
 
-fn push_through(operators: &mut [Box<dyn StreamOperator>], element: StreamElement, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+fn push_through(
+    operators: &mut [Box<dyn StreamOperator>],
+    counters: &[Arc<OperatorCounters>],
+    element: StreamElement,
+    out: &mut Vec<StreamElement>,
+) -> Result<(), TaskError> {
     let mut current = vec![element];
-    for op in operators.iter_mut() {
+    for (i, op) in operators.iter_mut().enumerate() {
         let mut next = Vec::with_capacity(current.len());
         for e in current {
             match e {
-                StreamElement::Batch(b) => op.process_batch(b, &mut next)?,
+                StreamElement::Batch(b) => {
+                    if let Some(c) = counters.get(i) {
+                        c.add_in(b.num_rows());
+                    }
+                    op.process_batch(b, &mut next)?
+                }
                 StreamElement::Watermark(w) => op.process_watermark(w, &mut next)?,
                 StreamElement::Barrier(id) => next.push(StreamElement::Barrier(id)),
                 StreamElement::EndOfInput => {
@@ -251,10 +274,24 @@ fn push_through(operators: &mut [Box<dyn StreamOperator>], element: StreamElemen
                 }
             }
         }
+        if let Some(c) = counters.get(i) {
+            count_out(c, &next);
+        }
         current = next;
     }
     out.extend(current);
     Ok(())
+}
+
+/// An operator's output: its records and its latest watermark.
+fn count_out(counters: &OperatorCounters, emitted: &[StreamElement]) {
+    for e in emitted {
+        match e {
+            StreamElement::Batch(b) => counters.add_out(b.num_rows()),
+            StreamElement::Watermark(w) => counters.set_output_watermark(*w),
+            _ => {}
+        }
+    }
 }
 
 /// A context for operator unit tests: one subtask, a 1 GiB slot.
