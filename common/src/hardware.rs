@@ -38,9 +38,15 @@ pub fn rss_bytes_of(pid: &str) -> u64 {
 
 /// CPU time (user + system) the calling process has used, in ms; 0 if unknown.
 pub fn own_cpu_time_ms() -> u64 {
-    // /proc/self/stat: fields 14 and 15 (utime, stime) in clock ticks, after the
+    cpu_time_ms_of("self")
+}
+
+/// CPU time (user + system) process `pid` ("self" for this one) has used, in ms; 0
+/// if unknown.
+pub fn cpu_time_ms_of(pid: &str) -> u64 {
+    // /proc/PID/stat: utime and stime (fields 14 and 15) in clock ticks, after the
     // parenthesised command name (which may hold spaces).
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else { return 0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
     let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { return 0 };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);

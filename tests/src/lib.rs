@@ -2,6 +2,8 @@
 //! processes on loopback — building the binaries, free ports, starting and signalling
 //! daemons, polling the REST API.
 
+pub mod browser;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -5,78 +5,11 @@
 //! `target/tmp/dashboard-screenshots/`. Needs Debian's `chromium` and
 //! `chromium-driver` (`.ci/run` installs them); without them the test fails.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::{Client, Locator};
+use rask_tests::browser::{loaded, open};
 use rask_tests::*;
-use serde_json::{json, Value};
-
-/// chromedriver, stopped when dropped.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn program(env: &str, default: &str) -> String {
-    std::env::var(env).unwrap_or_else(|_| default.to_string())
-}
-
-async fn browser(profile: &std::path::Path) -> (Driver, Client) {
-    let port = free_port();
-    let driver = Command::new(program("RASK_CHROMEDRIVER", "chromedriver"))
-        .arg(format!("--port={port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromedriver (Debian package chromium-driver) must be installed");
-    let driver = Driver(driver);
-    let capabilities = json!({
-        "goog:chromeOptions": {
-            "binary": program("RASK_CHROMIUM", "/usr/bin/chromium"),
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1400,1000",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }
-    });
-    let Value::Object(capabilities) = capabilities else { unreachable!() };
-    let url = format!("http://127.0.0.1:{port}");
-    let mut last = None;
-    for _ in 0..100 {
-        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(capabilities.clone())
-            .connect(&url)
-            .await
-        {
-            Ok(client) => return (driver, client),
-            Err(e) => last = Some(e),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no WebDriver session: {last:?}");
-}
-
-/// Opens `route` and waits until the page has rendered the server's answer.
-async fn open(client: &Client, base: &str, route: &str, page: &str) {
-    client.goto(&format!("{base}/#{route}")).await.unwrap();
-    loaded(client, page).await;
-}
-
-async fn loaded(client: &Client, page: &str) {
-    client
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(&format!("body[data-page=\"{page}\"][data-loaded=\"1\"]")))
-        .await
-        .unwrap_or_else(|e| panic!("page {page} did not load: {e}"));
-}
 
 async fn text(client: &Client, css: &str) -> String {
     client.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap().text().await.unwrap().trim().to_string()
@@ -157,7 +90,7 @@ async fn dashboard_pages_show_the_clusters_figures_and_its_buttons_work() {
         let url = format!("{rest}{path}");
         async move { tokio::task::spawn_blocking(move || get_json(&url).expect("REST answer")).await.unwrap() }
     };
-    let (_driver, client) = browser(&dir.path().join("chromium-profile")).await;
+    let (_driver, client) = rask_tests::browser::start(&dir.path().join("chromium-profile")).await;
 
     // Cluster overview: the same figures as /overview.
     open(&client, &rest, "/overview", "overview").await;

@@ -10,6 +10,8 @@ pub mod operators;
 pub mod printed;
 pub mod sources;
 pub mod task;
+mod task_reports;
+mod task_state;
 
 pub use element::StreamElement;
 pub use error::TaskError;

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use rask_common::checkpoint::{decode_task_state, encode_task_state, CheckpointStorage};
+use rask_common::checkpoint::decode_task_state;
 use rask_common::job::graph::{JobGraph, Partitioning};
 use rask_common::proto::job_master_gateway_client::JobMasterGatewayClient;
-use rask_common::proto::{
-    CheckpointAck, CheckpointDecline, ExecutionState, PartitionRequest, TaskDeploymentDescriptor, TaskExecutionState, TaskOutput,
-};
+use rask_common::proto::{ExecutionState, PartitionRequest, TaskDeploymentDescriptor};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
@@ -25,6 +23,8 @@ use super::network::{remote, QUEUE_CAPACITY};
 use super::operators::{self, now_ms, OperatorChain, OperatorContext};
 use super::printed::PrintedRows;
 use super::sources::Source;
+use super::task_reports::{forward_output, report, report_final};
+use super::task_state::{checkpoint, read_state, LazyStorage};
 use super::{StreamElement, TaskError};
 use crate::metrics::task::{OperatorCounters, TaskClock, TaskIdentity, TaskMetricGroup};
 use crate::metrics::TaskManagerMetricGroup;
@@ -141,7 +141,7 @@ impl TaskServices {
         self.slot_memory.lock().entry(allocation_id.to_string()).or_insert_with(|| SlotMemory::new(budget)).clone()
     }
 
-    fn jobmaster(&self, address: &str) -> Result<JobMasterGatewayClient<Channel>, TaskError> {
+    pub(super) fn jobmaster(&self, address: &str) -> Result<JobMasterGatewayClient<Channel>, TaskError> {
         let mut clients = self.jobmasters.lock();
         if let Some(c) = clients.get(address) {
             return Ok(c.clone());
@@ -548,120 +548,6 @@ async fn run(
     }
 }
 
-/// The job's checkpoint storage, opened when first used. Opening does no I/O (a local
-/// directory is made by the first write): a job that never checkpoints leaves no
-/// directory on this TaskManager.
-struct LazyStorage {
-    dir: String,
-    opened: std::sync::OnceLock<CheckpointStorage>,
-}
-
-impl LazyStorage {
-    fn new(dir: &str) -> Self {
-        Self { dir: dir.to_string(), opened: std::sync::OnceLock::new() }
-    }
-
-    /// The storage; `None` when the job has no checkpoint directory.
-    fn get(&self) -> Result<Option<&CheckpointStorage>, String> {
-        if self.dir.is_empty() {
-            return Ok(None);
-        }
-        if let Some(storage) = self.opened.get() {
-            return Ok(Some(storage));
-        }
-        let storage = CheckpointStorage::open(&self.dir).map_err(|e| e.to_string())?;
-        Ok(Some(self.opened.get_or_init(|| storage)))
-    }
-}
-
-/// Writes this task's state for checkpoint `id` and acknowledges it (or declines).
-async fn checkpoint(
-    services: &TaskServices,
-    tdd: &TaskDeploymentDescriptor,
-    storage: &LazyStorage,
-    id: u64,
-    states: Result<Vec<(String, Vec<u8>)>, TaskError>,
-) {
-    let uids: Vec<String> = states.as_ref().map(|s| s.iter().map(|(u, _)| u.clone()).collect()).unwrap_or_default();
-    let result = async {
-        let storage = storage.get()?.ok_or_else(|| "this job has no state.checkpoints.dir".to_string())?;
-        let states = states.map_err(|e| e.to_string())?;
-        let path = format!("{}/{}-{}", storage.checkpoint_path(&tdd.job_id, id), tdd.vertex_id, tdd.subtask_index);
-        let size = storage.put(&path, encode_task_state(&states)).await.map_err(|e| e.to_string())?;
-        Ok::<_, String>((path, size))
-    }
-    .await;
-    let Ok(mut client) = services.jobmaster(&tdd.jobmaster_address) else { return };
-    let sent = match result {
-        Ok((state_path, state_size)) => client
-            .acknowledge_checkpoint(CheckpointAck {
-                job_id: tdd.job_id.clone(),
-                vertex_id: tdd.vertex_id.clone(),
-                subtask_index: tdd.subtask_index,
-                checkpoint_id: id,
-                state_path,
-                state_size,
-                operator_uids: uids,
-                execution_attempt_id: tdd.execution_attempt_id.clone(),
-            })
-            .await
-            .map(drop),
-        Err(reason) => {
-            tracing::warn!("declining checkpoint {id}: {reason}");
-            client
-                .decline_checkpoint(CheckpointDecline {
-                    job_id: tdd.job_id.clone(),
-                    vertex_id: tdd.vertex_id.clone(),
-                    subtask_index: tdd.subtask_index,
-                    checkpoint_id: id,
-                    reason,
-                    execution_attempt_id: tdd.execution_attempt_id.clone(),
-                })
-                .await
-                .map(drop)
-        }
-    };
-    if let Err(e) = sent {
-        tracing::debug!("could not report checkpoint {id}: {}", e.message());
-    }
-}
-
-/// Reads a state file: an absolute path or a URL points into a savepoint (and must lie
-/// inside rask.io.allowed-paths), a relative one into the checkpoint storage (and may
-/// not climb out of it). A savepoint's file larger than the slot's memory could never
-/// be restored and is refused before it is read. Both go through the checkpoint storage.
-async fn read_state(
-    path: &str,
-    storage: &LazyStorage,
-    allowed: &rask_common::security::AllowedPaths,
-    max_bytes: u64,
-) -> Result<bytes::Bytes, TaskError> {
-    let refuse = |m: String| TaskError::Deployment(format!("state file {path}: {m}"));
-    let url = path.split_once("://").is_some_and(|(scheme, _)| !scheme.is_empty() && !scheme.contains('/'));
-    if path.starts_with('/') || url {
-        match url {
-            true => allowed.check("a savepoint's state file", path),
-            false => allowed.check_file("a savepoint's state file", path),
-        }
-        .map_err(|e| TaskError::Deployment(e.to_string()))?;
-        rask_common::checkpoint::read_savepoint_file(path, max_bytes).await.map_err(|e| match e {
-            rask_common::checkpoint::CheckpointError::TooLarge { .. } => {
-                refuse(format!("not a file, or larger than the slot's {max_bytes} bytes of memory"))
-            }
-            e => refuse(e.to_string()),
-        })
-    } else {
-        if path.split('/').any(|segment| segment == ".." || segment == ".") {
-            return Err(refuse("a checkpoint's state file may not leave the checkpoint directory".into()));
-        }
-        let storage = storage
-            .get()
-            .map_err(TaskError::Deployment)?
-            .ok_or_else(|| TaskError::Deployment("a restore needs state.checkpoints.dir".into()))?;
-        storage.get(path).await.map_err(|e| TaskError::Deployment(e.to_string()))
-    }
-}
-
 /// The key under which a source's position is stored in its task's state file.
 pub const SOURCE_STATE: &str = "__source";
 
@@ -672,98 +558,5 @@ async fn next_input(source: &mut Option<Source>, gate: &mut Option<InputGate>) -
     match gate.as_mut().expect("a task has a source or inputs").next().await {
         Some(e) => Ok(vec![e]),
         None => Err(TaskError::PeerGone("an input channel closed before the end of its input (producer lost)".into())),
-    }
-}
-
-/// Sends printed lines to the JobMaster in order, in chunks under the gRPC message
-/// limit, each retried briefly; logs a summary at most every 10 s. Returns how many
-/// lines could not be delivered.
-async fn forward_output(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor, name: String, printed: Arc<PrintedRows>) -> u64 {
-    let mut undelivered = 0u64;
-    let mut sent = 0u64;
-    let mut last_summary = Instant::now();
-    while let Some(crate::runtime::printed::Chunk { lines, total, rows }) = printed.next_chunk().await {
-        let count = lines.len() as u64;
-        // This TaskManager's stdout, as Flink's print sink writes to its `.out` file.
-        let stdout = rask_common::logging::stdout_tail();
-        for line in &lines {
-            stdout.append(line.as_bytes());
-            stdout.append(b"\n");
-        }
-        let output = TaskOutput {
-            job_id: tdd.job_id.clone(),
-            lines,
-            rows,
-            vertex_id: tdd.vertex_id.clone(),
-            subtask_index: tdd.subtask_index,
-            execution_attempt_id: tdd.execution_attempt_id.clone(),
-        };
-        let mut delivered = false;
-        for attempt in 0..5u32 {
-            let Ok(mut client) = services.jobmaster(&tdd.jobmaster_address) else { break };
-            match client.publish_output(output.clone()).await {
-                Ok(_) => {
-                    delivered = true;
-                    break;
-                }
-                Err(e) if matches!(e.code(), tonic::Code::NotFound | tonic::Code::PermissionDenied) => break,
-                Err(e) => {
-                    tracing::debug!("forwarding printed rows failed (attempt {attempt}): {}", e.message());
-                    tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-                }
-            }
-        }
-        if delivered {
-            sent += count;
-        } else {
-            undelivered += count;
-        }
-        if last_summary.elapsed() >= Duration::from_secs(10) {
-            tracing::info!("{name}: {sent} of {total} printed lines forwarded to the JobMaster");
-            last_summary = Instant::now();
-        }
-    }
-    if undelivered > 0 {
-        tracing::warn!("{name}: {undelivered} printed lines could not be delivered to the JobMaster");
-    }
-    undelivered
-}
-
-/// Reports a state change; retried briefly, since the JobMaster relies on it.
-async fn report(services: &TaskServices, tdd: &TaskDeploymentDescriptor, state: ExecutionState, error: &str) {
-    report_final(services, tdd, state, error, None).await
-}
-
-/// Reports a state change with the task's final figures.
-async fn report_final(
-    services: &TaskServices,
-    tdd: &TaskDeploymentDescriptor,
-    state: ExecutionState,
-    error: &str,
-    io_metrics: Option<rask_common::proto::TaskIoMetrics>,
-) {
-    let update = TaskExecutionState {
-        io_metrics,
-        job_id: tdd.job_id.clone(),
-        vertex_id: tdd.vertex_id.clone(),
-        subtask_index: tdd.subtask_index,
-        attempt: tdd.attempt,
-        state: state.into(),
-        error: error.to_string(),
-        resource_id: services.resource_id.clone(),
-        execution_attempt_id: tdd.execution_attempt_id.clone(),
-    };
-    for attempt in 0..5 {
-        let Ok(mut client) = services.jobmaster(&tdd.jobmaster_address) else {
-            return;
-        };
-        match client.update_task_execution_state(update.clone()).await {
-            Ok(_) => return,
-            Err(e) if matches!(e.code(), tonic::Code::NotFound | tonic::Code::PermissionDenied) => return,
-            Err(e) => {
-                tracing::debug!("reporting {} failed (attempt {attempt}): {}", state.as_str_name(), e.message());
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-            }
-        }
     }
 }

@@ -48,16 +48,9 @@ fn rss(d: &Daemon) -> u64 {
     rask_common::hardware::rss_bytes_of(&d.pid().to_string())
 }
 
-/// utime + stime of a process in seconds, from /proc/PID/stat.
+/// utime + stime of a process in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_comm = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // After the comm field: state is 0, utime is 11, stime is 12.
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (ticks(11) + ticks(12)) / hz
+    rask_common::hardware::cpu_time_ms_of(&pid.to_string()) as f64 / 1000.0
 }
 
 fn main() {

@@ -7,7 +7,11 @@
 //! at parallelism 1 and 2 on the local target, at least once and exactly once (a
 //! checkpoint every second: in-progress, pending and committed files).
 //!
-//!   cargo run --release -p rask-tests --bin rask-bench-jobs [-- --rows-a 50000000 --rows-b 20000000 --rows-c 10000000 --file-sink-only]
+//! With `--metrics-overhead`, only what counting task metrics costs: datagen ->
+//! blackhole and (b), local, p=1 and p=2, with rask.metrics.task-io.enabled on and
+//! off in turn (5 runs each; medians).
+//!
+//!   cargo run --release -p rask-tests --bin rask-bench-jobs [-- --rows-a 50000000 --rows-b 20000000 --rows-c 10000000 --file-sink-only --metrics-overhead]
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -43,10 +47,15 @@ fn main() {
     let mut rows_b: u64 = 20_000_000;
     let mut rows_c: u64 = 10_000_000;
     let mut file_sink_only = false;
+    let mut metrics_overhead = false;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "--file-sink-only" {
             file_sink_only = true;
+            continue;
+        }
+        if flag == "--metrics-overhead" {
+            metrics_overhead = true;
             continue;
         }
         match (flag.as_str(), args.next().and_then(|v| v.parse().ok())) {
@@ -88,6 +97,36 @@ fn main() {
             took.as_millis()
         );
     };
+
+    if metrics_overhead {
+        let plain = dir.path().join("plain.yaml");
+        std::fs::write(&plain, job("bench-blackhole", rows_a, "")).unwrap();
+        for (what, file, rows) in [("datagen -> blackhole, local", &plain, rows_a), ("(b) keyed aggregate, local", &b, rows_b)] {
+            for p in [1u32, 2] {
+                let ps = p.to_string();
+                let (mut on, mut off) = (Vec::new(), Vec::new());
+                for _ in 0..5 {
+                    for (enabled, runs) in [("true", &mut on), ("false", &mut off)] {
+                        let key = format!("rask.metrics.task-io.enabled={enabled}");
+                        runs.push(runtime(&["run", "-p", &ps, "-D", &key, file.to_str().unwrap()]));
+                    }
+                }
+                let median = |mut v: Vec<Duration>| {
+                    v.sort();
+                    v[v.len() / 2]
+                };
+                let (on, off) = (median(on), median(off));
+                let rate = |d: Duration| rows as f64 / d.as_secs_f64() / 1e6;
+                println!(
+                    "metrics {what:<32} p={p}: on {:>6.1} M records/s, off {:>6.1} M records/s: counting costs {:+.1}% (medians of 5)",
+                    rate(on),
+                    rate(off),
+                    (1.0 - rate(on) / rate(off)) * 100.0
+                );
+            }
+        }
+        return;
+    }
 
     // (c) The file sink: CSV part files, at least once, and exactly once with a
     // checkpoint every second (in-progress files closed, moved and committed).
