@@ -70,6 +70,35 @@ fn answers_have_every_field_of_flinks_answers_at_both_paths() {
     assert!(differences.is_empty(), "{}", differences.join("\n"));
     assert_eq!(details["id"], checkpoint);
     assert_eq!(details["tasks"][&vertex]["num_subtasks"], 1);
+    // A savepoint, a cancellation and an unknown job answer in Flink's shapes too.
+    let http = reqwest::blocking::Client::new();
+    let rest = spec.rest_url();
+    let target = dir.path().join("savepoints");
+    let trigger: Value = http
+        .post(format!("{rest}/v1/jobs/{id}/savepoints"))
+        .json(&serde_json::json!({ "target-directory": target.display().to_string(), "cancel-job": false }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(shape_differences(&sample("savepoint-trigger.json"), &trigger, "trigger").is_empty(), "{trigger}");
+    let request = trigger["request-id"].as_str().unwrap();
+    let status = wait_for(Duration::from_secs(20), "the savepoint", || {
+        get_json(&format!("{rest}/v1/jobs/{id}/savepoints/{request}")).filter(|s| s["status"]["id"] == "COMPLETED")
+    });
+    let differences = shape_differences(&sample("savepoint-status.json"), &status, "savepoint status");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    let cancel = http.patch(format!("{rest}/v1/jobs/{id}?mode=cancel")).send().unwrap();
+    assert_eq!(cancel.status().as_u16(), 202);
+    assert!(shape_differences(&sample("job-cancel.json"), &cancel.json().unwrap(), "cancel").is_empty());
+    let after = wait_for(Duration::from_secs(20), "the job to be canceled", || {
+        get_json(&format!("{rest}/v1/jobs/{id}")).filter(|j| j["state"] == "CANCELED")
+    });
+    let differences = shape_differences(&sample("job-after-cancel.json"), &after, "after cancel");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    let (status, body) = get_status_json(&format!("{rest}/v1/jobs/00000000000000000000000000000000"));
+    assert_eq!(status, 404);
+    assert!(shape_differences(&sample("job-not-found.json"), &body, "not found").is_empty(), "{body}");
     // An unknown path answers as Flink's does, under /v1 too.
     let (status, body) = get_status_json(&format!("{}/v1/no/such/path", spec.rest_url()));
     assert_eq!(status, 404);
