@@ -4,13 +4,13 @@
 //! `$RASK_FLINK_LIB` (`.ci/run` installs both: `default-jre-headless`, and the jars
 //! from PyPI's `apache-flink-libraries`); without them the test fails and says so.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use rask_tests::*;
 
-fn flink(lib: &PathBuf, conf_dir: &std::path::Path, args: &[&str]) -> String {
+fn flink(lib: &Path, conf_dir: &Path, args: &[&str]) -> String {
     let out = Command::new(std::env::var("RASK_JAVA").unwrap_or_else(|_| "java".into()))
         .arg("-cp")
         .arg(format!("{}/*", lib.display()))
