@@ -84,3 +84,30 @@ impl CpuLoad {
         load.clamp(0.0, 1.0)
     }
 }
+
+/// The calling process's threads: (id, name, state) from /proc/self/task, for a
+/// thread dump (a Rust process has no stacks to print without stopping itself).
+pub fn own_threads() -> Vec<(u32, String, String)> {
+    let mut threads: Vec<(u32, String, String)> = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let name = stat[open + 1..close].to_string();
+            let state = match stat[close + 1..].split_whitespace().next()? {
+                "R" => "RUNNABLE",
+                "S" | "I" => "WAITING",
+                "D" => "BLOCKED",
+                "T" | "t" => "STOPPED",
+                _ => "UNKNOWN",
+            };
+            Some((tid, name, state.to_string()))
+        })
+        .collect();
+    threads.sort();
+    threads
+}

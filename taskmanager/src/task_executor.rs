@@ -104,6 +104,14 @@ impl TaskExecutor for TaskExecutorService {
         let tail = match LogKind::try_from(req.kind) {
             Ok(LogKind::Log) => rask_common::logging::log_tail(),
             Ok(LogKind::Stdout) => rask_common::logging::stdout_tail(),
+            Ok(LogKind::Threads) => {
+                let text: String = rask_common::hardware::own_threads()
+                    .into_iter()
+                    .map(|(tid, name, state)| format!("{tid}\t{name}\t{state}\n"))
+                    .collect();
+                let total_bytes = text.len() as u64;
+                return Ok(Response::new(LogResponse { text: text.into_bytes(), total_bytes }));
+            }
             _ => return Err(Status::invalid_argument(format!("unknown log kind {}", req.kind))),
         };
         let (text, total_bytes) = tail.tail(req.max_bytes.clamp(1, MAX_LOG_BYTES) as usize);

@@ -132,6 +132,27 @@ fn dashboard_endpoints_and_prometheus_serve_the_jobs_real_figures() {
         assert_eq!(apps["applications"][0]["jobs"]["RUNNING"], 1);
         assert_eq!(get(&format!("/applications/{id}"))["jobs"][0]["jid"], id.as_str());
         assert!(get("/jobmanager/environment")["jvm"]["version"].as_str().unwrap().contains("Rask"));
+        let accumulators = get(&format!("/jobs/{id}/vertices/{keyed}/subtasks/accumulators"));
+        assert_eq!(accumulators["subtasks"].as_array().unwrap().len(), 2);
+        let times = get(&format!("/jobs/{id}/vertices/{keyed}/subtasktimes"));
+        assert!(times["subtasks"][0]["timestamps"]["RUNNING"].as_i64().unwrap() > 1_700_000_000_000, "{times}");
+        assert_eq!(get(&format!("/jobs/{id}/vertices/{keyed}/flamegraph"))["endTimestamp"], -2);
+        // A running job's figures are complete (Flink's dashboard shows only those).
+        let running = get(&format!("/jobs/{id}"));
+        assert_eq!(running["vertices"][1]["metrics"]["read-records-complete"], true, "{running}");
+        // Without periodic checkpoints, Flink's answer: an interval of Long.MAX_VALUE.
+        assert_eq!(get(&format!("/jobs/{id}/checkpoints/config"))["interval"], i64::MAX);
+        assert!(get(&format!("/applications/{id}/exceptions"))["exceptionHistory"]["entries"].is_array());
+        let tm = get(&format!("/taskmanagers/{tm_id}"));
+        assert_eq!(tm["assignedTasks"], 4, "two vertices at parallelism 2 run there");
+        // The time of the last heartbeat (epoch ms), as Flink answers despite the name.
+        assert!(tm["timeSinceLastHeartbeat"].as_i64().unwrap() > 1_700_000_000_000);
+        let jvm = get("/jobmanager/metrics?get=Status.JVM.Memory.Heap.Used");
+        assert_eq!(jvm[0]["value"], "0", "no JVM: 0, as Flink reports an unused component");
+        for dump in [get("/jobmanager/thread-dump"), get(&format!("/taskmanagers/{tm_id}/thread-dump"))] {
+            let threads = dump["threadInfos"].as_array().unwrap();
+            assert!(threads.iter().any(|t| t["threadName"].as_str().is_some_and(|n| n.contains("tokio"))), "{dump}");
+        }
         let logs = get(&format!("/taskmanagers/{tm_id}/logs"));
         assert_eq!(logs["logs"][0]["name"], "taskmanager.log");
         assert!(get("/jobmanager/logs")["logs"][0]["size"].as_u64().unwrap() > 0);

@@ -70,6 +70,10 @@ fn answers_have_every_field_of_flinks_answers_at_both_paths() {
     assert!(differences.is_empty(), "{}", differences.join("\n"));
     assert_eq!(details["id"], checkpoint);
     assert_eq!(details["tasks"][&vertex]["num_subtasks"], 1);
+    let part = get_json(&format!("{}/v1/jobs/{id}/checkpoints/details/{checkpoint}/subtasks/{vertex}", spec.rest_url())).expect("subtasks");
+    assert_eq!(part["num_acknowledged_subtasks"], 1);
+    assert_eq!(part["subtasks"][0]["status"], "completed");
+    assert!(part["summary"]["end_to_end_duration"]["max"].as_i64().is_some());
     // A savepoint, a cancellation and an unknown job answer in Flink's shapes too.
     let http = reqwest::blocking::Client::new();
     let rest = spec.rest_url();

@@ -58,6 +58,19 @@ pub async fn detail(State(state): State<RestState>, Path(id): Path<String>) -> R
     Ok(Json(body))
 }
 
+/// `GET /applications/:id/exceptions`: the failures of the application's job.
+pub async fn exceptions(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&id).map_err(|_| RestError::not_found(format!("Application {id} does not exist.")))?;
+    let eg = job.execution.read();
+    let entries: Vec<Value> = eg
+        .failure_history
+        .iter()
+        .rev()
+        .map(|(t, cause)| json!({ "exceptionName": "TaskFailure", "stacktrace": cause, "timestamp": t, "jobId": eg.job_id }))
+        .collect();
+    Ok(Json(json!({ "exceptionHistory": { "entries": entries, "truncated": eg.failure_count > eg.failure_history.len() as u64 } })))
+}
+
 /// `GET /jobmanager/environment`: Flink describes its JVM; Rask has none, so `jvm`
 /// names the Rask build and platform, and the classpath is empty.
 pub async fn environment() -> Json<Value> {

@@ -56,7 +56,20 @@ fn resource(cores: u32, memory_bytes: u64) -> Value {
     })
 }
 
-fn taskmanager_json(tm: &TaskManagerInfo) -> Value {
+/// The running (not yet ended) tasks on each TaskManager.
+fn assigned_tasks(state: &RestState) -> std::collections::HashMap<String, usize> {
+    let mut counts = std::collections::HashMap::new();
+    for job in state.dispatcher.jobs() {
+        for e in job.execution.read().executions().filter(|e| !e.state.is_terminal()) {
+            if let Some(tm) = &e.resource_id {
+                *counts.entry(tm.clone()).or_default() += 1;
+            }
+        }
+    }
+    counts
+}
+
+fn taskmanager_json(tm: &TaskManagerInfo, assigned: usize) -> Value {
     let slots = tm.slots.len();
     let free = tm.free_slots();
     let slot_memory: u64 = tm.slots.iter().map(|s| s.memory_budget_bytes).sum();
@@ -67,10 +80,11 @@ fn taskmanager_json(tm: &TaskManagerInfo) -> Value {
         "path": format!("grpc://{}", tm.rpc_address),
         "dataPort": tm.data_port,
         "jmxPort": -1,
-        "timeSinceLastHeartbeat": tm.since_last_heartbeat.as_millis() as u64,
+        // Despite its name, Flink answers the time of the last heartbeat (epoch ms).
+        "timeSinceLastHeartbeat": crate::execution_graph::now_ms() - tm.since_last_heartbeat.as_millis() as i64,
         "slotsNumber": slots,
         "freeSlots": free,
-        "assignedTasks": 0,
+        "assignedTasks": assigned,
         "totalResource": resource(cores, slot_memory),
         "freeResource": resource(if slots == 0 { 0 } else { cores * free as u32 / slots as u32 }, free_memory),
         "hardware": {
@@ -127,13 +141,19 @@ fn jvm_metrics() -> Value {
 }
 
 pub async fn taskmanagers(State(state): State<RestState>) -> Json<Value> {
-    let tms: Vec<Value> = state.resource_manager.taskmanagers().iter().map(taskmanager_json).collect();
+    let assigned = assigned_tasks(&state);
+    let tms: Vec<Value> = state
+        .resource_manager
+        .taskmanagers()
+        .iter()
+        .map(|tm| taskmanager_json(tm, assigned.get(&tm.resource_id).copied().unwrap_or(0)))
+        .collect();
     Json(json!({ "taskmanagers": tms }))
 }
 
 pub async fn taskmanager_detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
     let tm = state.resource_manager.taskmanager(&id).ok_or_else(|| RestError::not_found(format!("TaskManager {id} does not exist.")))?;
-    let mut body = taskmanager_json(&tm);
+    let mut body = taskmanager_json(&tm, assigned_tasks(&state).get(&tm.resource_id).copied().unwrap_or(0));
     body["metrics"] = jvm_metrics();
     let slots: Vec<Value> = tm
         .slots

@@ -2,7 +2,10 @@
 //! `/jobmanager/log`, `/jobmanager/stdout`, `/jobmanager/logs` (the list) and
 //! `/jobmanager/logs/:name`, and the same under `/taskmanagers/:id/`, fetched from the
 //! TaskManager. Each is the tail the process keeps in memory (1 MiB), so it works the
-//! same under systemd, in a terminal and in a local cluster.
+//! same under systemd, in a terminal and in a local cluster. Also each process's
+//! thread dump (`/jobmanager/thread-dump`, `/taskmanagers/:id/thread-dump`): its
+//! threads with their names and states (a Rust process has no stacks to print
+//! without stopping itself).
 
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -82,4 +85,23 @@ pub async fn taskmanager_logs(State(state): State<RestState>, Path(id): Path<Str
 pub async fn taskmanager_log_file(State(state): State<RestState>, Path((id, name)): Path<(String, String)>) -> Result<Response, RestError> {
     let kind = kind_of("taskmanager", &name)?;
     Ok(text(taskmanager_tail(&state, &id, kind).await?))
+}
+
+fn thread_dump(threads: impl Iterator<Item = (String, String, String)>) -> Json<Value> {
+    let infos: Vec<Value> = threads
+        .map(|(tid, name, state)| json!({ "threadName": name, "stringifiedThreadInfo": format!("\"{name}\" Id={tid} {state}\n") }))
+        .collect();
+    Json(json!({ "threadInfos": infos }))
+}
+
+pub async fn jobmanager_thread_dump() -> Json<Value> {
+    thread_dump(rask_common::hardware::own_threads().into_iter().map(|(tid, name, state)| (tid.to_string(), name, state)))
+}
+
+pub async fn taskmanager_thread_dump(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
+    let text = String::from_utf8_lossy(&taskmanager_tail(&state, &id, LogKind::Threads).await?).to_string();
+    Ok(thread_dump(text.lines().filter_map(|l| {
+        let mut parts = l.splitn(3, '\t');
+        Some((parts.next()?.to_string(), parts.next()?.to_string(), parts.next()?.to_string()))
+    })))
 }

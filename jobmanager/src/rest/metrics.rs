@@ -56,10 +56,37 @@ fn subtask_values(t: &TaskMetrics) -> Vec<(String, f64)> {
     out
 }
 
+/// Flink's JVM metrics, which its dashboard asks every process for. Rask has no JVM:
+/// they answer 0, as Flink reports a component it does not use (the REST API only;
+/// the Prometheus endpoints leave them out).
+const JVM_METRICS: &[&str] = &[
+    "Status.JVM.Memory.Heap.Used",
+    "Status.JVM.Memory.Heap.Committed",
+    "Status.JVM.Memory.Heap.Max",
+    "Status.JVM.Memory.NonHeap.Used",
+    "Status.JVM.Memory.NonHeap.Committed",
+    "Status.JVM.Memory.NonHeap.Max",
+    "Status.JVM.Memory.Metaspace.Used",
+    "Status.JVM.Memory.Metaspace.Max",
+    "Status.JVM.Memory.Direct.Count",
+    "Status.JVM.Memory.Direct.MemoryUsed",
+    "Status.JVM.Memory.Direct.TotalCapacity",
+    "Status.JVM.Memory.Mapped.Count",
+    "Status.JVM.Memory.Mapped.MemoryUsed",
+    "Status.JVM.Memory.Mapped.TotalCapacity",
+    "Status.Shuffle.Netty.UsedMemory",
+    "Status.Shuffle.Netty.TotalMemory",
+];
+
+fn with_jvm(mut values: Vec<(String, f64)>) -> Vec<(String, f64)> {
+    values.extend(JVM_METRICS.iter().map(|n| (n.to_string(), 0.0)));
+    values
+}
+
 pub async fn jobmanager(State(state): State<RestState>, params: Params) -> Result<Json<Value>, RestError> {
     let mut values = owned(crate::metrics::process_values(&state.cpu, state.started));
     values.extend(owned(state.metrics.cluster_values()));
-    answer(values, &params)
+    answer(with_jvm(values), &params)
 }
 
 pub async fn job(State(state): State<RestState>, Path(id): Path<String>, params: Params) -> Result<Json<Value>, RestError> {
@@ -73,7 +100,7 @@ pub async fn taskmanager(State(state): State<RestState>, Path(id): Path<String>,
     }
     let store = state.metrics.fetcher.store().await;
     let values = store.taskmanagers.get(&id).map(|m| owned(process_values(m))).unwrap_or_default();
-    answer(values, &params)
+    answer(with_jvm(values), &params)
 }
 
 /// The vertex's running subtasks' metrics, after checking the job and vertex exist.

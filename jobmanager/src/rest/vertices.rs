@@ -14,13 +14,16 @@ use super::{RestError, RestState};
 use crate::execution_graph::{now_ms, Execution, ExecutionJobVertex, ExecutionState};
 use crate::metrics::fetcher::MetricStore;
 
-/// A subtask's I/O and whether it is final.
+/// A subtask's I/O, and whether it is known (Flink's `*-complete`: its final figures,
+/// or its running task's latest; the dashboard shows a figure only when complete).
 pub fn subtask_io(job_id: &str, vertex_id: &str, index: u32, e: &Execution, store: &MetricStore) -> (TaskIoMetrics, bool) {
     if let Some(io) = e.io.filter(|_| e.state.is_terminal()) {
         return (io, true);
     }
-    let live = store.subtask(job_id, vertex_id, index).and_then(|t| t.io);
-    (live.unwrap_or_default(), e.state.is_terminal())
+    match store.subtask(job_id, vertex_id, index).and_then(|t| t.io) {
+        Some(io) => (io, true),
+        None => (TaskIoMetrics::default(), false),
+    }
 }
 
 /// Flink's `metrics` object of a vertex or subtask.
@@ -241,4 +244,74 @@ pub async fn accumulators(
 pub async fn job_accumulators(State(state): State<RestState>, Path(job_id): Path<String>) -> Result<Json<Value>, RestError> {
     state.dispatcher.job(&job_id)?;
     Ok(Json(json!({ "job-accumulators": [], "user-task-accumulators": [], "serialized-user-task-accumulators": {} })))
+}
+
+/// The vertex, or a 404 naming it.
+fn vertex<'a>(eg: &'a crate::execution_graph::ExecutionGraph, job_id: &str, vertex_id: &str) -> Result<&'a ExecutionJobVertex, RestError> {
+    eg.vertices
+        .iter()
+        .find(|v| v.id == vertex_id)
+        .ok_or_else(|| RestError::not_found(format!("Job vertex {vertex_id} does not exist in job {job_id}.")))
+}
+
+/// `GET /jobs/:id/vertices/:vid/subtasks/accumulators`: none per subtask.
+pub async fn subtask_accumulators(
+    State(state): State<RestState>,
+    Path((job_id, vertex_id)): Path<(String, String)>,
+) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&job_id)?;
+    let eg = job.execution.read();
+    let v = vertex(&eg, &job_id, &vertex_id)?;
+    let subtasks: Vec<Value> = v
+        .subtasks
+        .iter()
+        .enumerate()
+        .map(|(i, e)| json!({ "subtask": i, "attempt": 0, "endpoint": e.rpc_address, "user-accumulators": [] }))
+        .collect();
+    Ok(Json(json!({ "id": v.id, "parallelism": v.parallelism, "subtasks": subtasks })))
+}
+
+/// `GET /jobs/:id/vertices/:vid/subtasktimes`: when each subtask entered its states
+/// (Rask records deployment and end; RUNNING is reported from deployment on).
+pub async fn subtask_times(
+    State(state): State<RestState>,
+    Path((job_id, vertex_id)): Path<(String, String)>,
+) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&job_id)?;
+    let eg = job.execution.read();
+    let v = vertex(&eg, &job_id, &vertex_id)?;
+    let subtasks: Vec<Value> = v
+        .subtasks
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut timestamps = serde_json::Map::new();
+            if e.start_time >= 0 {
+                for s in ["SCHEDULED", "DEPLOYING", "INITIALIZING", "RUNNING"] {
+                    timestamps.insert(s.into(), json!(e.start_time));
+                }
+            }
+            if e.end_time >= 0 && e.state.is_terminal() {
+                timestamps.insert(e.state.name().into(), json!(e.end_time));
+            }
+            json!({
+                "subtask": i,
+                "host": e.rpc_address.as_deref().and_then(|a| a.rsplit_once(':').map(|(h, _)| h.to_string())),
+                "duration": duration(e.start_time, e.end_time),
+                "timestamps": timestamps,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "id": v.id, "name": v.name, "now": now_ms(), "subtasks": subtasks })))
+}
+
+/// `GET /jobs/:id/vertices/:vid/flamegraph`: Rask samples no stacks, so it answers as
+/// Flink does with `rest.flamegraph.enabled: false` (`endTimestamp` -2: disabled).
+pub async fn flame_graph(
+    State(state): State<RestState>,
+    Path((job_id, vertex_id)): Path<(String, String)>,
+) -> Result<Json<Value>, RestError> {
+    let job = state.dispatcher.job(&job_id)?;
+    vertex(&job.execution.read(), &job_id, &vertex_id)?;
+    Ok(Json(json!({ "endTimestamp": -2, "data": { "name": "", "value": 0, "children": [] } })))
 }
