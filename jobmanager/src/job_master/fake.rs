@@ -38,6 +38,8 @@ pub struct FakeTaskExecutors {
     /// Called on a cancel call with every descriptor submitted so far: the test's
     /// tasks report CANCELED through it, as a TaskExecutor's would.
     pub on_cancel: Mutex<Option<CancelHook>>,
+    /// The addresses whose metrics were requested, in order.
+    pub metrics_requests: Mutex<Vec<String>>,
 }
 
 pub type CancelHook = Arc<dyn Fn(&[TaskDeploymentDescriptor]) + Send + Sync>;
@@ -53,12 +55,12 @@ impl FakeTaskExecutors {
 }
 
 impl TaskExecutorGateways for Arc<FakeTaskExecutors> {
-    fn connect(&self, _address: &str) -> Result<Arc<dyn TaskExecutorGateway>, GatewayError> {
-        Ok(Arc::new(FakeGateway(self.clone())))
+    fn connect(&self, address: &str) -> Result<Arc<dyn TaskExecutorGateway>, GatewayError> {
+        Ok(Arc::new(FakeGateway(self.clone(), address.to_string())))
     }
 }
 
-struct FakeGateway(Arc<FakeTaskExecutors>);
+struct FakeGateway(Arc<FakeTaskExecutors>, String);
 
 fn take_one(counter: &AtomicU32) -> bool {
     counter.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok()
@@ -120,7 +122,10 @@ impl TaskExecutorGateway for FakeGateway {
     }
 
     fn request_metrics(&self, _: MetricsRequest) -> BoxFuture<'_, Result<TaskManagerMetrics, GatewayError>> {
-        Box::pin(async { Ok(TaskManagerMetrics::default()) })
+        Box::pin(async move {
+            self.0.metrics_requests.lock().push(self.1.clone());
+            Ok(TaskManagerMetrics { uptime_ms: 1, ..Default::default() })
+        })
     }
 
     fn request_log(&self, _: LogRequest) -> BoxFuture<'_, Result<LogResponse, GatewayError>> {

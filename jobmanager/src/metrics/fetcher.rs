@@ -1,9 +1,10 @@
 //! Flink's MetricFetcher: the TaskManagers' metrics, pulled over gRPC when the REST
-//! API asks and the last pull is older than `metrics.fetcher.update-interval`.
-//! Concurrent askers share one pull; a TaskManager that does not answer in time keeps
-//! its previous figures.
+//! API asks and a TaskManager's last pull is older than
+//! `metrics.fetcher.update-interval`. Only the TaskManagers an answer needs are pulled
+//! (a job's page: those running its tasks). Concurrent askers share one pull; a
+//! TaskManager that does not answer in time keeps its previous figures.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,12 +45,13 @@ pub struct MetricFetcher {
     resource_manager: Arc<ResourceManager>,
     gateways: Arc<dyn TaskExecutorGateways>,
     update_interval: Duration,
-    latest: tokio::sync::Mutex<(Option<Instant>, Arc<MetricStore>)>,
+    /// Each TaskManager's latest metrics and when they were pulled.
+    latest: tokio::sync::Mutex<BTreeMap<String, (Instant, TaskManagerMetrics)>>,
 }
 
 impl MetricFetcher {
     pub fn new(resource_manager: Arc<ResourceManager>, gateways: Arc<dyn TaskExecutorGateways>, update_interval: Duration) -> Self {
-        Self { resource_manager, gateways, update_interval, latest: tokio::sync::Mutex::new((None, Arc::default())) }
+        Self { resource_manager, gateways, update_interval, latest: tokio::sync::Mutex::default() }
     }
 
     /// The tail of a TaskManager's log or stdout (at most `max_bytes`).
@@ -61,15 +63,28 @@ impl MetricFetcher {
             .map_err(|_| GatewayError::Failed(format!("the TaskManager at {rpc_address} did not answer in time")))?
     }
 
-    /// The metrics, at most `metrics.fetcher.update-interval` old.
-    pub async fn store(&self) -> Arc<MetricStore> {
+    /// The metrics of the TaskManagers running a task of `job_id`.
+    pub async fn store_for_job(&self, job: &crate::job_master::JobMasterHandle) -> MetricStore {
+        let on: HashSet<String> = job.execution.read().executions().filter_map(|e| e.resource_id.clone()).collect();
+        self.store_of(Some(&on)).await
+    }
+
+    /// The metrics of one TaskManager.
+    pub async fn store_for_taskmanager(&self, resource_id: &str) -> MetricStore {
+        self.store_of(Some(&HashSet::from([resource_id.to_string()]))).await
+    }
+
+    /// The metrics of the registered TaskManagers in `only` (all without it), pulling
+    /// those older than the update interval.
+    pub async fn store_of(&self, only: Option<&HashSet<String>>) -> MetricStore {
         let mut latest = self.latest.lock().await;
-        if latest.0.is_some_and(|at| at.elapsed() < self.update_interval) {
-            return latest.1.clone();
-        }
+        let registered = self.resource_manager.taskmanagers();
+        latest.retain(|id, _| registered.iter().any(|tm| tm.resource_id == *id));
+        let wanted: Vec<_> = registered.iter().filter(|tm| only.is_none_or(|o| o.contains(&tm.resource_id))).collect();
+        let stale: Vec<_> =
+            wanted.iter().filter(|tm| latest.get(&tm.resource_id).is_none_or(|(at, _)| at.elapsed() >= self.update_interval)).collect();
         let token = self.resource_manager.leader_token().to_string();
-        let taskmanagers = self.resource_manager.taskmanagers();
-        let pulls = taskmanagers.iter().map(|tm| {
+        let pulls = stale.iter().map(|tm| {
             let gateway = self.gateways.connect(&tm.rpc_address);
             let request = MetricsRequest { leader_token: token.clone() };
             async move {
@@ -78,21 +93,45 @@ impl MetricFetcher {
             }
         });
         let answers = futures::future::join_all(pulls).await;
-        let mut store = MetricStore::default();
-        for (tm, answer) in taskmanagers.iter().zip(answers) {
-            let metrics = match answer {
-                Some(mut m) => {
-                    m.resource_id = tm.resource_id.clone();
-                    Some(m)
-                }
-                None => latest.1.taskmanagers.get(&tm.resource_id).cloned(),
-            };
-            if let Some(m) = metrics {
-                store.taskmanagers.insert(tm.resource_id.clone(), m);
+        let now = Instant::now();
+        for (tm, answer) in stale.iter().zip(answers) {
+            if let Some(mut m) = answer {
+                m.resource_id = tm.resource_id.clone();
+                latest.insert(tm.resource_id.clone(), (now, m));
             }
         }
-        let store = Arc::new(store);
-        *latest = (Some(Instant::now()), store.clone());
-        store
+        MetricStore {
+            taskmanagers: wanted.iter().filter_map(|tm| Some((tm.resource_id.clone(), latest.get(&tm.resource_id)?.1.clone()))).collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job_master::fake::{register, FakeTaskExecutors};
+
+    #[tokio::test]
+    async fn pulls_only_the_taskmanagers_asked_for_and_only_when_stale() {
+        let rm = Arc::new(ResourceManager::new("test".into(), "t".repeat(32), Duration::from_secs(1), Duration::from_secs(5)));
+        register(&rm, "tm1", 1);
+        register(&rm, "tm2", 1);
+        let fakes = Arc::new(FakeTaskExecutors::default());
+        let fetcher = MetricFetcher::new(rm.clone(), Arc::new(fakes.clone()), Duration::from_secs(60));
+        let one = fetcher.store_for_taskmanager("tm1").await;
+        assert_eq!(one.taskmanagers.keys().collect::<Vec<_>>(), ["tm1"]);
+        assert_eq!(*fakes.metrics_requests.lock(), ["tm1:6122"]);
+        // Fresh: not pulled again; the other one is pulled once when all are asked for.
+        let all = fetcher.store_of(None).await;
+        assert_eq!(all.taskmanagers.len(), 2);
+        assert_eq!(*fakes.metrics_requests.lock(), ["tm1:6122", "tm2:6122"]);
+        assert_eq!(all.taskmanagers["tm2"].resource_id, "tm2");
+        // An unknown TaskManager has no metrics.
+        assert!(fetcher.store_for_taskmanager("nobody").await.taskmanagers.is_empty());
+        // With no update interval every ask pulls again.
+        let eager = MetricFetcher::new(rm, Arc::new(fakes.clone()), Duration::ZERO);
+        eager.store_for_taskmanager("tm2").await;
+        eager.store_for_taskmanager("tm2").await;
+        assert_eq!(fakes.metrics_requests.lock().len(), 4);
     }
 }

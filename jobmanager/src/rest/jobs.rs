@@ -200,7 +200,7 @@ pub fn ship_strategy(p: &rask_common::job::graph::Partitioning) -> &'static str 
 
 pub async fn detail(State(state): State<RestState>, Path(id): Path<String>) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&id)?;
-    let store = state.metrics.fetcher.store().await;
+    let store = state.metrics.fetcher.store_for_job(&job).await;
     Ok(Json(detail_json(&job, &store)))
 }
 

@@ -98,7 +98,7 @@ pub async fn taskmanager(State(state): State<RestState>, Path(id): Path<String>,
     if state.resource_manager.taskmanager(&id).is_none() {
         return Err(RestError::not_found(format!("TaskManager {id} does not exist.")));
     }
-    let store = state.metrics.fetcher.store().await;
+    let store = state.metrics.fetcher.store_for_taskmanager(&id).await;
     let values = store.taskmanagers.get(&id).map(|m| owned(process_values(m))).unwrap_or_default();
     answer(with_jvm(values), &params)
 }
@@ -109,7 +109,7 @@ async fn live_subtasks(state: &RestState, job_id: &str, vertex_id: &str) -> Resu
     if job.graph.vertex(vertex_id).is_none() {
         return Err(RestError::not_found(format!("Job vertex {vertex_id} does not exist in job {job_id}.")));
     }
-    let store = state.metrics.fetcher.store().await;
+    let store = state.metrics.fetcher.store_for_job(&job).await;
     Ok(store.subtasks(job_id, vertex_id).into_iter().map(|(_, t)| t.clone()).collect())
 }
 

@@ -106,7 +106,7 @@ fn stats(values: &[f64]) -> Value {
 /// `GET /jobs/:id/vertices/:vid`.
 pub async fn detail(State(state): State<RestState>, Path((job_id, vertex_id)): Path<(String, String)>) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&job_id)?;
-    let store = state.metrics.fetcher.store().await;
+    let store = state.metrics.fetcher.store_for_job(&job).await;
     let eg = job.execution.read();
     let v = eg
         .vertices
@@ -180,7 +180,7 @@ pub async fn taskmanagers(
     Path((job_id, vertex_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&job_id)?;
-    let store = state.metrics.fetcher.store().await;
+    let store = state.metrics.fetcher.store_for_job(&job).await;
     let eg = job.execution.read();
     let v = eg
         .vertices
