@@ -115,14 +115,8 @@ pub async fn config(State(state): State<RestState>, Path(id): Path<String>) -> R
 /// figures per vertex.
 pub async fn details(State(state): State<RestState>, Path((id, checkpoint)): Path<(String, String)>) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&id)?;
-    let checkpoint: u64 = checkpoint.parse().map_err(|_| RestError::bad_request(format!("'{checkpoint}' is not a checkpoint id")))?;
     let eg = job.execution.read();
-    let record = eg
-        .checkpoints
-        .history
-        .iter()
-        .find(|r| r.id == checkpoint)
-        .ok_or_else(|| RestError::not_found(format!("Checkpoint {checkpoint} of job {id} is not in the checkpoint history.")))?;
+    let record = history_record(&eg, &id, &checkpoint)?;
     let mut body = checkpoint_json(record);
     // Every task takes part in every checkpoint; the state size is the checkpoint's
     // (Rask records it per checkpoint, not per vertex).
@@ -161,19 +155,9 @@ pub async fn vertex_details(
     Path((id, checkpoint, vertex_id)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&id)?;
-    let checkpoint: u64 = checkpoint.parse().map_err(|_| RestError::bad_request(format!("'{checkpoint}' is not a checkpoint id")))?;
     let eg = job.execution.read();
-    let record = eg
-        .checkpoints
-        .history
-        .iter()
-        .find(|r| r.id == checkpoint)
-        .ok_or_else(|| RestError::not_found(format!("Checkpoint {checkpoint} of job {id} is not in the checkpoint history.")))?;
-    let v = eg
-        .vertices
-        .iter()
-        .find(|v| v.id == vertex_id)
-        .ok_or_else(|| RestError::not_found(format!("Job vertex {vertex_id} does not exist in job {id}.")))?;
+    let record = history_record(&eg, &id, &checkpoint)?;
+    let v = super::vertices::vertex(&eg, &id, &vertex_id)?;
     let done = record.status == CheckpointStatus::Completed;
     let stats = |v: f64| json!({ "min": v as i64, "max": v as i64, "avg": v as i64, "p50": v, "p90": v, "p95": v, "p99": v, "p999": v });
     let duration = record.duration_ms() as f64;
@@ -214,4 +198,19 @@ pub async fn vertex_details(
         },
         "subtasks": subtasks,
     })))
+}
+
+/// A checkpoint of the job's history, by the id in the path (400 when not a number,
+/// 404 when not in the history).
+fn history_record<'a>(
+    eg: &'a crate::execution_graph::ExecutionGraph,
+    job_id: &str,
+    checkpoint: &str,
+) -> Result<&'a CheckpointRecord, RestError> {
+    let id: u64 = checkpoint.parse().map_err(|_| RestError::bad_request(format!("'{checkpoint}' is not a checkpoint id")))?;
+    eg.checkpoints
+        .history
+        .iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| RestError::not_found(format!("Checkpoint {id} of job {job_id} is not in the checkpoint history.")))
 }

@@ -106,9 +106,7 @@ pub async fn taskmanager(State(state): State<RestState>, Path(id): Path<String>,
 /// The vertex's running subtasks' metrics, after checking the job and vertex exist.
 async fn live_subtasks(state: &RestState, job_id: &str, vertex_id: &str) -> Result<Vec<TaskMetrics>, RestError> {
     let job = state.dispatcher.job(job_id)?;
-    if job.graph.vertex(vertex_id).is_none() {
-        return Err(RestError::not_found(format!("Job vertex {vertex_id} does not exist in job {job_id}.")));
-    }
+    super::vertices::vertex(&job.execution.read(), job_id, vertex_id)?;
     let store = state.metrics.fetcher.store_for_job(&job).await;
     Ok(store.subtasks(job_id, vertex_id).into_iter().map(|(_, t)| t.clone()).collect())
 }

@@ -108,11 +108,7 @@ pub async fn detail(State(state): State<RestState>, Path((job_id, vertex_id)): P
     let job = state.dispatcher.job(&job_id)?;
     let store = state.metrics.fetcher.store_for_job(&job).await;
     let eg = job.execution.read();
-    let v = eg
-        .vertices
-        .iter()
-        .find(|v| v.id == vertex_id)
-        .ok_or_else(|| RestError::not_found(format!("Job vertex {vertex_id} does not exist in job {job_id}.")))?;
+    let v = vertex(&eg, &job_id, &vertex_id)?;
     let mut ios = Vec::new();
     let subtasks: Vec<Value> = v
         .subtasks
@@ -182,11 +178,7 @@ pub async fn taskmanagers(
     let job = state.dispatcher.job(&job_id)?;
     let store = state.metrics.fetcher.store_for_job(&job).await;
     let eg = job.execution.read();
-    let v = eg
-        .vertices
-        .iter()
-        .find(|v| v.id == vertex_id)
-        .ok_or_else(|| RestError::not_found(format!("Job vertex {vertex_id} does not exist in job {job_id}.")))?;
+    let v = vertex(&eg, &job_id, &vertex_id)?;
     let mut by_tm: BTreeMap<String, Vec<(u32, &Execution)>> = BTreeMap::new();
     for (i, e) in v.subtasks.iter().enumerate() {
         if let Some(tm) = &e.resource_id {
@@ -234,9 +226,7 @@ pub async fn accumulators(
     Path((job_id, vertex_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, RestError> {
     let job = state.dispatcher.job(&job_id)?;
-    if job.graph.vertex(&vertex_id).is_none() {
-        return Err(RestError::not_found(format!("Job vertex {vertex_id} does not exist in job {job_id}.")));
-    }
+    vertex(&job.execution.read(), &job_id, &vertex_id)?;
     Ok(Json(json!({ "id": vertex_id, "user-accumulators": [] })))
 }
 
@@ -247,7 +237,11 @@ pub async fn job_accumulators(State(state): State<RestState>, Path(job_id): Path
 }
 
 /// The vertex, or a 404 naming it.
-fn vertex<'a>(eg: &'a crate::execution_graph::ExecutionGraph, job_id: &str, vertex_id: &str) -> Result<&'a ExecutionJobVertex, RestError> {
+pub(super) fn vertex<'a>(
+    eg: &'a crate::execution_graph::ExecutionGraph,
+    job_id: &str,
+    vertex_id: &str,
+) -> Result<&'a ExecutionJobVertex, RestError> {
     eg.vertices
         .iter()
         .find(|v| v.id == vertex_id)
