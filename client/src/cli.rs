@@ -158,8 +158,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { detached, parallelism, target, from_savepoint, allow_non_restored_state, keep, cluster, job_file } => {
             let conf = configuration(&cluster)?;
-            let mut graph = commands::run::plan(&job_file, parallelism, &conf)?;
+            let mut graphs = commands::run::plan(&job_file, parallelism, &conf)?;
             if let Some(path) = from_savepoint {
+                let [graph] = graphs.as_mut_slice() else {
+                    anyhow::bail!(
+                        "--fromSavepoint restores one job, and {} plans {} jobs: put the INSERTs in one statement set (EXECUTE STATEMENT SET BEGIN … END;) or restore each from its own script",
+                        job_file.display(),
+                        graphs.len()
+                    );
+                };
                 let dir = rask_common::checkpoint::savepoint_dir(&path);
                 if !rask_common::checkpoint::savepoint_exists(&dir).await? {
                     anyhow::bail!("savepoint path {path} does not exist or holds no _metadata: give the path `rask savepoint` or `rask stop` printed (\"Savepoint completed. Path: …\"), a directory holding _metadata");
@@ -176,15 +183,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     if detached {
                         anyhow::bail!("--detached needs a cluster that outlives this command: use --target per-job (a cluster of this job's own, started now) or --target remote -m HOST:PORT (a running session cluster)");
                     }
-                    commands::run::run_local(&graph, &conf).await
+                    commands::run::run_local(&graphs, &conf).await
                 }
                 Target::Remote => async {
                     let client = connect(&cluster).await?;
-                    commands::run::run_remote(&client, &graph, &conf, &options).await
+                    commands::run::run_remote(&client, &graphs, &conf, &options).await
                 }
                 .await
                 .map_err(|e| explain(e, Situation::RunRemote)),
-                Target::PerJob => commands::run::run_per_job(&graph, &cluster, &conf, &options).await,
+                Target::PerJob => {
+                    let runs = graphs.iter().map(|graph| commands::run::run_per_job(graph, &cluster, &conf, &options));
+                    futures::future::join_all(runs).await.into_iter().collect()
+                }
             }
         }
         Command::RunApplication { target, attached, keep, cluster, app_file } => {
@@ -228,8 +238,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .map_err(|e| explain(e, Situation::JobVerb)),
         Command::Info { parallelism, cluster, job_file } => {
             let conf = configuration(&cluster)?;
-            let graph = commands::run::plan(&job_file, parallelism, &conf)?;
-            let _ = std::io::Write::write_all(&mut std::io::stdout(), commands::info::render(&graph).as_bytes());
+            let graphs = commands::run::plan(&job_file, parallelism, &conf)?;
+            let rendered: Vec<String> = graphs.iter().map(commands::info::render).collect();
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), rendered.join("\n").as_bytes());
             Ok(())
         }
         Command::List { running, scheduled, all, cluster } => async {

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use rask_common::job::application::{load_application, ExecutionMode};
 use rask_common::job::planner::PlanOptions;
-use rask_common::job::{plan_job_file, JobGraph};
+use rask_common::job::planner::{plan_file, PlannedJob};
+use rask_common::job::JobGraph;
 
 use crate::dispatcher::{Dispatcher, DispatcherError};
 use crate::entrypoint::JobManager;
@@ -176,32 +177,38 @@ impl Application<'_> {
         tracing::info!("Application '{name}': {} jobs from {}.", application.jobs.len(), file.display());
         for job in &application.jobs {
             let options = PlanOptions { parallelism: job.parallelism.or(plan.parallelism), ..plan.clone() };
-            let graph = match plan_job_file(&job.file, &options) {
-                Ok(g) => g,
+            // A SQL script may plan several jobs: each runs as the entry says.
+            let planned = match plan_file(&job.file, &options) {
+                Ok(jobs) => jobs,
                 Err(e) => {
                     tracing::error!("Application '{name}': {e}; cancelling its jobs.");
                     cancel_all(dispatcher, running).await;
                     return Err(e.into());
                 }
             };
-            let job_name = graph.name.clone();
-            let id = dispatcher.submit(graph).await?;
-            tracing::info!("Application '{name}': submitted job '{job_name}' ({id}) with {}.", job.mode.name());
-            let handle = dispatcher.job(&id)?;
-            running.push(handle.clone());
-            if job.mode == ExecutionMode::Execute {
-                // Blocking: wait for this job, while watching the asynchronous ones.
-                loop {
-                    // Read before the ends are logged, so that this job's end is logged
-                    // before the next job starts.
-                    let done = handle.status().is_terminal();
-                    if let Some((failed, status)) = self.first_unfinished_end(running) {
-                        return Ok(self.abort(running, &failed, status).await);
+            for PlannedJob { graph, warnings } in planned {
+                for warning in warnings {
+                    tracing::warn!("Application '{name}': {}: {warning}", job.file.display());
+                }
+                let job_name = graph.name.clone();
+                let id = dispatcher.submit(graph).await?;
+                tracing::info!("Application '{name}': submitted job '{job_name}' ({id}) with {}.", job.mode.name());
+                let handle = dispatcher.job(&id)?;
+                running.push(handle.clone());
+                if job.mode == ExecutionMode::Execute {
+                    // Blocking: wait for this job, while watching the asynchronous ones.
+                    loop {
+                        // Read before the ends are logged, so that this job's end is logged
+                        // before the next job starts.
+                        let done = handle.status().is_terminal();
+                        if let Some((failed, status)) = self.first_unfinished_end(running) {
+                            return Ok(self.abort(running, &failed, status).await);
+                        }
+                        if done {
+                            break;
+                        }
+                        any_ends(running).await;
                     }
-                    if done {
-                        break;
-                    }
-                    any_ends(running).await;
                 }
             }
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rask_common::config::{options as o, Configuration};
-use rask_common::job::planner::{plan_job_file, PlanOptions};
+use rask_common::job::planner::{plan_file, PlanOptions};
 use rask_common::job::JobGraph;
 use serde::Deserialize;
 
@@ -27,8 +27,9 @@ pub struct RunOptions {
     pub keep: bool,
 }
 
-/// The program step, as `rask run` and `rask info` do it.
-pub fn plan(job_file: &Path, parallelism: Option<u32>, conf: &Configuration) -> anyhow::Result<JobGraph> {
+/// The program step, as `rask run` and `rask info` do it: a job file's job, or the
+/// jobs of a SQL script (each INSERT, or statement set, is one).
+pub fn plan(job_file: &Path, parallelism: Option<u32>, conf: &Configuration) -> anyhow::Result<Vec<JobGraph>> {
     let options = PlanOptions {
         parallelism,
         max_parallelism: conf
@@ -37,10 +38,20 @@ pub fn plan(job_file: &Path, parallelism: Option<u32>, conf: &Configuration) -> 
             .transpose()?,
         default_parallelism: Some(conf.get_positive_int(&o::PARALLELISM_DEFAULT)?),
     };
-    let mut graph = plan_job_file(job_file, &options)?;
-    // Flink's job configuration: the keys that apply per job travel with the JobGraph.
-    graph.configuration = conf.job_configuration();
-    Ok(graph)
+    let mut graphs = Vec::new();
+    for job in plan_file(job_file, &options)? {
+        for warning in &job.warnings {
+            eprintln!("rask: warning: {}: {warning}", job_file.display());
+        }
+        let mut graph = job.graph;
+        // Flink's job configuration: the keys that apply per job travel with the
+        // JobGraph; a script's SET wins over -D.
+        let mut configuration = conf.job_configuration();
+        configuration.append(&mut graph.configuration);
+        graph.configuration = configuration;
+        graphs.push(graph);
+    }
+    Ok(graphs)
 }
 
 /// Warns about `-D` keys a running cluster cannot take from a job (they would
@@ -64,24 +75,40 @@ pub async fn submit(client: &RestClient, graph: &JobGraph) -> anyhow::Result<Str
     Ok(submitted.jobid)
 }
 
-pub async fn run_remote(client: &RestClient, graph: &JobGraph, conf: &Configuration, options: &RunOptions) -> anyhow::Result<()> {
+pub async fn run_remote(client: &RestClient, graphs: &[JobGraph], conf: &Configuration, options: &RunOptions) -> anyhow::Result<()> {
     warn_cluster_keys(conf, &client.base());
-    let job_id = submit(client, graph).await?;
-    say(&format!("Job has been submitted with JobID {job_id}"));
+    let mut ids = Vec::new();
+    for graph in graphs {
+        let job_id = submit(client, graph).await?;
+        say(&format!("Job has been submitted with JobID {job_id}"));
+        ids.push(job_id);
+    }
     if options.detached {
         return Ok(());
     }
-    follow(client, &job_id, Duration::from_millis(100)).await
+    follow_all(client, &ids, Duration::from_millis(100)).await
 }
 
-pub async fn run_local(graph: &JobGraph, conf: &Configuration) -> anyhow::Result<()> {
-    let cluster = MiniCluster::start(graph.slots_needed(), conf).await?;
+/// Follows every job until it ends; the first failure is the result.
+async fn follow_all(client: &RestClient, ids: &[String], poll: Duration) -> anyhow::Result<()> {
+    let results = futures::future::join_all(ids.iter().map(|id| follow(client, id, poll))).await;
+    results.into_iter().collect()
+}
+
+/// Runs the jobs on a MiniCluster started here with slots for all of them, following
+/// each until it ends.
+pub async fn run_local(graphs: &[JobGraph], conf: &Configuration) -> anyhow::Result<()> {
+    let cluster = MiniCluster::start(graphs.iter().map(JobGraph::slots_needed).sum(), conf).await?;
     let tls = rask_common::security::RestTls::client_from_configuration(conf)?;
     let client = RestClient::new(cluster.rest_url.clone(), tls.as_deref())?;
     let run = async {
-        let job_id = submit(&client, graph).await?;
-        say(&format!("Job has been submitted with JobID {job_id}"));
-        follow(&client, &job_id, Duration::from_millis(10)).await
+        let mut ids = Vec::new();
+        for graph in graphs {
+            let job_id = submit(&client, graph).await?;
+            say(&format!("Job has been submitted with JobID {job_id}"));
+            ids.push(job_id);
+        }
+        follow_all(&client, &ids, Duration::from_millis(10)).await
     };
     // Ctrl-C (how a job that runs until cancelled ends here) stops the cluster cleanly.
     let result = tokio::select! {

@@ -1,4 +1,5 @@
-//! Application files (application mode): an ordered list of job files, each run with
+//! Application files (application mode): an ordered list of job files (or Flink SQL
+//! scripts, whose jobs each run in turn the same way), each run with
 //! `execute` (the next starts after it ends) or `execute_async` (the next starts at
 //! once), as a Flink program's `main()` calls `execute()` or `executeAsync()`.
 //!
@@ -73,7 +74,7 @@ pub struct Application {
 }
 
 fn error(file: &Path, line: u64, field: &str, message: impl Into<String>) -> JobFileError {
-    JobFileError { file: file.to_path_buf(), line: line as u32, field: field.to_string(), message: message.into() }
+    JobFileError { file: file.to_path_buf(), line: line as u32, column: 0, field: field.to_string(), message: message.into() }
 }
 
 /// Reads and checks an application file: every entry names exactly one job file
@@ -146,8 +147,24 @@ impl Application {
         for (i, job) in self.jobs.iter().enumerate() {
             files.push(relative(&self.file, 0, &format!("jobs[{i}]"), &job.file)?);
             let text = std::fs::read_to_string(&job.file).map_err(|e| error(&job.file, 0, "", format!("cannot read the job file: {e}")))?;
-            let spec: JobSpec = serde_saphyr::from_str(&text).map_err(|e| error(&job.file, 0, "", e.to_string()))?;
             let job_dir = job.file.parent().map(Path::to_path_buf).unwrap_or_default();
+            if super::sql::is_sql_file(&job.file) {
+                // A script's filesystem tables are read or written: what exists now
+                // is shipped (a sink's directory may not exist yet).
+                let statements = super::sql::parse_script(&text).map_err(|e| error(&job.file, e.at.line.into(), "", e.message))?;
+                for st in statements {
+                    let super::sql::StatementKind::CreateTable(t) = st.kind else { continue };
+                    let Some(path) = t.option("path").filter(|_| t.option("connector").is_some_and(|c| c.value == "filesystem")) else {
+                        continue;
+                    };
+                    let local = path.value.strip_prefix("file://").unwrap_or(&path.value);
+                    if !Path::new(local).is_absolute() && job_dir.join(local).exists() {
+                        files.push(relative(&job.file, path.at.line.into(), &format!("table {} 'path'", t.name), &job_dir.join(local))?);
+                    }
+                }
+                continue;
+            }
+            let spec: JobSpec = serde_saphyr::from_str(&text).map_err(|e| error(&job.file, 0, "", e.to_string()))?;
             for (s, source) in spec.sources.iter().enumerate() {
                 let Some(path) = source.value.path.as_ref().filter(|p| !Path::new(&p.value).is_absolute()) else { continue };
                 files.push(relative(&job.file, path.referenced.line(), &format!("sources[{s}].path"), &job_dir.join(&path.value))?);

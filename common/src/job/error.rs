@@ -9,6 +9,8 @@ pub struct JobFileError {
     pub file: PathBuf,
     /// 1-based; 0 when the position is not known.
     pub line: u32,
+    /// 1-based column on that line (SQL files); 0 when not known or not meaningful.
+    pub column: u32,
     /// The field, as a path: `pipeline[2].filter`.
     pub field: String,
     pub message: String,
@@ -19,6 +21,9 @@ impl fmt::Display for JobFileError {
         write!(f, "{}", self.file.display())?;
         if self.line > 0 {
             write!(f, ":{}", self.line)?;
+            if self.column > 0 {
+                write!(f, ":{}", self.column)?;
+            }
         }
         if !self.field.is_empty() {
             write!(f, ": {}", self.field)?;
@@ -49,6 +54,6 @@ impl JobFileError {
             Some((position, rest)) if position.starts_with("line ") && position.contains(" column ") => rest,
             _ => first,
         };
-        Self { file: file.to_path_buf(), line, field: String::new(), message: message.to_string() }
+        Self { file: file.to_path_buf(), line, column: 0, field: String::new(), message: message.to_string() }
     }
 }

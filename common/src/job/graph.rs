@@ -159,9 +159,19 @@ pub enum OperatorKind {
         normalize: bool,
     },
     /// Keyed running aggregate; emits the updated rows of the keys each batch touched.
+    /// With `changelog` (SQL's GROUP BY) the output starts with the
+    /// [`ROW_KIND_COLUMN`]: a key's first row is an insert (`+I`), each later change
+    /// an update-before (`-U`) of the old row and an update-after (`+U`), as Flink's.
     Aggregate {
         keys: Vec<usize>,
         aggregates: Vec<AggregateCall>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        changelog: bool,
+    },
+    /// Assigns event time after the source (a watermark on a computed column): passes
+    /// batches through and emits bounded-out-of-orderness watermarks after them.
+    WatermarkAssigner {
+        strategy: WatermarkStrategy,
     },
     Window(WindowOperator),
     TopN {
@@ -184,6 +194,14 @@ pub enum OperatorKind {
         options: serde_json::Value,
     },
 }
+
+/// The column an updating (changelog) stream starts with: each row's kind as Flink's
+/// `RowKind` numbers it (0 `+I` insert, 1 `-U` update-before, 2 `+U` update-after,
+/// 3 `-D` delete), an INT.
+pub const ROW_KIND_COLUMN: &str = "$rowkind";
+
+/// Flink's short names of the row kinds, by number.
+pub const ROW_KINDS: [&str; 4] = ["+I", "-U", "+U", "-D"];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Transition {

@@ -31,3 +31,7 @@ pub const MAX_WINDOW_MS: i64 = 100 * 365 * 86_400_000;
 pub const MAX_WINDOWS_PER_ELEMENT: i64 = 10_000;
 /// Bytes of a JobGraph in its JSON form (REST body, `SubmitTask` descriptor).
 pub const MAX_JOB_GRAPH_BYTES: usize = 64 << 20;
+/// Bytes of one SQL script (`rask run job.sql`).
+pub const MAX_SQL_BYTES: usize = 4 << 20;
+/// Statements of one SQL script.
+pub const MAX_SQL_STATEMENTS: usize = 10_000;

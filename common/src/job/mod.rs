@@ -2,7 +2,8 @@
 //! evaluated over Arrow batches ([`expr`]), the program step ([`planner`]) that
 //! turns a job file into a validated, planned [`graph::JobGraph`], the source and sink
 //! connectors it finds by name ([`connectors`]), and the one validation of a JobGraph
-//! ([`validate`]).
+//! ([`validate`]). Flink SQL scripts are parsed by [`sql`] and planned by
+//! [`planner::sql`] into the same JobGraph.
 
 pub mod application;
 pub mod connectors;
@@ -12,6 +13,7 @@ pub mod graph;
 pub mod limits;
 pub mod planner;
 pub mod spec;
+pub mod sql;
 pub mod types;
 pub mod validate;
 

@@ -15,6 +15,24 @@ pub fn parse_type(name: &str) -> Option<DataType> {
     })
 }
 
+/// A Flink SQL type name with its parameters (`DECIMAL(10, 2)`, `VARCHAR(20)`,
+/// `TIMESTAMP(3) WITHOUT TIME ZONE`) as the Arrow type Rask computes it in: integers up
+/// to INT are INT, FLOAT and DECIMAL are DOUBLE, CHAR and VARCHAR are STRING, every
+/// TIMESTAMP is milliseconds.
+pub fn parse_sql_type(text: &str) -> Option<DataType> {
+    let upper = text.trim().to_ascii_uppercase();
+    let family = upper.split(|c: char| c == '(' || c.is_whitespace()).next().unwrap_or("");
+    Some(match family {
+        "TINYINT" | "SMALLINT" | "INT" | "INTEGER" => DataType::Int32,
+        "BIGINT" => DataType::Int64,
+        "FLOAT" | "REAL" | "DECIMAL" | "DEC" | "NUMERIC" | "DOUBLE" => DataType::Float64,
+        "STRING" | "VARCHAR" | "CHAR" | "TEXT" => DataType::Utf8,
+        "BOOLEAN" => DataType::Boolean,
+        "TIMESTAMP" | "TIMESTAMP_LTZ" => timestamp_type(),
+        _ => return None,
+    })
+}
+
 /// The job-file name of an Arrow type.
 pub fn type_name(t: &DataType) -> &'static str {
     match t {

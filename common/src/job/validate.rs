@@ -182,7 +182,13 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> R
             string(&format!("{what}'s column"), column)?;
             string(&format!("{what}'s delimiter"), delimiter.as_deref().unwrap_or(""))?;
         }
-        OperatorKind::Aggregate { keys, aggregates } => {
+        OperatorKind::WatermarkAssigner { strategy } => {
+            column(strategy.column)?;
+            if strategy.max_out_of_orderness_ms < 0 {
+                return invalid(format!("{what}: a negative out-of-orderness"));
+            }
+        }
+        OperatorKind::Aggregate { keys, aggregates, .. } => {
             list(&format!("{what}'s keys"), keys.len())?;
             list(&format!("{what}'s aggregates"), aggregates.len())?;
             keys.iter().try_for_each(|&k| column(k))?;

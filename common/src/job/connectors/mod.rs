@@ -137,7 +137,7 @@ impl PlanContext<'_> {
     /// `option` is empty).
     pub fn error(&self, line: u32, option: &str, message: impl Into<String>) -> JobFileError {
         let field = if option.is_empty() { self.field.to_string() } else { format!("{}.{option}", self.field) };
-        JobFileError { file: self.file.to_path_buf(), line, field, message: message.into() }
+        JobFileError { file: self.file.to_path_buf(), line, column: 0, field, message: message.into() }
     }
 
     /// A path the job file names, resolved against its directory.

@@ -26,7 +26,7 @@ impl Planner {
         fields.extend(aggs.iter().map(|c| agg_field(c, schema)));
         Ok(PlannedStep {
             name: if keys.is_empty() { "GlobalAggregate" } else { "KeyedAggregate" }.into(),
-            kind: OperatorKind::Aggregate { keys: keys.clone(), aggregates: aggs },
+            kind: OperatorKind::Aggregate { keys: keys.clone(), aggregates: aggs, changelog: false },
             schema: Arc::new(Schema::new(fields)),
             hash_keys: Some(keys.clone()),
             parallelism: if keys.is_empty() { 1 } else { input.parallelism },

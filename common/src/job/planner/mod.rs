@@ -10,6 +10,7 @@ mod aggregates;
 mod chain;
 mod sinks;
 mod sources;
+pub mod sql;
 mod steps;
 #[cfg(test)]
 mod tests;
@@ -42,6 +43,7 @@ pub fn plan_job_file(path: &Path, options: &PlanOptions) -> Result<JobGraph, Job
     let text = std::fs::read_to_string(path).map_err(|e| JobFileError {
         file: path.to_path_buf(),
         line: 0,
+        column: 0,
         field: String::new(),
         message: match (e.kind(), path.is_relative()) {
             (std::io::ErrorKind::NotFound, true) => format!(
@@ -52,6 +54,32 @@ pub fn plan_job_file(path: &Path, options: &PlanOptions) -> Result<JobGraph, Job
         },
     })?;
     plan_job_text(&text, path, options)
+}
+
+/// A job a file plans into, with the SQL settings it carries (none for job files).
+#[derive(Debug)]
+pub struct PlannedJob {
+    pub graph: JobGraph,
+    /// Warnings for settings the job cannot apply.
+    pub warnings: Vec<String>,
+}
+
+/// Plans a job file (YAML) or a SQL script (`.sql`, possibly several jobs) into its
+/// jobs, in submission order; a script's job-scoped SET keys are in each graph's
+/// configuration.
+pub fn plan_file(path: &Path, options: &PlanOptions) -> Result<Vec<PlannedJob>, JobFileError> {
+    if !super::sql::is_sql_file(path) {
+        return Ok(vec![PlannedJob { graph: plan_job_file(path, options)?, warnings: Vec::new() }]);
+    }
+    let script = sql::plan_sql_file(path, options)?;
+    Ok(script
+        .jobs
+        .into_iter()
+        .map(|mut job| {
+            let warnings = job.apply_settings();
+            PlannedJob { graph: job.graph, warnings }
+        })
+        .collect())
 }
 
 /// Plans job-file text; `path` names the file in errors and anchors relative paths.
@@ -96,7 +124,7 @@ struct Planner {
 
 impl Planner {
     fn error(&self, line: u32, field: impl Into<String>, message: impl Into<String>) -> JobFileError {
-        JobFileError { file: self.file.clone(), line, field: field.into(), message: message.into() }
+        JobFileError { file: self.file.clone(), line, column: 0, field: field.into(), message: message.into() }
     }
 
     fn expr_error(&self, line: u32, field: &str) -> impl Fn(ExprError) -> JobFileError + '_ {
@@ -171,7 +199,13 @@ impl Planner {
         }
         let file = self.file.clone();
         let graph = self.chain(spec.name.value.clone(), max_p);
-        super::validate::validate_job_graph(&graph).map_err(|e| JobFileError { file, line: 0, field: String::new(), message: e.0 })?;
+        super::validate::validate_job_graph(&graph).map_err(|e| JobFileError {
+            file,
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message: e.0,
+        })?;
         Ok(graph)
     }
 

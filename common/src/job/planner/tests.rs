@@ -132,7 +132,7 @@ fn every_connector_plans_through_the_registry() {
     let s = connectors::decode_source_options::<socket::Socket>(&options("Source: sock", "source", "socket")).unwrap();
     assert_eq!((s.host.as_str(), s.port), ("localhost", 9999));
     let p = connectors::decode_sink_options::<print::Print>(&options("Sink: p", "sink", "print")).unwrap();
-    assert_eq!(p, print::PrintOptions {});
+    assert_eq!(p, print::PrintOptions::default());
     let b = connectors::decode_sink_options::<blackhole::Blackhole>(&options("Sink: b", "sink", "blackhole")).unwrap();
     assert_eq!(b.rows_per_second, Some(10));
     let o = connectors::decode_sink_options::<file::FileSink>(&options("Sink: f", "sink", "file")).unwrap();

@@ -1,7 +1,11 @@
 //! Keyed running aggregate (COUNT, SUM, MIN, MAX, AVG per key): after each batch it
 //! emits the updated rows of the keys the batch touched, as Flink's non-windowed
-//! GROUP BY emits updates.
+//! GROUP BY emits updates. As a changelog (SQL), a key's first row is `+I` and each
+//! later change a `-U` of the row emitted before and a `+U` of the new one.
 
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Int32Array};
 use arrow::datatypes::{Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use rask_common::job::graph::AggregateCall;
@@ -18,6 +22,7 @@ pub struct Aggregate {
     memory: MemoryReservation,
     seen: Vec<u32>,
     epoch: u32,
+    changelog: bool,
 }
 
 impl Aggregate {
@@ -25,6 +30,7 @@ impl Aggregate {
         name: &str,
         keys: &[usize],
         calls: &[AggregateCall],
+        changelog: bool,
         input: &Schema,
         output: SchemaRef,
         ctx: &OperatorContext,
@@ -35,17 +41,40 @@ impl Aggregate {
             memory: MemoryReservation::new(ctx.slot_memory.clone(), name),
             seen: Vec::new(),
             epoch: 0,
+            changelog,
         })
     }
 }
 
 impl StreamOperator for Aggregate {
     fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
-        let slots = self.state.update(&batch)?;
-        self.memory.resize(self.state.memory_bytes())?;
+        if !self.changelog {
+            let slots = self.state.update(&batch)?;
+            self.memory.resize(self.state.memory_bytes())?;
+            self.epoch = self.epoch.wrapping_add(1).max(1);
+            let touched = distinct_in_order(&slots, &mut self.seen, self.epoch);
+            let columns = self.state.emit(&touched)?;
+            out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
+            return Ok(());
+        }
+        // Slots below `known` held a key before this batch: their old rows are retracted.
+        let known = self.state.len() as u32;
+        let slots = self.state.assign(&batch)?;
         self.epoch = self.epoch.wrapping_add(1).max(1);
         let touched = distinct_in_order(&slots, &mut self.seen, self.epoch);
-        let columns = self.state.emit(&touched)?;
+        let updated: Vec<u32> = touched.iter().copied().filter(|&s| s < known).collect();
+        let before = self.state.emit(&updated)?;
+        self.state.accumulate(&batch, &slots)?;
+        self.memory.resize(self.state.memory_bytes())?;
+        let after = self.state.emit(&touched)?;
+        let kinds: Int32Array = std::iter::repeat_n(1, updated.len())
+            .chain(touched.iter().map(|&s| if s < known { 2 } else { 0 }))
+            .collect::<Vec<i32>>()
+            .into();
+        let mut columns: Vec<ArrayRef> = vec![Arc::new(kinds)];
+        for (b, a) in before.iter().zip(&after) {
+            columns.push(arrow::compute::concat(&[b.as_ref(), a.as_ref()])?);
+        }
         out.push(StreamElement::Batch(RecordBatch::try_new(self.output.clone(), columns)?));
         Ok(())
     }
@@ -94,10 +123,10 @@ mod tests {
             vec![Arc::new(Int64Array::from(vec![1, 2, 1])), Arc::new(Float64Array::from(vec![1.0, 5.0, 3.0]))],
         )
         .unwrap();
-        let mut a = Aggregate::new("agg", &[0], &calls, &input, output.clone(), &ctx).unwrap();
+        let mut a = Aggregate::new("agg", &[0], &calls, false, &input, output.clone(), &ctx).unwrap();
         a.process_batch(batch.clone(), &mut Vec::new()).unwrap();
         let state = a.snapshot_state().unwrap().unwrap();
-        let mut b = Aggregate::new("agg", &[0], &calls, &input, output, &ctx).unwrap();
+        let mut b = Aggregate::new("agg", &[0], &calls, false, &input, output, &ctx).unwrap();
         b.restore_state(&state).unwrap();
         let (mut out_a, mut out_b) = (Vec::new(), Vec::new());
         a.process_batch(batch.clone(), &mut out_a).unwrap();

@@ -1,4 +1,5 @@
-//! Stateless operators: filter, map (projection), flat_map (split a string column).
+//! Stateless operators: filter, map (projection), flat_map (split a string column),
+//! and the watermark assigner of SQL tables whose event time is a computed column.
 
 use std::sync::Arc;
 
@@ -13,6 +14,36 @@ use crate::runtime::{StreamElement, TaskError};
 
 fn compile(op: &str, sql: &str, input: &Schema) -> Result<Expr, TaskError> {
     expr::compile_str(sql, input).map_err(|e| TaskError::operator(op, e.0))
+}
+
+/// Emits bounded-out-of-orderness watermarks after the batches it passes on; of the
+/// watermarks arriving from upstream only the final one (end of input) goes on.
+pub struct WatermarkAssigner {
+    generator: crate::runtime::sources::WatermarkGenerator,
+}
+
+impl WatermarkAssigner {
+    pub fn new(strategy: rask_common::job::graph::WatermarkStrategy) -> Self {
+        Self { generator: crate::runtime::sources::WatermarkGenerator::new(strategy) }
+    }
+}
+
+impl StreamOperator for WatermarkAssigner {
+    fn process_batch(&mut self, batch: RecordBatch, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        let watermark = self.generator.after(&batch)?;
+        out.push(StreamElement::Batch(batch));
+        if let Some(w) = watermark {
+            out.push(StreamElement::Watermark(w));
+        }
+        Ok(())
+    }
+
+    fn process_watermark(&mut self, watermark: i64, out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        if watermark == i64::MAX {
+            out.push(StreamElement::Watermark(watermark));
+        }
+        Ok(())
+    }
 }
 
 pub struct Filter {

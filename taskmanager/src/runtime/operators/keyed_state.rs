@@ -92,6 +92,14 @@ impl KeyedAccumulators {
 
     /// Folds a batch into the state; returns each row's key slot.
     pub fn update(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, TaskError> {
+        let slots = self.assign(batch)?;
+        self.accumulate(batch, &slots)?;
+        Ok(slots)
+    }
+
+    /// Each row's key slot, new keys getting new slots (numbered from [`Self::len`]
+    /// before the call) with empty accumulators.
+    pub fn assign(&mut self, batch: &RecordBatch) -> Result<Vec<u32>, TaskError> {
         let rows = batch.num_rows();
         let slots: Vec<u32> = match &mut self.converter {
             None => {
@@ -127,6 +135,12 @@ impl KeyedAccumulators {
                 slots
             }
         };
+        Ok(slots)
+    }
+
+    /// Folds the rows of `batch` into the accumulators of their `slots` (from
+    /// [`Self::assign`] on the same batch).
+    pub fn accumulate(&mut self, batch: &RecordBatch, slots: &[u32]) -> Result<(), TaskError> {
         for agg in self.aggs.iter_mut() {
             let values: Option<ArrayRef> = match &agg.argument {
                 None => None,
@@ -135,9 +149,9 @@ impl KeyedAccumulators {
                     Some(cast(&v, if agg.float { &DataType::Float64 } else { &DataType::Int64 })?)
                 }
             };
-            update_acc(&mut agg.acc, &slots, values.as_ref());
+            update_acc(&mut agg.acc, slots, values.as_ref());
         }
-        Ok(slots)
+        Ok(())
     }
 
     fn grow(&mut self) {

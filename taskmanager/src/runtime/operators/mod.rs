@@ -125,7 +125,10 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
         OperatorKind::FlatMapSplit { column, delimiter, normalize } => {
             Box::new(basic::FlatMapSplit::new(&name, column, delimiter.clone(), *normalize, &input, output)?)
         }
-        OperatorKind::Aggregate { keys, aggregates } => Box::new(aggregate::Aggregate::new(&name, keys, aggregates, &input, output, ctx)?),
+        OperatorKind::Aggregate { keys, aggregates, changelog } => {
+            Box::new(aggregate::Aggregate::new(&name, keys, aggregates, *changelog, &input, output, ctx)?)
+        }
+        OperatorKind::WatermarkAssigner { strategy } => Box::new(basic::WatermarkAssigner::new(strategy.clone())),
         OperatorKind::Window(w) => Box::new(window::Window::new(&name, w, &input, output, ctx)?),
         OperatorKind::TopN { n, partition_keys, order_by } => Box::new(top_n::TopN::new(*n, partition_keys, order_by, &input, output)?),
         OperatorKind::StateMachine { keys, event_column, initial, transitions } => {

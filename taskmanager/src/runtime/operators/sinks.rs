@@ -78,8 +78,11 @@ pub struct PrintFactory;
 impl SinkFactory for PrintFactory {
     type Connector = connectors::print::Print;
 
-    fn build(&self, _options: PrintOptions, name: &str, ctx: &OperatorContext) -> Result<Box<dyn StreamOperator>, TaskError> {
-        Ok(Box::new(Print::new(name, ctx)))
+    fn build(&self, options: PrintOptions, name: &str, ctx: &OperatorContext) -> Result<Box<dyn StreamOperator>, TaskError> {
+        Ok(match options.rows {
+            None => Box::new(Print::new(name, ctx)),
+            Some(rows) => Box::new(PrintRowsSink::new(rows, ctx)),
+        })
     }
 }
 
@@ -134,6 +137,55 @@ impl StreamOperator for Print {
             tracing::debug!(target: "rask::print", "{line}");
         }
         self.printed.push(lines, rows)
+    }
+}
+
+/// Prints a line per row as Flink's print connector does: `[identifier[:i]> ]+I[a, b]`
+/// (`i` the 1-based subtask when the sink runs in several).
+pub struct PrintRowsSink {
+    printed: Arc<PrintedRows>,
+    prefix: String,
+    row_kind: bool,
+}
+
+impl PrintRowsSink {
+    pub fn new(rows: rask_common::job::connectors::print::PrintRows, ctx: &OperatorContext) -> Self {
+        let prefix = match (rows.identifier.as_deref().filter(|i| !i.is_empty()), ctx.parallelism) {
+            (Some(id), 1) => format!("{id}> "),
+            (Some(id), _) => format!("{id}:{}> ", ctx.subtask + 1),
+            (None, 1) => String::new(),
+            (None, _) => format!("{}> ", ctx.subtask + 1),
+        };
+        Self { printed: ctx.printed.clone(), prefix, row_kind: rows.row_kind }
+    }
+}
+
+impl StreamOperator for PrintRowsSink {
+    fn process_batch(&mut self, batch: RecordBatch, _out: &mut Vec<StreamElement>) -> Result<(), TaskError> {
+        use arrow::util::display::{ArrayFormatter, FormatOptions};
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        let first = usize::from(self.row_kind);
+        let options = FormatOptions::default().with_null("null");
+        let formatters =
+            batch.columns()[first..].iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options)).collect::<Result<Vec<_>, _>>()?;
+        let kinds = self.row_kind.then(|| batch.column(0).as_any().downcast_ref::<arrow::array::Int32Array>()).flatten();
+        let mut lines = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let kind = kinds.map(|k| k.value(row)).unwrap_or(0);
+            let mut line = format!("{}{}[", self.prefix, rask_common::job::graph::ROW_KINDS.get(kind as usize).copied().unwrap_or("?"));
+            for (i, f) in formatters.iter().enumerate() {
+                if i > 0 {
+                    line.push_str(", ");
+                }
+                line.push_str(&f.value(row).to_string());
+            }
+            line.push(']');
+            lines.push(line);
+        }
+        self.printed.push(lines, rows as u64)
     }
 }
 

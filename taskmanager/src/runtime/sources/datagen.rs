@@ -132,9 +132,9 @@ impl Datagen {
         if remaining == 0 {
             self.done = true;
             let mut out = Vec::new();
-            if self.watermarks.is_some() {
-                out.push(StreamElement::Watermark(i64::MAX));
-            }
+            // The end of bounded input is the end of event time, as in Flink (event
+            // time assigned after the source needs it too).
+            out.push(StreamElement::Watermark(i64::MAX));
             out.push(StreamElement::EndOfInput);
             return Ok(out);
         }

@@ -1,6 +1,9 @@
 //! SQL expressions of job files (`price * quantity`, `status = 'PAID' AND qty > 0`),
 //! parsed with `sqlparser`, type-checked against a schema, and evaluated a whole Arrow
-//! batch at a time with Arrow's compute kernels.
+//! batch at a time with Arrow's compute kernels. Time, string and null functions are
+//! [`functions`]'.
+
+pub mod functions;
 
 use std::sync::Arc;
 
@@ -82,7 +85,7 @@ pub enum BinOp {
     Concat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Func {
     Upper,
     Lower,
@@ -91,6 +94,23 @@ pub enum Func {
     CharLength,
     /// ROUND(x, digits): half away from zero, to DOUBLE.
     Round(i32),
+    /// TIMESTAMPADD(unit, n, ts) and ts ± INTERVAL: args (n, ts), the unit in ms.
+    TimestampAdd(i64),
+    /// EXTRACT(part FROM ts), the part as [`functions::date_part_of`] numbers it.
+    Extract(u8),
+    /// DATE_FORMAT(ts, pattern), the pattern as a chrono format.
+    DateFormat(String),
+    ToTimestamp,
+    /// `[NOT] LIKE`: args (text, pattern).
+    Like {
+        negated: bool,
+    },
+    /// SUBSTRING(s FROM start FOR length), start 0-based.
+    Substring {
+        start: i64,
+        length: Option<u64>,
+    },
+    Coalesce,
 }
 
 /// A compiled, typed expression over the columns of one schema.
@@ -234,6 +254,12 @@ impl Expr {
                 }
                 ColumnarValue::Array(result)
             }
+            Expr::Call { func: Func::Like { negated }, args, .. } => {
+                let (text, pattern) = (args[0].eval(batch)?, args[1].eval(batch)?);
+                let (t, p) = (text.datum(), pattern.datum());
+                let kernel = if *negated { arrow::compute::kernels::comparison::nlike } else { arrow::compute::kernels::comparison::like };
+                ColumnarValue::Array(Arc::new(kernel(t.as_ref(), p.as_ref())?))
+            }
             Expr::Call { func, args, .. } => {
                 let arrays = args.iter().map(|a| a.evaluate(batch)).collect::<Result<Vec<_>, _>>()?;
                 ColumnarValue::Array(match func {
@@ -267,6 +293,7 @@ impl Expr {
                         let scale = 10f64.powi(*digits);
                         Arc::new(x.unary::<_, arrow::datatypes::Float64Type>(|v| (v * scale).round() / scale))
                     }
+                    other => functions::evaluate(other, &arrays)?,
                 })
             }
         })
@@ -423,6 +450,38 @@ fn compile_node(e: &ast::Expr, schema: &Schema, depth: usize) -> Result<Expr, Ex
                 other => err(format!("operator '{other}' is not supported")),
             }
         }
+        A::BinaryOp { left, op: op @ (BinaryOperator::Plus | BinaryOperator::Minus), right }
+            if matches!(right.as_ref(), A::Interval(_)) =>
+        {
+            let ts = compile(left, schema)?;
+            functions::want_timestamp(&ts.data_type(), "adding an INTERVAL")?;
+            let ms = functions::interval_ms(right).map_err(ExprError)?;
+            let n =
+                if *op == BinaryOperator::Minus { ms.checked_neg().ok_or_else(|| ExprError("interval out of range".into()))? } else { ms };
+            Ok(Expr::Call { func: Func::TimestampAdd(1), args: vec![Expr::Literal(ScalarValue::Int64(n)), ts], ty: timestamp_type() })
+        }
+        A::Extract { field, expr, .. } => {
+            let ts = compile(expr, schema)?;
+            functions::want_timestamp(&ts.data_type(), "EXTRACT")?;
+            Ok(Expr::Call { func: Func::Extract(functions::date_part_of(&field.to_string())?), args: vec![ts], ty: DataType::Int64 })
+        }
+        A::Like { negated, any: false, expr, pattern, escape_char: None } => {
+            let (text, pattern) = (compile(expr, schema)?, compile(pattern, schema)?);
+            want_type(&text, &DataType::Utf8, "LIKE")?;
+            want_type(&pattern, &DataType::Utf8, "LIKE's pattern")?;
+            Ok(Expr::Call { func: Func::Like { negated: *negated }, args: vec![text, pattern], ty: DataType::Boolean })
+        }
+        A::Substring { expr, substring_from, substring_for, .. } => {
+            substring(compile(expr, schema)?, substring_from.as_deref(), substring_for.as_deref())
+        }
+        A::TypedString(ts) if ts.data_type.to_string().to_ascii_uppercase().starts_with("TIMESTAMP") => {
+            let text = match &ts.value.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                other => return err(format!("TIMESTAMP {other}: give the time as 'YYYY-MM-DD HH:MM:SS'")),
+            };
+            parse_timestamp_millis(&text).ok_or_else(|| ExprError(format!("'{text}' is not a timestamp (YYYY-MM-DD HH:MM:SS)")))?;
+            Ok(Expr::Cast { expr: Box::new(Expr::Literal(ScalarValue::Utf8(text))), ty: timestamp_type() })
+        }
         A::BinaryOp { left, op, right } => {
             let op = match op {
                 BinaryOperator::Plus => BinOp::Add,
@@ -470,6 +529,7 @@ fn compile_node(e: &ast::Expr, schema: &Schema, depth: usize) -> Result<Expr, Ex
         A::Cast { expr, data_type, .. } => {
             let inner = compile(expr, schema)?;
             let ty = parse_type(&data_type.to_string())
+                .or_else(|| super::types::parse_sql_type(&data_type.to_string()))
                 .ok_or_else(|| ExprError(format!("cannot CAST to {data_type}: use one of {}", super::types::TYPE_NAMES)))?;
             Ok(Expr::Cast { expr: Box::new(inner), ty })
         }
@@ -495,6 +555,18 @@ fn compile_node(e: &ast::Expr, schema: &Schema, depth: usize) -> Result<Expr, Ex
             let whens = whens.into_iter().map(|(c, r)| (c, coerce(r, &ty))).collect();
             let otherwise = otherwise.map(|e| Box::new(coerce(e, &ty)));
             Ok(Expr::Case { whens, otherwise, ty })
+        }
+        A::Function(f) if f.name.to_string().eq_ignore_ascii_case("TIMESTAMPADD") => {
+            let raw = function_args(&f.args)?;
+            let [Some(unit), Some(n), Some(ts)] = raw.as_slice() else {
+                return err("TIMESTAMPADD takes (unit, count, timestamp)");
+            };
+            let (n, ts) = (compile(n, schema)?, compile(ts, schema)?);
+            functions::want_timestamp(&ts.data_type(), "TIMESTAMPADD")?;
+            if !is_numeric(&n.data_type()) {
+                return err("TIMESTAMPADD's count must be a number");
+            }
+            Ok(Expr::Call { func: Func::TimestampAdd(functions::timestampadd_unit(unit)?), args: vec![n, ts], ty: timestamp_type() })
         }
         A::Function(f) => {
             let name = f.name.to_string().to_ascii_uppercase();
@@ -550,14 +622,80 @@ fn compile_node(e: &ast::Expr, schema: &Schema, depth: usize) -> Result<Expr, Ex
                     }
                     Ok(Expr::Call { func: Func::Round(digits), args: vec![args[0].clone()], ty: DataType::Float64 })
                 }
+                "DATE_FORMAT" => {
+                    want(2)?;
+                    functions::want_timestamp(&args[0].data_type(), "DATE_FORMAT")?;
+                    let Expr::Literal(ScalarValue::Utf8(pattern)) = &args[1] else {
+                        return err("DATE_FORMAT's pattern must be a string literal such as 'yyyy-MM-dd HH:mm'");
+                    };
+                    let format = functions::java_pattern(pattern)?;
+                    Ok(Expr::Call { func: Func::DateFormat(format), args: vec![args[0].clone()], ty: DataType::Utf8 })
+                }
+                "TO_TIMESTAMP" => {
+                    want(1)?;
+                    want_type(&args[0], &DataType::Utf8, "TO_TIMESTAMP")?;
+                    Ok(Expr::Call { func: Func::ToTimestamp, args, ty: timestamp_type() })
+                }
+                "MOD" => {
+                    want(2)?;
+                    let mut args = args;
+                    let right = args.pop().expect("two");
+                    binary(BinOp::Mod, args.pop().expect("two"), right)
+                }
+                "SUBSTR" | "SUBSTRING" => {
+                    let raw = function_args(&f.args)?;
+                    let (from, len) = match raw.as_slice() {
+                        [Some(_), Some(from)] => (Some(from), None),
+                        [Some(_), Some(from), Some(len)] => (Some(from), Some(len)),
+                        _ => return err(format!("{name} takes (text, start[, length])")),
+                    };
+                    substring(args[0].clone(), from, len)
+                }
+                "COALESCE" => {
+                    if args.is_empty() {
+                        return err("COALESCE needs arguments");
+                    }
+                    let mut ty = DataType::Null;
+                    for a in &args {
+                        let t = a.data_type();
+                        ty = unify(&ty, &t).ok_or_else(|| ExprError(format!("COALESCE mixes {} and {}", type_name(&ty), type_name(&t))))?;
+                    }
+                    let args = args.into_iter().map(|a| coerce(a, &ty)).collect();
+                    Ok(Expr::Call { func: Func::Coalesce, args, ty })
+                }
                 "COUNT" | "SUM" | "MIN" | "MAX" | "AVG" => {
                     err(format!("aggregate {name} is only allowed in an aggregate or window select"))
                 }
-                _ => err(format!("unknown function {name} (supported: UPPER, LOWER, CONCAT, ABS, CHAR_LENGTH, ROUND)")),
+                _ => err(format!(
+                    "unknown function {name} (supported: UPPER, LOWER, CONCAT, ABS, CHAR_LENGTH, ROUND, MOD, SUBSTRING, COALESCE, DATE_FORMAT, TO_TIMESTAMP, TIMESTAMPADD, EXTRACT)"
+                )),
             }
         }
         other => err(format!("'{other}' is not supported in expressions")),
     }
+}
+
+/// SUBSTRING(text FROM start [FOR length]) with literal start (1-based) and length.
+fn substring(text: Expr, from: Option<&ast::Expr>, length: Option<&ast::Expr>) -> Result<Expr, ExprError> {
+    want_type(&text, &DataType::Utf8, "SUBSTRING")?;
+    let literal = |e: Option<&ast::Expr>| -> Result<Option<i64>, ExprError> {
+        match e {
+            None => Ok(None),
+            Some(ast::Expr::Value(v)) => match literal(&v.value)? {
+                ScalarValue::Int64(n) => Ok(Some(n)),
+                _ => err("SUBSTRING's start and length must be whole numbers"),
+            },
+            Some(other) => err(format!("SUBSTRING's start and length must be literal numbers, found {other}")),
+        }
+    };
+    let start = literal(from)?.unwrap_or(1);
+    let length = match literal(length)? {
+        Some(n) if n < 0 => return err("SUBSTRING's length must not be negative"),
+        other => other.map(|n| n as u64),
+    };
+    // Flink counts from 1; 0 means 1; negative counts from the end.
+    let start = if start > 0 { start - 1 } else { start };
+    Ok(Expr::Call { func: Func::Substring { start, length }, args: vec![text], ty: DataType::Utf8 })
 }
 
 /// The arguments of a function call; `None` stands for `*`.
@@ -819,5 +957,52 @@ mod tests {
         let e = compile_str("qty +", &schema).unwrap_err().0;
         assert!(e.contains("cannot parse"), "{e}");
         assert_eq!(parse_timestamp_millis("1970-01-01 00:00:01"), Some(1000));
+    }
+}
+
+#[cfg(test)]
+mod function_tests {
+    use super::*;
+    use arrow::datatypes::Field;
+    use arrow::util::display::{ArrayFormatter, FormatOptions};
+
+    /// The values of `sql` over three rows (a timestamp `ts`, a string `s`), as text.
+    fn values(sql: &str) -> Vec<String> {
+        let schema = Arc::new(Schema::new(vec![Field::new("ts", timestamp_type(), true), Field::new("s", DataType::Utf8, true)]));
+        let ts: TimestampMillisecondArray = vec![Some(1_700_000_000_123), None, Some(0)].into();
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(ts), Arc::new(StringArray::from(vec![Some("flink"), Some("rask"), None]))])
+                .unwrap();
+        let a = compile_str(sql, &schema).unwrap().evaluate(&batch).unwrap();
+        let f = ArrayFormatter::try_new(a.as_ref(), &FormatOptions::default().with_null("null")).unwrap();
+        (0..a.len()).map(|i| f.value(i).to_string()).collect()
+    }
+
+    #[test]
+    fn time_functions_compute_as_flink() {
+        assert_eq!(values("DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm:ss.SSS')"), ["2023-11-14 22:13:20.123", "null", "1970-01-01 00:00:00.000"]);
+        assert_eq!(values("EXTRACT(HOUR FROM ts)"), ["22", "null", "0"]);
+        assert_eq!(values("TIMESTAMPADD(MINUTE, 2, ts)"), ["2023-11-14T22:15:20.123", "null", "1970-01-01T00:02:00"]);
+        assert_eq!(values("ts - INTERVAL '1' SECOND"), ["2023-11-14T22:13:19.123", "null", "1969-12-31T23:59:59"]);
+        assert_eq!(values("TIMESTAMP '2024-02-29 12:00:00' > ts"), ["true", "null", "true"]);
+    }
+
+    #[test]
+    fn string_and_null_functions() {
+        assert_eq!(values("s LIKE 'f%'"), ["true", "false", "null"]);
+        assert_eq!(values("s NOT LIKE '_a%'"), ["true", "false", "null"]);
+        assert_eq!(values("SUBSTRING(s FROM 2 FOR 3)"), ["lin", "ask", "null"]);
+        assert_eq!(values("SUBSTR(s, 2)"), ["link", "ask", "null"]);
+        assert_eq!(values("COALESCE(s, 'none')"), ["flink", "rask", "none"]);
+        assert_eq!(values("MOD(CHAR_LENGTH(s), 3)"), ["2", "1", "null"]);
+    }
+
+    #[test]
+    fn bad_calls_say_what_is_wrong() {
+        let schema = Schema::new(vec![Field::new("s", DataType::Utf8, true)]);
+        let e = |sql: &str| compile_str(sql, &schema).unwrap_err().0;
+        assert!(e("DATE_FORMAT(s, 'yyyy')").contains("needs a TIMESTAMP"), "{}", e("DATE_FORMAT(s, 'yyyy')"));
+        assert!(e("TIMESTAMPADD(FORTNIGHT, 1, TIMESTAMP '2024-01-01 00:00:00')").contains("FORTNIGHT"));
+        assert!(e("SUBSTRING(s FROM CHAR_LENGTH(s))").contains("literal"));
     }
 }
