@@ -101,9 +101,13 @@ pub fn java_pattern(pattern: &str) -> Result<String, ExprError> {
             if end == i + 1 {
                 out.push('\'');
             }
-            out.extend(
-                chars[i + 1..end].iter().map(|&x| if x == '%' { "%%".to_string() } else { x.to_string() }).collect::<String>().chars(),
-            );
+            for &x in &chars[i + 1..end] {
+                if x == '%' {
+                    out.push_str("%%");
+                } else {
+                    out.push(x);
+                }
+            }
             i = end + 1;
             continue;
         }

@@ -37,7 +37,7 @@ pub enum ColumnKind {
     /// Stored by the connector, with its type.
     Physical(DataType),
     /// Computed from the other columns of the row.
-    Computed(ast::Expr),
+    Computed(Box<ast::Expr>),
 }
 
 /// `WATERMARK FOR column AS expr`.
@@ -155,7 +155,7 @@ fn element(p: &mut Parser, table: &mut CreateTable) -> Result<(), ParserError> {
         return Err(ParserError::ParserError(format!("column '{name}' appears twice at Line: {}, Column: {}", at.line, at.column)));
     }
     let kind = if p.parse_keyword(Keyword::AS) {
-        ColumnKind::Computed(p.parse_expr()?)
+        ColumnKind::Computed(Box::new(p.parse_expr()?))
     } else {
         let ty = data_type(p)?;
         if p.parse_keyword(Keyword::METADATA) {
@@ -164,7 +164,7 @@ fn element(p: &mut Parser, table: &mut CreateTable) -> Result<(), ParserError> {
                 at.line, at.column
             )));
         }
-        if p.parse_keywords(&[Keyword::NOT, Keyword::NULL]) || p.parse_keyword(Keyword::NULL) {}
+        let _nullability = p.parse_keywords(&[Keyword::NOT, Keyword::NULL]) || p.parse_keyword(Keyword::NULL);
         ColumnKind::Physical(ty)
     };
     if p.parse_keyword(Keyword::COMMENT) {
@@ -228,7 +228,7 @@ mod tests {
 
     fn table(sql: &str) -> CreateTable {
         match parse_script(sql).unwrap().remove(0).kind {
-            StatementKind::CreateTable(t) => t,
+            StatementKind::CreateTable(t) => *t,
             other => panic!("{other:?}"),
         }
     }

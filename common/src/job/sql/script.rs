@@ -60,7 +60,7 @@ pub enum StatementKind {
     Reset {
         key: Option<String>,
     },
-    CreateTable(CreateTable),
+    CreateTable(Box<CreateTable>),
     /// `CREATE [TEMPORARY] VIEW name AS query`.
     CreateView {
         name: String,
@@ -185,7 +185,7 @@ fn parse_statement(index: usize, mut tokens: Vec<TokenWithSpan>) -> Result<Vec<S
             let key = if parser.peek_token().token == Token::EOF { None } else { Some(setting_text(&mut parser).map_err(parse_error)?) };
             StatementKind::Reset { key }
         }
-        "CREATE TABLE" => StatementKind::CreateTable(ddl::create_table(&mut parser).map_err(parse_error)?),
+        "CREATE TABLE" => StatementKind::CreateTable(Box::new(ddl::create_table(&mut parser).map_err(parse_error)?)),
         "CREATE VIEW" => match parser.parse_statement().map_err(parse_error)? {
             ast::Statement::CreateView(v) => {
                 StatementKind::CreateView { name: v.name.0.last().map(|p| p.to_string()).unwrap_or_default(), query: v.query }

@@ -131,12 +131,9 @@ impl Datagen {
         let remaining = self.limit.map(|l| l.saturating_sub(self.produced)).unwrap_or(u64::MAX);
         if remaining == 0 {
             self.done = true;
-            let mut out = Vec::new();
             // The end of bounded input is the end of event time, as in Flink (event
             // time assigned after the source needs it too).
-            out.push(StreamElement::Watermark(i64::MAX));
-            out.push(StreamElement::EndOfInput);
-            return Ok(out);
+            return Ok(vec![StreamElement::Watermark(i64::MAX), StreamElement::EndOfInput]);
         }
         let mut rows = remaining.min(self.batch_rows);
         if let Some(rate) = self.rate {

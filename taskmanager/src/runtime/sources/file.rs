@@ -124,12 +124,9 @@ impl FileSource {
             }
             None => {
                 self.done = true;
-                let mut out = Vec::new();
-                // The end of bounded input is the end of event time, as in Flink
-                // (event time assigned after the source needs it too).
-                out.push(StreamElement::Watermark(i64::MAX));
-                out.push(StreamElement::EndOfInput);
-                Ok(out)
+                // The end of bounded input is the end of event time, as in Flink (event
+                // time assigned after the source needs it too).
+                Ok(vec![StreamElement::Watermark(i64::MAX), StreamElement::EndOfInput])
             }
         }
     }

@@ -94,7 +94,7 @@ pub fn plan_sql_text(text: &str, path: &Path, options: &PlanOptions) -> Result<S
                 session.settings.remove(key);
             }
             StatementKind::Reset { key: None } => session.settings.clear(),
-            StatementKind::CreateTable(t) => session.catalog.create_table(t.clone()).map_err(error)?,
+            StatementKind::CreateTable(t) => session.catalog.create_table((**t).clone()).map_err(error)?,
             StatementKind::CreateView { name, query } => {
                 session.catalog.create_view(View { name: name.clone(), query: (**query).clone(), at: st.at }).map_err(error)?
             }
@@ -345,11 +345,11 @@ impl<'a> Lowering<'a> {
     /// The table or view `name`, as the catalog (or a `WITH` in scope) has it.
     fn lookup(&self, name: &str, at: Position) -> Result<Source<'a>, JobFileError> {
         if let Some((_, q)) = self.ctes.iter().rev().find(|(n, _)| n == name) {
-            return Ok(Source::Query(q.clone()));
+            return Ok(Source::Query(Box::new(q.clone())));
         }
         match self.catalog.lookup(name) {
             Some(Relation::Table(t)) => Ok(Source::Table(t)),
-            Some(Relation::View(v)) => Ok(Source::Query(v.query.clone())),
+            Some(Relation::View(v)) => Ok(Source::Query(Box::new(v.query.clone()))),
             None => Err(self.error(at, self.catalog.not_found(name))),
         }
     }
@@ -358,7 +358,7 @@ impl<'a> Lowering<'a> {
 /// What a name in FROM resolves to.
 enum Source<'a> {
     Table(&'a crate::job::sql::ddl::CreateTable),
-    Query(sqlparser::ast::Query),
+    Query(Box<sqlparser::ast::Query>),
 }
 
 /// `name` as a quoted SQL identifier.

@@ -28,6 +28,9 @@ fn sp<T>(value: T) -> Spanned<T> {
 /// Options every table of a connector may set besides its own.
 const COMMON: &[&str] = &["connector"];
 
+/// The `fields.<column>.<option>` options of datagen.
+const DATAGEN_FIELD_OPTIONS: &[&str] = &["kind", "min", "max", "length", "start", "end", "max-past", "null-rate"];
+
 /// The options each connector takes in `WITH`; `fields.` options are checked by
 /// datagen itself.
 fn allowed(connector: &str) -> Option<&'static [&'static str]> {
@@ -56,10 +59,13 @@ impl Lowering<'_> {
         })?;
         for o in &t.options {
             let own = COMMON.contains(&o.key.as_str()) || allowed.contains(&o.key.as_str());
-            if !own && !(c.value == "datagen" && o.key.starts_with("fields.")) {
+            let field_option = c.value == "datagen"
+                && o.key.starts_with("fields.")
+                && o.key.rsplit_once('.').is_some_and(|(_, k)| DATAGEN_FIELD_OPTIONS.contains(&k));
+            if !own && !field_option {
                 let mut supported: Vec<&str> = COMMON.iter().chain(allowed.iter()).copied().collect();
                 if c.value == "datagen" {
-                    supported.push("fields.#.kind/min/max/length/start/end/max-past/null-rate");
+                    supported.push("fields.<column>.kind/min/max/length/start/end/max-past/null-rate");
                 }
                 return Err(self.error(
                     o.at,
@@ -220,7 +226,7 @@ impl Lowering<'_> {
                     ColumnKind::Physical(ty) => (quote(&c.name), ty.clone()),
                     ColumnKind::Computed(e) => {
                         let compiled = expr::compile(e, &schema)
-                            .map_err(|err| self.error(self.at(e), format!("computed column '{}': {}", c.name, err.0)))?;
+                            .map_err(|err| self.error(self.at(e.as_ref()), format!("computed column '{}': {}", c.name, err.0)))?;
                         (e.to_string(), compiled.data_type())
                     }
                 };
