@@ -4,6 +4,7 @@
 
 pub mod browser;
 mod ha;
+pub mod nexmark;
 mod rest;
 mod tls;
 

@@ -1,10 +1,38 @@
 //! Column types of job files (Flink SQL's names) and their Arrow types.
 
-use arrow::datatypes::{DataType, Schema, TimeUnit};
+use std::borrow::Cow;
 
-/// BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP (milliseconds, no time zone).
+use arrow::datatypes::{DataType, Field, Fields, Schema, TimeUnit};
+
+/// Nesting of ROW types a type name may have (a JobGraph is untrusted).
+const MAX_ROW_DEPTH: usize = 16;
+
+/// BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP (milliseconds, no time zone), and
+/// `ROW<name TYPE, …>` of those.
 pub fn parse_type(name: &str) -> Option<DataType> {
-    Some(match name.trim().to_ascii_uppercase().as_str() {
+    parse_type_at(name, 0)
+}
+
+fn parse_type_at(name: &str, depth: usize) -> Option<DataType> {
+    let trimmed = name.trim();
+    if trimmed.len() > 4 && trimmed[..4].eq_ignore_ascii_case("ROW<") && trimmed.ends_with('>') {
+        if depth >= MAX_ROW_DEPTH {
+            return None;
+        }
+        let fields = split_top_level(&trimmed[4..trimmed.len() - 1])
+            .into_iter()
+            .map(|f| {
+                let f = f.trim();
+                let (name, ty) = match f.strip_prefix('`') {
+                    Some(rest) => rest.split_once('`').map(|(n, t)| (n.to_string(), t))?,
+                    None => f.split_once(char::is_whitespace).map(|(n, t)| (n.to_string(), t))?,
+                };
+                Some(Field::new(name, parse_type_at(ty, depth + 1).or_else(|| parse_sql_type(ty))?, true))
+            })
+            .collect::<Option<Vec<Field>>>()?;
+        return (!fields.is_empty()).then(|| DataType::Struct(Fields::from(fields)));
+    }
+    Some(match trimmed.to_ascii_uppercase().as_str() {
         "BIGINT" => DataType::Int64,
         "INT" | "INTEGER" => DataType::Int32,
         "DOUBLE" => DataType::Float64,
@@ -33,9 +61,31 @@ pub fn parse_sql_type(text: &str) -> Option<DataType> {
     })
 }
 
-/// The job-file name of an Arrow type.
-pub fn type_name(t: &DataType) -> &'static str {
-    match t {
+/// `a, ROW<b INT, c INT>, d` split at its top-level commas.
+fn split_top_level(text: &str) -> Vec<&str> {
+    let (mut parts, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in text.char_indices() {
+        match c {
+            '<' | '(' => depth += 1,
+            '>' | ')' => depth -= 1,
+            ',' if depth == 0 => {
+                parts.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&text[start..]);
+    parts
+}
+
+/// The job-file name of an Arrow type (`ROW<name TYPE, …>` for a row).
+pub fn type_name(t: &DataType) -> Cow<'static, str> {
+    if let DataType::Struct(fields) = t {
+        let inner: Vec<String> = fields.iter().map(|f| format!("`{}` {}", f.name().replace('`', ""), type_name(f.data_type()))).collect();
+        return Cow::Owned(format!("ROW<{}>", inner.join(", ")));
+    }
+    Cow::Borrowed(match t {
         DataType::Int64 => "BIGINT",
         DataType::Int32 => "INT",
         DataType::Float64 => "DOUBLE",
@@ -44,7 +94,7 @@ pub fn type_name(t: &DataType) -> &'static str {
         DataType::Timestamp(_, _) => "TIMESTAMP",
         DataType::Null => "NULL",
         _ => "UNSUPPORTED",
-    }
+    })
 }
 
 pub const TYPE_NAMES: &str = "BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP";

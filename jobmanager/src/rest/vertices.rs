@@ -230,10 +230,25 @@ pub async fn accumulators(
     Ok(Json(json!({ "id": vertex_id, "user-accumulators": [] })))
 }
 
-/// `GET /jobs/:id/accumulators`: as Flink answers for a job without accumulators.
+/// `GET /jobs/:id/accumulators`: Rask has no user accumulators; each vertex with a
+/// sink reports the rows its sinks took, once its subtasks have ended, as
+/// `<vertex>.sinkRecordsIn` (a LongCounter; chained sinks have no records-out figure
+/// of their own).
 pub async fn job_accumulators(State(state): State<RestState>, Path(job_id): Path<String>) -> Result<Json<Value>, RestError> {
-    state.dispatcher.job(&job_id)?;
-    Ok(Json(json!({ "job-accumulators": [], "user-task-accumulators": [], "serialized-user-task-accumulators": {} })))
+    let job = state.dispatcher.job(&job_id)?;
+    let sinks: Vec<Value> = job
+        .execution
+        .read()
+        .vertices
+        .iter()
+        .filter(|v| v.name.contains("Sink: "))
+        .filter_map(|v| {
+            let reports: Vec<u64> = v.subtasks.iter().filter_map(|e| e.io.map(|io| io.sink_records_in)).collect();
+            (reports.len() == v.subtasks.len() && !reports.is_empty())
+                .then(|| json!({ "name": format!("{}.sinkRecordsIn", v.name), "type": "LongCounter", "value": reports.iter().sum::<u64>().to_string() }))
+        })
+        .collect();
+    Ok(Json(json!({ "job-accumulators": [], "user-task-accumulators": sinks, "serialized-user-task-accumulators": {} })))
 }
 
 /// The vertex, or a 404 naming it.

@@ -21,16 +21,19 @@ pub const RATE_WINDOW: Duration = Duration::from_secs(5);
 pub struct OperatorCounters {
     pub name: String,
     pub uid: String,
+    /// A sink: its records in are the task's `sink_records_in`.
+    pub sink: bool,
     records_in: AtomicU64,
     records_out: AtomicU64,
     output_watermark: AtomicI64,
 }
 
 impl OperatorCounters {
-    pub fn new(name: &str, uid: &str) -> Arc<Self> {
+    pub fn new(name: &str, uid: &str, sink: bool) -> Arc<Self> {
         Arc::new(Self {
             name: name.to_string(),
             uid: uid.to_string(),
+            sink,
             records_in: AtomicU64::new(0),
             records_out: AtomicU64::new(0),
             output_watermark: AtomicI64::new(NO_WATERMARK),
@@ -162,6 +165,7 @@ impl TaskMetricGroup {
             busy_ms: ms(&self.busy_ns),
             backpressured_ms: ms(&self.backpressured_ns),
             idle_ms: ms(&self.idle_ns),
+            sink_records_in: self.operators.iter().filter(|o| o.sink).map(|o| o.records_in.load(Relaxed)).sum(),
         }
     }
 
@@ -230,7 +234,7 @@ mod tests {
 
     #[test]
     fn counts_batches_and_computes_rates_over_the_window() {
-        let op = OperatorCounters::new("Map", "map-1");
+        let op = OperatorCounters::new("Map", "map-1", false);
         let group = TaskMetricGroup::new(TaskIdentity::default(), vec![op.clone()]);
         group.sample();
         group.batch_in(&batch(100));

@@ -193,7 +193,14 @@ pub fn submit(services: Arc<TaskServices>, tdd: TaskDeploymentDescriptor) -> Res
             attempt: tdd.attempt,
             execution_attempt_id: tdd.execution_attempt_id.clone(),
         };
-        let group = TaskMetricGroup::new(identity, vertex.operators.iter().map(|o| OperatorCounters::new(&o.name, &o.uid)).collect());
+        let group = TaskMetricGroup::new(
+            identity,
+            vertex
+                .operators
+                .iter()
+                .map(|o| OperatorCounters::new(&o.name, &o.uid, matches!(o.kind, rask_common::job::graph::OperatorKind::Sink { .. })))
+                .collect(),
+        );
         services.metrics.register(task_id, group.clone());
         group
     });

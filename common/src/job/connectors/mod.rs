@@ -12,6 +12,7 @@
 pub mod blackhole;
 pub mod datagen;
 pub mod file;
+pub mod nexmark;
 pub mod print;
 pub mod socket;
 
@@ -31,7 +32,7 @@ use super::validate::InvalidJobGraph;
 use crate::config::values::parse_duration;
 
 /// The source connectors, by name. Order is the order error messages list them in.
-pub static SOURCES: &[&dyn ErasedSource] = &[&datagen::Datagen, &file::FileSource, &socket::Socket];
+pub static SOURCES: &[&dyn ErasedSource] = &[&datagen::Datagen, &file::FileSource, &socket::Socket, &nexmark::Nexmark];
 
 /// The sink connectors, by name. Order is the order error messages list them in.
 pub static SINKS: &[&dyn ErasedSink] = &[&print::Print, &file::FileSink, &blackhole::Blackhole];
@@ -339,7 +340,7 @@ mod tests {
     #[test]
     fn an_unknown_connector_lists_the_registered_ones() {
         let e = source("kafka").err().expect("not registered");
-        assert_eq!(e.to_string(), "unknown source connector 'kafka' (datagen, file or socket)");
+        assert_eq!(e.to_string(), "unknown source connector 'kafka' (datagen, file, socket or nexmark)");
         let e = sink("jdbc").err().expect("not registered");
         assert_eq!(e.to_string(), "unknown sink connector 'jdbc' (print, file or blackhole)");
     }

@@ -116,15 +116,44 @@ pub enum Func {
 /// A compiled, typed expression over the columns of one schema.
 #[derive(Debug, Clone)]
 pub enum Expr {
-    Column { index: usize, name: String, ty: DataType },
+    Column {
+        index: usize,
+        name: String,
+        ty: DataType,
+    },
     Literal(ScalarValue),
-    Binary { op: BinOp, left: Box<Expr>, right: Box<Expr>, ty: DataType },
+    Binary {
+        op: BinOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: DataType,
+    },
     Not(Box<Expr>),
     Negate(Box<Expr>),
-    IsNull { expr: Box<Expr>, negated: bool },
-    Cast { expr: Box<Expr>, ty: DataType },
-    Case { whens: Vec<(Expr, Expr)>, otherwise: Option<Box<Expr>>, ty: DataType },
-    Call { func: Func, args: Vec<Expr>, ty: DataType },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    Cast {
+        expr: Box<Expr>,
+        ty: DataType,
+    },
+    Case {
+        whens: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+        ty: DataType,
+    },
+    Call {
+        func: Func,
+        args: Vec<Expr>,
+        ty: DataType,
+    },
+    /// A field of a ROW value (`person.id`).
+    Field {
+        expr: Box<Expr>,
+        index: usize,
+        ty: DataType,
+    },
 }
 
 /// A value during evaluation: a whole column, or one value standing for every row.
@@ -153,9 +182,12 @@ impl ColumnarValue {
 impl Expr {
     pub fn data_type(&self) -> DataType {
         match self {
-            Expr::Column { ty, .. } | Expr::Binary { ty, .. } | Expr::Cast { ty, .. } | Expr::Case { ty, .. } | Expr::Call { ty, .. } => {
-                ty.clone()
-            }
+            Expr::Column { ty, .. }
+            | Expr::Binary { ty, .. }
+            | Expr::Cast { ty, .. }
+            | Expr::Case { ty, .. }
+            | Expr::Call { ty, .. }
+            | Expr::Field { ty, .. } => ty.clone(),
             Expr::Literal(v) => v.data_type(),
             Expr::Not(_) | Expr::IsNull { .. } => DataType::Boolean,
             Expr::Negate(e) => e.data_type(),
@@ -173,7 +205,11 @@ impl Expr {
             1 + match self {
                 Expr::Column { .. } | Expr::Literal(_) => 0,
                 Expr::Binary { left, right, .. } => left.depth().max(right.depth()),
-                Expr::Not(e) | Expr::Negate(e) | Expr::IsNull { expr: e, .. } | Expr::Cast { expr: e, .. } => e.depth(),
+                Expr::Not(e)
+                | Expr::Negate(e)
+                | Expr::IsNull { expr: e, .. }
+                | Expr::Cast { expr: e, .. }
+                | Expr::Field { expr: e, .. } => e.depth(),
                 Expr::Case { whens, otherwise, .. } => {
                     whens.iter().map(|(c, r)| c.depth().max(r.depth())).chain(otherwise.iter().map(|o| o.depth())).max().unwrap_or(0)
                 }
@@ -189,6 +225,26 @@ impl Expr {
     fn eval_node(&self, batch: &RecordBatch) -> Result<ColumnarValue, ArrowError> {
         Ok(match self {
             Expr::Column { index, .. } => ColumnarValue::Array(batch.column(*index).clone()),
+            Expr::Field { expr, index, .. } => {
+                let row = expr.evaluate(batch)?;
+                let row = row
+                    .as_any()
+                    .downcast_ref::<arrow::array::StructArray>()
+                    .ok_or_else(|| ArrowError::CastError("expected a ROW".into()))?;
+                // A null row has null fields.
+                let field = row.column(*index).clone();
+                ColumnarValue::Array(match row.logical_nulls() {
+                    Some(nulls) if nulls.null_count() > 0 => {
+                        let data = field
+                            .to_data()
+                            .into_builder()
+                            .nulls(arrow::buffer::NullBuffer::union(Some(&nulls), field.logical_nulls().as_ref()))
+                            .build()?;
+                        arrow::array::make_array(data)
+                    }
+                    _ => field,
+                })
+            }
             Expr::Literal(v) => ColumnarValue::Scalar(v.to_array()),
             Expr::Binary { op, left, right, .. } => {
                 let l = left.eval(batch)?;
@@ -430,7 +486,7 @@ fn compile_node(e: &ast::Expr, schema: &Schema, depth: usize) -> Result<Expr, Ex
     let compile = |e: &ast::Expr, schema: &Schema| compile_at(e, schema, depth);
     match e {
         A::Identifier(id) => column(&id.value, schema),
-        A::CompoundIdentifier(ids) => column(&ids.last().map(|i| i.value.clone()).unwrap_or_default(), schema),
+        A::CompoundIdentifier(ids) => compound(ids, schema),
         A::Value(v) => literal(&v.value).map(Expr::Literal),
         A::Nested(inner) => compile(inner, schema),
         A::UnaryOp { op, expr } => {
@@ -713,6 +769,38 @@ pub fn function_args(args: &FunctionArguments) -> Result<Vec<Option<ast::Expr>>,
             })
             .collect(),
     }
+}
+
+/// `a.b.c`: a column `a` of ROW type and its fields `b.c`, or else a column `c` under
+/// qualifiers (`t.c`, `t.r.f`), the first reading that names a column.
+fn compound(ids: &[ast::Ident], schema: &Schema) -> Result<Expr, ExprError> {
+    for start in 0..ids.len() {
+        let Ok(index) = schema.index_of(&ids[start].value) else { continue };
+        let mut e = Expr::Column { index, name: ids[start].value.clone(), ty: schema.field(index).data_type().clone() };
+        let mut resolved = true;
+        for id in &ids[start + 1..] {
+            match e.data_type() {
+                DataType::Struct(fields) => match fields.iter().position(|f| f.name() == &id.value) {
+                    Some(i) => {
+                        let ty = fields[i].data_type().clone();
+                        e = Expr::Field { expr: Box::new(e), index: i, ty };
+                    }
+                    None => {
+                        let known: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+                        return err(format!("'{}' has no field '{}' (fields: {})", ids[start].value, id.value, known.join(", ")));
+                    }
+                },
+                _ => {
+                    resolved = false;
+                    break;
+                }
+            }
+        }
+        if resolved {
+            return Ok(e);
+        }
+    }
+    column(&ids.last().map(|i| i.value.clone()).unwrap_or_default(), schema)
 }
 
 fn column(name: &str, schema: &Schema) -> Result<Expr, ExprError> {

@@ -157,7 +157,7 @@ fn element(p: &mut Parser, table: &mut CreateTable) -> Result<(), ParserError> {
     let kind = if p.parse_keyword(Keyword::AS) {
         ColumnKind::Computed(Box::new(p.parse_expr()?))
     } else {
-        let ty = data_type(p)?;
+        let ty = data_type(p, &mut 0, 0)?;
         if p.parse_keyword(Keyword::METADATA) {
             return Err(ParserError::ParserError(format!(
                 "METADATA columns are not supported at Line: {}, Column: {}",
@@ -174,13 +174,52 @@ fn element(p: &mut Parser, table: &mut CreateTable) -> Result<(), ParserError> {
     Ok(())
 }
 
+/// `ROW<name TYPE [COMMENT '…'], …>`; the parser stands at `<`.
+fn row_type(p: &mut Parser, owed: &mut u32, depth: usize, start: &sqlparser::tokenizer::TokenWithSpan) -> Result<DataType, ParserError> {
+    if depth >= 8 {
+        return Err(ParserError::ParserError(format!(
+            "ROW types nest at most 8 deep at Line: {}, Column: {}",
+            start.span.start.line, start.span.start.column
+        )));
+    }
+    p.expect_token(&Token::Lt)?;
+    let mut fields: Vec<arrow::datatypes::Field> = Vec::new();
+    loop {
+        let name = p.parse_identifier()?.value;
+        let ty = data_type(p, owed, depth + 1)?;
+        if p.parse_keyword(Keyword::COMMENT) {
+            p.parse_literal_string()?;
+        }
+        fields.push(arrow::datatypes::Field::new(name, ty, true));
+        if *owed > 0 {
+            // A nested ROW's `>>` closed this one too.
+            *owed -= 1;
+            break;
+        }
+        if p.consume_token(&Token::Comma) {
+            continue;
+        }
+        if p.consume_token(&Token::ShiftRight) {
+            *owed += 1;
+            break;
+        }
+        p.expect_token(&Token::Gt)?;
+        break;
+    }
+    Ok(DataType::Struct(fields.into()))
+}
+
 /// A Flink SQL type, as [`parse_sql_type`] maps it.
-fn data_type(p: &mut Parser) -> Result<DataType, ParserError> {
+/// `owed` counts `>` a nested ROW consumed for its enclosing ones (`>>` is one token).
+fn data_type(p: &mut Parser, owed: &mut u32, depth: usize) -> Result<DataType, ParserError> {
     let t = p.next_token();
     let Token::Word(w) = &t.token else {
         return p.expected("a type (BIGINT, INT, DOUBLE, STRING, BOOLEAN, TIMESTAMP(3), …)", t);
     };
     let name = w.value.to_ascii_uppercase();
+    if name == "ROW" && p.peek_token().token == Token::Lt {
+        return row_type(p, owed, depth, &t);
+    }
     // A length, precision or scale: (n) or (p, s).
     let mut numbers = Vec::new();
     if p.consume_token(&Token::LParen) {

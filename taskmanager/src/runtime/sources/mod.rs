@@ -8,6 +8,7 @@
 
 pub mod datagen;
 pub mod file;
+pub mod nexmark;
 pub mod socket;
 
 use arrow::array::AsArray;
@@ -23,7 +24,7 @@ use super::{StreamElement, TaskError};
 
 /// The runtime source connectors, by name (the names of
 /// `rask_common::job::connectors::SOURCES`).
-pub static SOURCES: &[&dyn ErasedSourceFactory] = &[&datagen::Factory, &file::Factory, &socket::Factory];
+pub static SOURCES: &[&dyn ErasedSourceFactory] = &[&datagen::Factory, &file::Factory, &socket::Factory, &nexmark::Factory];
 
 /// One source subtask's reader.
 pub trait SourceReader: Send {

@@ -40,6 +40,19 @@ fn allowed(connector: &str) -> Option<&'static [&'static str]> {
         "print" => &["print-identifier", "standard-error", "sink.parallelism"],
         "blackhole" => &["sink.parallelism"],
         "socket" => &["hostname", "port", "format", "byte-delimiter", "scan.parallelism"],
+        "nexmark" => &[
+            "events.num",
+            "first-event.rate",
+            "next-event.rate",
+            "rate.shape",
+            "rate.period",
+            "rate.limited",
+            "person.proportion",
+            "auction.proportion",
+            "bid.proportion",
+            "base-time",
+            "scan.parallelism",
+        ],
         _ => return None,
     })
 }
@@ -49,12 +62,15 @@ impl Lowering<'_> {
     /// against the connector's.
     fn connector<'t>(&self, t: &'t CreateTable) -> Result<(&'t str, &'static [&'static str]), JobFileError> {
         let c = t.option("connector").ok_or_else(|| {
-            self.error(t.at, format!("table '{}' has no 'connector' option (datagen, filesystem, print, blackhole or socket)", t.name))
+            self.error(
+                t.at,
+                format!("table '{}' has no 'connector' option (datagen, filesystem, print, blackhole, socket or nexmark)", t.name),
+            )
         })?;
         let allowed = allowed(&c.value).ok_or_else(|| {
             self.error(
                 c.at,
-                format!("table '{}': unknown connector '{}' (datagen, filesystem, print, blackhole or socket)", t.name, c.value),
+                format!("table '{}': unknown connector '{}' (datagen, filesystem, print, blackhole, socket or nexmark)", t.name, c.value),
             )
         })?;
         for o in &t.options {
@@ -198,11 +214,18 @@ impl Lowering<'_> {
                 }
                 parallelism = Some(1);
             }
+            "nexmark" => spec.connector = sp("nexmark".into()),
             other => return Err(self.error(t.at, format!("connector '{other}' writes; it cannot be read (it is a sink)"))),
         }
         let source = connectors::source(&spec.connector.value).map_err(|e| self.error(t.at, e.to_string()))?;
         let cx = PlanContext { file: &self.planner.file, base: &self.planner.base, field: &t.name, line: 0 };
-        let planned = source.plan(&spec, &cx).map_err(|e| self.error(t.at, format!("table '{}': {}", t.name, e.message)))?;
+        let mut planned = source.plan(&spec, &cx).map_err(|e| self.error(t.at, format!("table '{}': {}", t.name, e.message)))?;
+        if connector == "nexmark" {
+            planned.options = self.nexmark_options(t, &physical, &planned.schema)?;
+            if watermark.is_some() && !computed {
+                return Err(self.error(t.at, "a nexmark table's event time is a computed column (dateTime AS CASE … END)"));
+            }
+        }
         let mut schema = planned.schema;
         if connector == "socket" {
             // The socket source names its column `line`; the table names it.
@@ -243,6 +266,50 @@ impl Lowering<'_> {
             node = self.node("WatermarkAssigner", vec![node], OperatorKind::WatermarkAssigner { strategy }, out, p, None, Some(index))?;
         }
         Ok(Stream { node, updating: false, window: None })
+    }
+
+    /// A nexmark table: its columns must be Flink's nexmark DDL's; its options Flink's.
+    fn nexmark_options(&self, t: &CreateTable, physical: &[(&str, &DataType)], schema: &Schema) -> Result<serde_json::Value, JobFileError> {
+        let expected: Vec<(&str, &DataType)> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type())).collect();
+        if physical != expected.as_slice() {
+            return Err(self.error(
+                t.at,
+                format!(
+                    "a nexmark table has the columns of Flink's nexmark DDL: {}",
+                    expected.iter().map(|(n, ty)| format!("{n} {}", type_name(ty))).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        let mut o = connectors::nexmark::NexmarkOptions::default();
+        let positive = |key: &str, default: u64| -> Result<u64, JobFileError> {
+            match self.u64_option(t, key)? {
+                Some(0) => Err(self.error(t.option(key).expect("read").at, format!("'{key}' must be at least 1"))),
+                Some(v) => Ok(v),
+                None => Ok(default),
+            }
+        };
+        o.events_num = self.u64_option(t, "events.num")?.filter(|&n| n > 0);
+        o.first_event_rate = positive("first-event.rate", o.first_event_rate)?;
+        o.next_event_rate = positive("next-event.rate", o.first_event_rate)?;
+        o.rate_period = positive("rate.period", o.rate_period)?;
+        o.person_proportion = positive("person.proportion", o.person_proportion)?;
+        o.auction_proportion = positive("auction.proportion", o.auction_proportion)?;
+        o.bid_proportion = positive("bid.proportion", o.bid_proportion)?;
+        o.base_time = self.u64_option(t, "base-time")?.unwrap_or(o.base_time);
+        if let Some(shape) = t.option("rate.shape") {
+            o.sine = match shape.value.to_ascii_lowercase().as_str() {
+                "sine" => true,
+                "square" => false,
+                other => return Err(self.error(shape.at, format!("unknown rate.shape '{other}' (square or sine)"))),
+            };
+        }
+        if let Some(limited) = t.option("rate.limited") {
+            o.rate_limited = limited
+                .value
+                .parse::<bool>()
+                .map_err(|_| self.error(limited.at, format!("'rate.limited' = '{}' is not true or false", limited.value)))?;
+        }
+        Ok(serde_json::to_value(o).expect("plain struct"))
     }
 
     fn u64_option(&self, t: &CreateTable, key: &str) -> Result<Option<u64>, JobFileError> {
