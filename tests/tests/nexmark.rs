@@ -14,8 +14,8 @@ use rask_tests::*;
 const EVENTS: u64 = 20_000;
 const GENERATION: Generation = Generation { events: EVENTS, tps: 10_000_000, base_time: 1_700_000_000_000 };
 
-/// The bids among the first `EVENTS` events: (auction, bidder, price).
-fn bids() -> Vec<(i64, i64, i64)> {
+/// The first `EVENTS` events, generated as the connector configures Flink's generator.
+fn events() -> Vec<Event> {
     let words = |s: &str| s.split(',').map(str::to_string).collect::<Vec<_>>();
     let config = NexmarkConfig {
         first_rate: GENERATION.tps as usize,
@@ -23,10 +23,18 @@ fn bids() -> Vec<(i64, i64, i64)> {
         rate_shape: RateShape::Square,
         base_time: GENERATION.base_time,
         us_states: words("AZ,CA,ID,OR,WA,WY"),
+        us_cities: words("Phoenix,Los Angeles,San Francisco,Boise,Portland,Bend,Redmond,Seattle,Kent,Cheyenne"),
+        first_names: words("Peter,Paul,Luke,John,Saul,Vicky,Kate,Julie,Sarah,Deiter,Walter"),
+        last_names: words("Shultz,Abrams,Spencer,White,Bartels,Walton,Smith,Jones,Noris"),
         ..NexmarkConfig::default()
     };
-    ::nexmark::EventGenerator::new(config)
-        .take(EVENTS as usize)
+    ::nexmark::EventGenerator::new(config).take(EVENTS as usize).collect()
+}
+
+/// The bids: (auction, bidder, price).
+fn bids(events: &[Event]) -> Vec<(i64, i64, i64)> {
+    events
+        .iter()
         .filter_map(|e| match e {
             Event::Bid(b) => Some((b.auction as i64, b.bidder as i64, b.price as i64)),
             _ => None,
@@ -59,14 +67,15 @@ fn count<T: Ord>(items: impl IntoIterator<Item = T>) -> BTreeMap<T, usize> {
 }
 
 #[test]
-fn nexmark_q0_to_q2_give_what_the_events_say() {
+fn nexmark_q0_to_q3_and_q8_give_what_the_events_say() {
     let dir = tempfile::tempdir().unwrap();
     let spec = ClusterSpec::new();
     let _jm = spec.jobmanager("jm", dir.path());
     let _tm = spec.taskmanager("tm", dir.path(), &[("taskmanager.numberOfTaskSlots", "2")]);
     spec.wait_slots(1, 2, Duration::from_secs(30));
     let m = format!("127.0.0.1:{}", spec.rest_port);
-    let bids = bids();
+    let events = events();
+    let bids = bids(&events);
     assert_eq!(bids.len(), 18_400, "46 of every 50 events are bids");
     let run = |q: &str, p: &str, sink: Option<String>| -> String {
         let file = dir.path().join(format!("{q}.sql"));
@@ -103,14 +112,48 @@ fn nexmark_q0_to_q2_give_what_the_events_say() {
     // q2: the bids on every 123rd auction.
     run("q2", "1", csv("q2"));
     let got = count(rows(&dir.path().join("q2")).iter().map(|r| (r[0].parse::<i64>().unwrap(), r[1].parse::<i64>().unwrap())));
-    let expected = count(bids.iter().filter(|(a, _, _)| a % 123 == 0).map(|&(a, _, p)| (a, p)));
+    let q2_expected = count(bids.iter().filter(|(a, _, _)| a % 123 == 0).map(|&(a, _, p)| (a, p)));
+    assert!(!q2_expected.is_empty());
+    assert_eq!(got, q2_expected);
+
+    // q3, a join: sellers in OR, ID or CA of auctions in category 10.
+    run("q3", "2", csv("q3"));
+    let got = count(rows(&dir.path().join("q3")));
+    let mut expected = Vec::new();
+    for e in &events {
+        let Event::Auction(a) = e else { continue };
+        for p in events.iter().filter_map(|p| match p {
+            Event::Person(p) if p.id == a.seller && ["OR", "ID", "CA"].contains(&p.state.as_str()) => Some(p),
+            _ => None,
+        }) {
+            if a.category == 10 {
+                expected.push(vec![p.name.clone(), p.city.clone(), p.state.clone(), a.id.to_string()]);
+            }
+        }
+    }
     assert!(!expected.is_empty());
-    assert_eq!(got, expected);
+    assert_eq!(got, count(expected));
+
+    // q8, a join of two window aggregates: people who opened auctions in the
+    // 10-second window they joined in.
+    run("q8", "2", csv("q8"));
+    let got = count(rows(&dir.path().join("q8")).into_iter().map(|r| (r[0].parse::<i64>().unwrap(), r[1].clone())));
+    let window = |t: u64| t / 10_000;
+    let mut expected = std::collections::BTreeSet::new();
+    for e in &events {
+        let Event::Person(p) = e else { continue };
+        let sold = events.iter().any(|a| matches!(a, Event::Auction(a) if a.seller == p.id && window(a.date_time) == window(p.date_time)));
+        if sold {
+            expected.insert((p.id as i64, p.name.clone()));
+        }
+    }
+    assert!(!expected.is_empty());
+    assert_eq!(got, count(expected));
 
     // Unmodified (into blackhole), the sink's row count is the job's accumulator.
     let url = run("q2", "1", None);
     let acc = get_json(&format!("{url}/accumulators")).unwrap();
     let value = &acc["user-task-accumulators"][0];
     assert!(value["name"].as_str().unwrap().contains("Sink: nexmark_q2.sinkRecordsIn"), "{acc}");
-    assert_eq!(value["value"], expected.values().sum::<usize>().to_string());
+    assert_eq!(value["value"], q2_expected.values().sum::<usize>().to_string());
 }

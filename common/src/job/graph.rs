@@ -168,6 +168,16 @@ pub enum OperatorKind {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         changelog: bool,
     },
+    /// A regular inner equi-join of two inputs (SQL's `JOIN … ON a = b`): every row
+    /// of each side is kept, and each arriving row is emitted joined with every row
+    /// of the other side that has equal keys (left columns, then right). The left
+    /// input's schema is the operator's `input`; a batch is the right side's when its
+    /// column names are not the left's (the planner keeps them apart).
+    Join {
+        left_keys: Vec<usize>,
+        right_keys: Vec<usize>,
+        right_input: Columns,
+    },
     /// Assigns event time after the source (a watermark on a computed column): passes
     /// batches through and emits bounded-out-of-orderness watermarks after them.
     WatermarkAssigner {

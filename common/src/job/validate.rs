@@ -182,6 +182,20 @@ fn operator(what: &str, kind: &OperatorKind, inputs: usize, outputs: usize) -> R
             string(&format!("{what}'s column"), column)?;
             string(&format!("{what}'s delimiter"), delimiter.as_deref().unwrap_or(""))?;
         }
+        OperatorKind::Join { left_keys, right_keys, right_input } => {
+            list(&format!("{what}'s keys"), left_keys.len())?;
+            list(&format!("{what}'s right input"), right_input.0.len())?;
+            if left_keys.is_empty() || left_keys.len() != right_keys.len() {
+                return invalid(format!("{what} joins {} keys with {}", left_keys.len(), right_keys.len()));
+            }
+            left_keys.iter().try_for_each(|&k| column(k))?;
+            if let Some(k) = right_keys.iter().find(|&&k| k >= right_input.0.len()) {
+                return invalid(format!("{what} names right input column {k} of {}", right_input.0.len()));
+            }
+            for c in &right_input.0 {
+                string(&format!("a column of {what}"), &c.name)?;
+            }
+        }
         OperatorKind::WatermarkAssigner { strategy } => {
             column(strategy.column)?;
             if strategy.max_out_of_orderness_ms < 0 {

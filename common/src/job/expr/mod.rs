@@ -771,40 +771,69 @@ pub fn function_args(args: &FunctionArguments) -> Result<Vec<Option<ast::Expr>>,
     }
 }
 
-/// `a.b.c`: a column `a` of ROW type and its fields `b.c`, or else a column `c` under
-/// qualifiers (`t.c`, `t.r.f`), the first reading that names a column.
+/// `a.b.c`: the longest prefix that names a column (`t.c` after a join names
+/// columns so, or a ROW column `r`), the rest fields of ROW values; where no column
+/// is qualified (one table), a qualifier that names none is the table's and skipped.
 fn compound(ids: &[ast::Ident], schema: &Schema) -> Result<Expr, ExprError> {
-    for start in 0..ids.len() {
-        let Ok(index) = schema.index_of(&ids[start].value) else { continue };
-        let mut e = Expr::Column { index, name: ids[start].value.clone(), ty: schema.field(index).data_type().clone() };
-        let mut resolved = true;
-        for id in &ids[start + 1..] {
-            match e.data_type() {
-                DataType::Struct(fields) => match fields.iter().position(|f| f.name() == &id.value) {
-                    Some(i) => {
-                        let ty = fields[i].data_type().clone();
-                        e = Expr::Field { expr: Box::new(e), index: i, ty };
-                    }
-                    None => {
-                        let known: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
-                        return err(format!("'{}' has no field '{}' (fields: {})", ids[start].value, id.value, known.join(", ")));
-                    }
-                },
-                _ => {
-                    resolved = false;
-                    break;
+    let resolve = |start: usize, end: usize| -> Option<Result<Expr, ExprError>> {
+        let name = ids[start..end].iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(".");
+        let index = schema.index_of(&name).ok()?;
+        let mut e = Expr::Column { index, name, ty: schema.field(index).data_type().clone() };
+        for id in &ids[end..] {
+            let DataType::Struct(fields) = e.data_type() else {
+                return Some(err(format!(
+                    "'{}' is not a ROW: it has no field '{}'",
+                    ids[start..end].iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join("."),
+                    id.value
+                )));
+            };
+            match fields.iter().position(|f| f.name() == &id.value) {
+                Some(i) => {
+                    let ty = fields[i].data_type().clone();
+                    e = Expr::Field { expr: Box::new(e), index: i, ty };
+                }
+                None => {
+                    let known: Vec<&str> = fields.iter().map(|f| f.name().as_str()).collect();
+                    return Some(err(format!("'{}' has no field '{}' (fields: {})", ids[start].value, id.value, known.join(", "))));
                 }
             }
         }
-        if resolved {
-            return Ok(e);
+        Some(Ok(e))
+    };
+    for end in (1..=ids.len()).rev() {
+        if let Some(found) = resolve(0, end) {
+            return found;
         }
     }
-    column(&ids.last().map(|i| i.value.clone()).unwrap_or_default(), schema)
+    let qualified = schema.fields().iter().any(|f| f.name().contains('.'));
+    if !qualified {
+        for start in 1..ids.len() {
+            for end in (start + 1..=ids.len()).rev() {
+                if let Some(found) = resolve(start, end) {
+                    return found;
+                }
+            }
+        }
+    }
+    let name = ids.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(".");
+    let known: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    err(format!("unknown column '{name}' (columns: {})", known.join(", ")))
 }
 
 fn column(name: &str, schema: &Schema) -> Result<Expr, ExprError> {
-    match schema.fields().iter().position(|f| f.name() == name) {
+    // After a join, columns are qualified (`A.id`): an unqualified name is the one
+    // column it ends, if only one.
+    let suffix = format!(".{name}");
+    let found = schema.fields().iter().position(|f| f.name() == name).or_else(|| {
+        let mut matching = schema.fields().iter().enumerate().filter(|(_, f)| f.name().ends_with(&suffix)).map(|(i, _)| i);
+        let first = matching.next()?;
+        matching.next().is_none().then_some(first)
+    });
+    if found.is_none() && schema.fields().iter().filter(|f| f.name().ends_with(&suffix)).count() > 1 {
+        let which: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).filter(|n| n.ends_with(&suffix)).collect();
+        return err(format!("column '{name}' is ambiguous ({}): qualify it", which.join(", ")));
+    }
+    match found {
         Some(index) => Ok(Expr::Column { index, name: name.to_string(), ty: schema.field(index).data_type().clone() }),
         None => {
             let known: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();

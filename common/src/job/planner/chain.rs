@@ -73,7 +73,9 @@ impl Planner {
                 if from == to || !seen.insert((from, to)) {
                     continue;
                 }
+                let side = node.inputs.iter().position(|&i| i == up).and_then(|k| node.input_keys.as_ref().map(|keys| keys[k].clone()));
                 let partitioning = match (&node.hash_keys, &node.exchange) {
+                    _ if side.is_some() => Partitioning::Hash { keys: side.expect("checked") },
                     (_, Some(explicit)) => explicit.clone(),
                     (Some(keys), None) => Partitioning::Hash { keys: keys.clone() },
                     (None, None) if self.nodes[up].parallelism == node.parallelism => Partitioning::Forward,

@@ -106,6 +106,9 @@ struct Node {
     hash_keys: Option<Vec<usize>>,
     /// An explicit rebalance or broadcast of the node's input.
     exchange: Option<Partitioning>,
+    /// Keys each input (in `inputs` order) is hashed by, when they differ per input
+    /// (a join's two sides).
+    input_keys: Option<Vec<Vec<usize>>>,
     descriptor: OperatorDescriptor,
     schema: SchemaRef,
     /// Event-time column of the output, if the stream carries watermarks.

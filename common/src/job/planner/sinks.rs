@@ -45,6 +45,7 @@ impl Planner {
             inputs: vec![input],
             hash_keys: None,
             exchange: None,
+            input_keys: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name: format!("Sink: {name}"),

@@ -35,6 +35,7 @@ impl Planner {
             inputs: vec![],
             hash_keys: None,
             exchange: None,
+            input_keys: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name: format!("Source: {name}"),

@@ -231,6 +231,7 @@ impl Planner {
             inputs: inputs.to_vec(),
             hash_keys: hash_keys.filter(|k| !k.is_empty()),
             exchange: None,
+            input_keys: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name,
@@ -267,6 +268,7 @@ impl Planner {
             inputs: vec![idx],
             hash_keys: None,
             exchange: None,
+            input_keys: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name: "Map".into(),

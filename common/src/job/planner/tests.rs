@@ -143,7 +143,7 @@ fn every_connector_plans_through_the_registry() {
 fn an_unknown_source_connector_names_the_registered_ones() {
     let e = plan("name: t\nsources:\n  - {name: s, connector: kafka, path: x}\nsinks:\n  - {name: out, connector: print}\n").unwrap_err();
     assert_eq!((e.line, e.field.as_str()), (3, "sources[0].connector"), "{e}");
-    assert_eq!(e.message, "unknown source connector 'kafka' (datagen, file or socket)");
+    assert_eq!(e.message, "unknown source connector 'kafka' (datagen, file, socket or nexmark)");
     let e = plan(&format!("{BASE}sinks:\n  - {{name: out, connector: print, path: x}}\n")).unwrap_err();
     assert_eq!((e.field.as_str(), e.message.as_str()), ("sinks[0].path", "'path' is not an option of the print connector"));
 }
@@ -159,7 +159,7 @@ fn a_graph_with_a_tampered_connector_is_refused() {
         crate::job::validate_job_graph(&g).unwrap_err().0
     };
     let e = tampered(&|connector, _| *connector = "kafka".into());
-    assert!(e.contains("unknown source connector 'kafka' (datagen, file or socket)"), "{e}");
+    assert!(e.contains("unknown source connector 'kafka' (datagen, file, socket or nexmark)"), "{e}");
     let e = tampered(&|_, options| options["fields"][0] = serde_json::json!({"kind": "randomInt", "min": 5, "max": 1}));
     assert!(e.contains("min 5 > max 1"), "{e}");
     let e = tampered(&|_, options| options["fields"][0] = serde_json::json!({"kind": "randomString", "length": 1, "extra": true}));

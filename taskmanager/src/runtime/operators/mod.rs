@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod basic;
 pub mod file_sink;
+pub mod join;
 pub mod keyed_state;
 pub mod sinks;
 pub mod state_codec;
@@ -127,6 +128,9 @@ pub fn build(desc: &OperatorDescriptor, ctx: &OperatorContext) -> Result<Box<dyn
         }
         OperatorKind::Aggregate { keys, aggregates, changelog } => {
             Box::new(aggregate::Aggregate::new(&name, keys, aggregates, *changelog, &input, output, ctx)?)
+        }
+        OperatorKind::Join { left_keys, right_keys, right_input } => {
+            Box::new(join::Join::new(&name, (input.clone(), left_keys), (right_input.to_schema(), right_keys), output, ctx)?)
         }
         OperatorKind::WatermarkAssigner { strategy } => Box::new(basic::WatermarkAssigner::new(strategy.clone())),
         OperatorKind::Window(w) => Box::new(window::Window::new(&name, w, &input, output, ctx)?),

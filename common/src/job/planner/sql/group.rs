@@ -113,12 +113,11 @@ impl Lowering<'_> {
                 window_end |= name == "window_end";
                 continue;
             }
-            let index = schema.index_of(&name).map_err(|_| {
-                self.error(
-                    self.at(g),
-                    format!("unknown column '{name}' in GROUP BY (columns: {})", crate::job::types::column_names(&schema)),
-                )
-            })?;
+            let index = match expr::compile(g, &schema) {
+                Ok(expr::Expr::Column { index, .. }) => index,
+                Ok(_) => return Err(self.error(self.at(g), format!("GROUP BY takes columns; compute '{g}' in a subquery or view first"))),
+                Err(e) => return Err(self.error(self.at(g), format!("{} in GROUP BY", e.0))),
+            };
             if !keys.contains(&index) {
                 keys.push(index);
             }

@@ -7,6 +7,7 @@
 //! statement's text, so a savepoint restores into the same SQL.
 
 mod group;
+mod join;
 mod query;
 mod tables;
 #[cfg(test)]
@@ -329,6 +330,7 @@ impl<'a> Lowering<'a> {
             inputs,
             hash_keys: hash_keys.filter(|k| !k.is_empty()),
             exchange: None,
+            input_keys: None,
             descriptor: OperatorDescriptor {
                 uid: String::new(),
                 name: name.to_string(),

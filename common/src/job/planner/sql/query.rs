@@ -96,18 +96,17 @@ impl Lowering<'_> {
         if s.distinct.is_some() {
             return Err(self.error(self.at(s), "SELECT DISTINCT is not supported yet: GROUP BY the columns instead"));
         }
-        let from = match s.from.as_slice() {
-            [one] => one,
+        let input = match s.from.as_slice() {
             [] => return Err(self.error(self.at(s), "a query needs FROM (a table, view or subquery)")),
-            [_, second, ..] => return Err(self.error(self.at(&second.relation), "joins are not supported yet")),
+            [one] if one.joins.is_empty() => {
+                let mut input = self.relation(&one.relation)?;
+                if let Some(selection) = &s.selection {
+                    input = self.filter(input, selection)?;
+                }
+                input
+            }
+            several => self.joins(several, s.selection.as_ref())?,
         };
-        if let Some(join) = from.joins.first() {
-            return Err(self.error(self.at(&join.relation), "joins are not supported yet"));
-        }
-        let mut input = self.relation(&from.relation)?;
-        if let Some(selection) = &s.selection {
-            input = self.filter(input, selection)?;
-        }
         let aggregating = !matches!(&s.group_by, ast::GroupByExpr::Expressions(e, _) if e.is_empty())
             || s.projection.iter().any(|item| match item {
                 SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => super::group::has_aggregate(e),
@@ -124,7 +123,7 @@ impl Lowering<'_> {
     }
 
     /// WHERE: a filter on the input (of a window function: on its input rows).
-    fn filter(&mut self, input: Stream, predicate: &ast::Expr) -> Result<Stream, JobFileError> {
+    pub(super) fn filter(&mut self, input: Stream, predicate: &ast::Expr) -> Result<Stream, JobFileError> {
         let schema = self.schema(&input);
         let compiled = expr::compile(predicate, &schema).map_err(|e| self.error(self.at(predicate), e.0))?;
         if !matches!(compiled.data_type(), DataType::Boolean | DataType::Null) {
@@ -150,10 +149,13 @@ impl Lowering<'_> {
             fields.push(Field::new(ROW_KIND_COLUMN, DataType::Int32, false));
         }
         let visible: Vec<&Field> = schema.fields().iter().map(|f| f.as_ref()).filter(|f| f.name() != ROW_KIND_COLUMN).collect();
+        // Output columns that are an input column as it is.
+        let mut columns: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
         for (i, item) in items.iter().enumerate() {
             let (e, alias) = match item {
                 SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(..) => {
                     for f in &visible {
+                        columns.insert(fields.len(), schema.index_of(f.name()).expect("a column"));
                         expressions.push(quote(f.name()));
                         fields.push((*f).clone());
                     }
@@ -164,15 +166,17 @@ impl Lowering<'_> {
                 other => return Err(self.error(self.at(other), format!("'{other}' is not supported in a select list"))),
             };
             let compiled = expr::compile(e, &schema).map_err(|err| self.error(self.at(e), err.0))?;
-            let name = alias.or_else(|| expr::default_name(e)).unwrap_or_else(|| format!("EXPR${i}"));
+            let mut name = alias.or_else(|| expr::default_name(e)).unwrap_or_else(|| format!("EXPR${i}"));
+            // As Flink (Calcite) does, a name that is taken gets a number: dateTime0.
+            if fields.iter().any(|f| f.name() == &name) {
+                let base = name.clone();
+                name = (0..).map(|n| format!("{base}{n}")).find(|c| fields.iter().all(|f| f.name() != c)).expect("a free name");
+            }
+            if let expr::Expr::Column { index, .. } = compiled {
+                columns.insert(fields.len(), index);
+            }
             expressions.push(e.to_string());
             fields.push(Field::new(&name, compiled.data_type(), true));
-        }
-        let mut seen = std::collections::HashSet::new();
-        if let Some(dup) = fields.iter().find(|f| !seen.insert(f.name().clone())) {
-            return Err(
-                self.error(self.statement.at, format!("column '{}' appears twice in the select list; name one with AS", dup.name()))
-            );
         }
         let identity = expressions.len() == schema.fields().len()
             && expressions.iter().zip(schema.fields()).all(|(e, f)| *e == quote(f.name()))
@@ -181,10 +185,7 @@ impl Lowering<'_> {
             return Ok(input);
         }
         // The event-time column stays one if selected as it is.
-        let rowtime = self.rowtime(&input).and_then(|rt| {
-            let name = schema.field(rt).name();
-            expressions.iter().position(|e| *e == quote(name) || e == name)
-        });
+        let rowtime = self.rowtime(&input).and_then(|rt| columns.iter().filter(|(_, &c)| c == rt).map(|(&out, _)| out).min());
         let p = self.planner.nodes[input.node].parallelism;
         let node =
             self.node("Calc", vec![input.node], OperatorKind::Map { expressions }, Arc::new(Schema::new(fields)), p, None, rowtime)?;
@@ -192,7 +193,7 @@ impl Lowering<'_> {
     }
 
     /// One relation of FROM.
-    fn relation(&mut self, relation: &TableFactor) -> Result<Stream, JobFileError> {
+    pub(super) fn relation(&mut self, relation: &TableFactor) -> Result<Stream, JobFileError> {
         match relation {
             TableFactor::Table { name, args: None, .. } => self.named(&name.to_string(), self.at(relation)),
             TableFactor::Derived { subquery, lateral: false, .. } => self.query(subquery),
