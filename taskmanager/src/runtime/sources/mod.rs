@@ -252,7 +252,7 @@ mod tests {
         let mut desc = planned_source(Path::new("/"), "{name: g, connector: datagen, fields: [{name: id, type: BIGINT}]}");
         desc.kind = OperatorKind::Source { connector: "kafka".into(), options: serde_json::json!({}) };
         let e = Source::build(&desc, 0, 1, &AllowedPaths::default()).err().expect("unknown");
-        assert!(e.to_string().contains("no source connector 'kafka' in this TaskManager (it has datagen, file, socket)"), "{e}");
+        assert!(e.to_string().contains("no source connector 'kafka' in this TaskManager (it has datagen, file, socket, nexmark)"), "{e}");
         desc.kind = OperatorKind::Filter { predicate: "true".into() };
         assert!(Source::build(&desc, 0, 1, &AllowedPaths::default()).unwrap().is_none());
     }
