@@ -173,3 +173,64 @@ fn a_sql_insert_into_files_is_exactly_once_when_a_taskmanager_is_killed() {
     let wrong: Vec<(usize, u8)> = seen.iter().enumerate().skip(1).filter(|(_, &n)| n != 1).map(|(i, &n)| (i, n)).take(5).collect();
     assert!(wrong.is_empty(), "ids not exactly once (id, times): {wrong:?}");
 }
+
+/// The last row printed per key (first column) with identifier `id`: what a key's
+/// count reached, whatever the changelog before it.
+fn last_rows(out: &str, id: &str) -> BTreeMap<String, Vec<String>> {
+    let mut last = BTreeMap::new();
+    // `id> ` from one subtask, `id:2> ` from subtask 2 of several.
+    let rows = out.lines().filter_map(|l| l.strip_prefix(id)).filter_map(|l| l.split_once("> ").map(|(subtask, row)| (subtask, row)));
+    for (_, line) in rows {
+        let (kind, row) = line.split_at(2);
+        if kind == "+I" || kind == "+U" {
+            let cells: Vec<String> = row.trim_start_matches('[').trim_end_matches(']').split(", ").map(str::to_string).collect();
+            last.insert(cells[0].clone(), cells);
+        }
+    }
+    last
+}
+
+#[test]
+fn a_sql_group_by_stops_with_a_savepoint_and_resumes_at_another_parallelism() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = ClusterSpec::new().with("state.savepoints.dir", &dir.path().join("savepoints").display().to_string());
+    let _jm = spec.jobmanager("jm", dir.path());
+    let _tm = spec.taskmanager("tm", dir.path(), &[("taskmanager.numberOfTaskSlots", "4")]);
+    spec.wait_slots(1, 4, Duration::from_secs(30));
+    let script = dir.path().join("counts.sql");
+    // 20,000 ids at 4,000 rows/s: the stop comes in the middle.
+    std::fs::write(
+        &script,
+        "CREATE TABLE ids (id BIGINT, k AS MOD(id, 10)) WITH (\n  'connector' = 'datagen', 'rows-per-second' = '4000',\n  \
+         'fields.id.kind' = 'sequence', 'fields.id.start' = '1', 'fields.id.end' = '20000'\n);\n\
+         CREATE TABLE counts (k BIGINT, n BIGINT, total BIGINT) WITH ('connector' = 'print', 'print-identifier' = 'counts');\n\
+         INSERT INTO counts SELECT k, COUNT(*) AS n, SUM(id) AS total FROM ids GROUP BY k;\n",
+    )
+    .unwrap();
+    let m = format!("127.0.0.1:{}", spec.rest_port);
+    let id = submit_detached_with(&m, &script, &["-p", "2"]);
+    let url = format!("{}/jobs/{id}", spec.rest_url());
+    wait_for(Duration::from_secs(20), "the job to run a while", || {
+        get_json(&url).filter(|j| j["state"] == "RUNNING" && j["duration"].as_u64() > Some(1500))
+    });
+    let out = rask(&["stop", "-m", &m, &id], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let savepoint = line_value(&text, "Savepoint completed. Path: ").expect("a savepoint path");
+    // The same SQL, at parallelism 3, from the savepoint, attached: it finishes.
+    let resumed = rask(&["run", "-m", &m, "-p", "3", "--fromSavepoint", savepoint.trim(), script.to_str().unwrap()], &[]);
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    assert!(resumed.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&resumed.stderr));
+    // Every key ends at its full count and sum: the state before the stop was restored
+    // (not started over) and no id was counted twice.
+    let last = last_rows(&stdout, "counts");
+    assert_eq!(last.len(), 10, "{stdout}");
+    for (k, row) in &last {
+        let k: u64 = k.parse().unwrap();
+        let ids = (1..=20_000u64).filter(|i| i % 10 == k);
+        assert_eq!(row[1], "2000", "count of key {k}");
+        assert_eq!(row[2], ids.sum::<u64>().to_string(), "sum of key {k}");
+    }
+    // The resumed run retracted rows it had not printed: its state came from the savepoint.
+    assert!(stdout.contains("counts:") && stdout.contains("> -U["), "{stdout}");
+}
