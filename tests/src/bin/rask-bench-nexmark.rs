@@ -102,7 +102,10 @@ fn main() {
         });
         let cpu_s = (cpu_ms(&pids, &rest) - before) / 1000.0;
         if job["state"] != "FINISHED" {
-            println!("{q:<5} ended {}", job["state"]);
+            let why = get_json(&format!("{url}/exceptions"))
+                .and_then(|e| e["root-exception"].as_str().map(|r| r.lines().next().unwrap_or("").to_string()))
+                .unwrap_or_default();
+            println!("{q:<5} ended {}: {why}", job["state"]);
             continue;
         }
         let runtime_s = job["duration"].as_f64().unwrap_or(0.0) / 1000.0;
