@@ -179,7 +179,7 @@ fn a_sql_insert_into_files_is_exactly_once_when_a_taskmanager_is_killed() {
 fn last_rows(out: &str, id: &str) -> BTreeMap<String, Vec<String>> {
     let mut last = BTreeMap::new();
     // `id> ` from one subtask, `id:2> ` from subtask 2 of several.
-    let rows = out.lines().filter_map(|l| l.strip_prefix(id)).filter_map(|l| l.split_once("> ").map(|(subtask, row)| (subtask, row)));
+    let rows = out.lines().filter_map(|l| l.strip_prefix(id)).filter_map(|l| l.split_once("> "));
     for (_, line) in rows {
         let (kind, row) = line.split_at(2);
         if kind == "+I" || kind == "+U" {
