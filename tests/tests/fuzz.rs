@@ -574,3 +574,114 @@ fn grpc_fuzz(spec: &ClusterSpec) {
         .map_err(|e| e.to_string().chars().take(2_000).collect::<String>())
         .unwrap();
 }
+
+/// One mutation of a SQL script's text, at a byte (moved to a char boundary).
+#[derive(Debug, Clone)]
+enum SqlMutation {
+    Insert(usize, String),
+    Delete(usize, usize),
+    /// A stretch repeated many times.
+    Repeat(usize, usize, usize),
+    Truncate(usize),
+}
+
+fn sql_mutation() -> impl Strategy<Value = SqlMutation> {
+    let hostile = prop_oneof![
+        Just("'".to_string()),
+        Just(";".to_string()),
+        Just("(".repeat(5_000)),
+        Just("ROW<".repeat(100)),
+        Just(" JOIN t ON ".to_string()),
+        Just(" GROUP BY ".to_string()),
+        Just("TABLE(TUMBLE(TABLE t, DESCRIPTOR(x), INTERVAL '0' SECOND))".to_string()),
+        Just("INTERVAL '99999999999999999' DAY".to_string()),
+        Just("`\u{202e}💥`".to_string()),
+        Just("END;".to_string()),
+        Just("EXECUTE STATEMENT SET BEGIN".to_string()),
+        Just(" AS ".to_string()),
+        Just(" - INTERVAL '1' SECOND".to_string()),
+        "[a-zA-Z0-9 _.,;:*()'`<>=-]{0,30}",
+        "\\PC{0,10}",
+    ];
+    prop_oneof![
+        (any::<usize>(), hostile).prop_map(|(at, s)| SqlMutation::Insert(at, s)),
+        (any::<usize>(), 1usize..200).prop_map(|(at, n)| SqlMutation::Delete(at, n)),
+        (any::<usize>(), 1usize..50, 2usize..300).prop_map(|(at, n, times)| SqlMutation::Repeat(at, n, times)),
+        any::<usize>().prop_map(SqlMutation::Truncate),
+    ]
+}
+
+fn apply_sql(text: &str, mutations: &[SqlMutation]) -> String {
+    let mut s = text.to_string();
+    let boundary = |s: &str, at: usize| {
+        let mut at = at % (s.len() + 1);
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    for m in mutations {
+        match m {
+            SqlMutation::Insert(at, v) => {
+                let at = boundary(&s, *at);
+                s.insert_str(at, v);
+            }
+            SqlMutation::Delete(at, n) => {
+                let a = boundary(&s, *at);
+                let b = boundary(&s, a + n);
+                s.replace_range(a..b.max(a), "");
+            }
+            SqlMutation::Repeat(at, n, times) => {
+                let a = boundary(&s, *at);
+                let b = boundary(&s, a + n).max(a);
+                let piece = s[a..b].repeat(*times);
+                s.insert_str(b, &piece);
+            }
+            SqlMutation::Truncate(at) => {
+                let at = boundary(&s, *at);
+                s.truncate(at);
+            }
+        }
+    }
+    s
+}
+
+#[test]
+fn three_thousand_mutated_sql_scripts_plan_or_fail_clearly() {
+    use rask_common::job::planner::sql::plan_sql_text;
+    let seeds: Vec<String> = vec![
+        std::fs::read_to_string(examples_dir().join("sql/revenue-per-product.sql")).unwrap(),
+        rask_tests::nexmark::script("q3", rask_tests::nexmark::Generation { events: 1000, tps: 1000, base_time: 0 }, None),
+        rask_tests::nexmark::script("q8", rask_tests::nexmark::Generation { events: 1000, tps: 1000, base_time: 0 }, None),
+    ];
+    let worker = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            let path = Path::new("/tmp/fuzz.sql");
+            let mut runner = TestRunner::new(Config { cases: 3_000, failure_persistence: None, ..Config::default() });
+            let strategy = (0..seeds.len(), proptest::collection::vec(sql_mutation(), 1..4));
+            let planned = std::cell::Cell::new(0u32);
+            let result = runner.run(&strategy, |(seed, mutations)| {
+                let mutated = apply_sql(&seeds[seed], &mutations);
+                match plan_sql_text(&mutated, path, &PlanOptions::default()) {
+                    Ok(script) => {
+                        planned.set(planned.get() + 1);
+                        for job in &script.jobs {
+                            prop_assert!(rask_common::job::validate_job_graph(&job.graph).is_ok());
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        prop_assert!(message.contains("fuzz.sql"), "the error names the file: {}", message);
+                        prop_assert!(message.len() < 4_000, "a clear, bounded message: {} bytes", message.len());
+                    }
+                }
+                Ok(())
+            });
+            (result.map_err(|e| e.to_string()), planned.get())
+        })
+        .unwrap();
+    let (result, planned) = worker.join().expect("the SQL planner never overflows its stack or panics");
+    result.map_err(|e| e.chars().take(2_000).collect::<String>()).unwrap();
+    assert!(planned > 50, "some mutations stay valid ({planned} planned)");
+}

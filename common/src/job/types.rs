@@ -15,7 +15,7 @@ pub fn parse_type(name: &str) -> Option<DataType> {
 
 fn parse_type_at(name: &str, depth: usize) -> Option<DataType> {
     let trimmed = name.trim();
-    if trimmed.len() > 4 && trimmed[..4].eq_ignore_ascii_case("ROW<") && trimmed.ends_with('>') {
+    if trimmed.get(..4).is_some_and(|head| head.eq_ignore_ascii_case("ROW<")) && trimmed.len() > 4 && trimmed.ends_with('>') {
         if depth >= MAX_ROW_DEPTH {
             return None;
         }
@@ -110,4 +110,18 @@ pub fn is_numeric(t: &DataType) -> bool {
 /// A schema's column names, as "a, b, c" (for messages).
 pub fn column_names(schema: &Schema) -> String {
     schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_types_round_trip_and_odd_text_is_no_type() {
+        let row = parse_type("ROW<`id` BIGINT, inner ROW<`a` STRING, b TIMESTAMP>>").expect("a ROW");
+        assert_eq!(parse_type(&type_name(&row)), Some(row));
+        for text in ["ROW<>", "ROW<id>", "ROé<a INT>", "é", "ROW<a ROW<b INT>", "ROW<a INT,>", ""] {
+            assert_eq!(parse_type(text), None, "{text}");
+        }
+    }
 }
